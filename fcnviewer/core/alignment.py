@@ -1,0 +1,54 @@
+"""Placing a stage score map over the image it was computed from.
+
+Unit ``m`` of a map with stride ``s`` and offset ``c0`` is centred on input pixel
+``c0 + s * m``. The value shown at image pixel ``p`` is the linear interpolation of the map
+at fractional index ``u = (p - c0) / s``, clamped to ``[0, n - 1]``, separably in y and x.
+``fcnviewer.core.receptive`` uses the same rule to say which units a shown pixel reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+
+@dataclass(frozen=True)
+class StageGeometry:
+    """Stride and offset (input position of unit 0's centre) of a stage map, per axis alike."""
+
+    stride: float
+    offset: float
+
+    def source_indices(self, pixels: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For image pixels ``pixels``: the lower and upper unit read, and the upper's weight."""
+        u = np.clip((np.asarray(pixels, dtype=np.float64) - self.offset) / self.stride, 0, n - 1)
+        lo = np.floor(u).astype(np.int64)
+        hi = np.minimum(lo + 1, n - 1)
+        return lo, hi, (u - lo).astype(np.float32)
+
+    def units_read(self, pixel: int, n: int) -> tuple[int, int]:
+        """First and last unit (inclusive) whose value reaches image pixel ``pixel``."""
+        lo, hi, w = self.source_indices(np.array([pixel]), n)
+        first = int(lo[0])
+        last = int(hi[0]) if w[0] > 0 else first
+        return first, last
+
+
+def upsample_to_image(scores: Tensor, geometry: StageGeometry, height: int, width: int) -> Tensor:
+    """``(..., h, w)`` stage map -> ``(..., height, width)`` aligned to the image pixels."""
+    h, w = scores.shape[-2:]
+    ys = _interpolation_matrix(geometry, height, h, scores)
+    xs = _interpolation_matrix(geometry, width, w, scores)
+    return torch.matmul(torch.matmul(ys, scores), xs.transpose(0, 1))
+
+
+def _interpolation_matrix(geometry: StageGeometry, size: int, n: int, like: Tensor) -> Tensor:
+    lo, hi, weight = geometry.source_indices(np.arange(size), n)
+    matrix = np.zeros((size, n), dtype=np.float32)
+    rows = np.arange(size)
+    np.add.at(matrix, (rows, lo), 1 - weight)
+    np.add.at(matrix, (rows, hi), weight)
+    return torch.from_numpy(matrix).to(device=like.device, dtype=like.dtype)

@@ -1,0 +1,58 @@
+"""Segmentation networks with one interface.
+
+Every model here is an ``nn.Module`` whose ``forward(x)`` returns an ordered mapping:
+``"out"`` holds the final logits ``(N, C, H, W)`` at the input's size, followed by the named
+stage score maps at their own resolution (``"32"``, ``"16"``, ``"8"`` for FCN-VGG by stride;
+``"8"`` and ``"aux"`` for FCN-ResNet). Each also has ``arch``, ``num_classes``,
+``stage_names`` and ``streams()`` (the signal paths that the receptive-field analysis walks).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import nn
+
+from fcnviewer.core.models.fcn_resnet import BUILDERS as RESNET_BUILDERS
+from fcnviewer.core.models.fcn_resnet import FCNResNet
+from fcnviewer.core.models.fcn_vgg import FCNVGG
+
+VGG_ARCHS: tuple[str, ...] = ("fcn32s", "fcn16s", "fcn8s", "fcn8s-atonce")
+RESNET_ARCHS: tuple[str, ...] = tuple(RESNET_BUILDERS)
+ARCHITECTURES: tuple[str, ...] = VGG_ARCHS + RESNET_ARCHS
+
+SegmentationModel = FCNVGG | FCNResNet
+
+
+@dataclass(frozen=True)
+class ArchSpec:
+    """What is needed to build a network: architecture, classes, width (VGG), aux head (ResNet)."""
+
+    arch: str
+    num_classes: int = 21
+    width: float = 1.0
+    aux: bool = False
+
+    def __post_init__(self) -> None:
+        if self.arch not in ARCHITECTURES:
+            raise ValueError(f"unknown architecture {self.arch!r}; expected one of {', '.join(ARCHITECTURES)}")
+        if self.num_classes < 1:
+            raise ValueError(f"num_classes must be positive, not {self.num_classes}")
+        if not self.width > 0:
+            raise ValueError(f"width must be positive, not {self.width}")
+
+
+def build_model(spec: ArchSpec) -> SegmentationModel:
+    """A freshly initialised network for ``spec`` (no weights are downloaded)."""
+    if spec.arch in RESNET_ARCHS:
+        return FCNResNet(spec.arch, num_classes=spec.num_classes, aux=spec.aux)
+    skips = {"fcn32s": 0, "fcn16s": 1, "fcn8s": 2, "fcn8s-atonce": 2}[spec.arch]
+    return FCNVGG(spec.num_classes, skips=skips, at_once=spec.arch == "fcn8s-atonce", width=spec.width)
+
+
+def is_segmentation_model(module: nn.Module) -> bool:
+    """Whether ``module`` implements the interface above."""
+    return isinstance(module, FCNVGG | FCNResNet)
+
+
+__all__ = ["ARCHITECTURES", "RESNET_ARCHS", "VGG_ARCHS", "ArchSpec", "FCNResNet", "FCNVGG", "SegmentationModel", "build_model"]
