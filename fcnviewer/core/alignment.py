@@ -37,16 +37,20 @@ class StageGeometry:
         return first, last
 
 
-def upsample_to_image(scores: Tensor, geometry: StageGeometry, height: int, width: int) -> Tensor:
-    """``(..., h, w)`` stage map -> ``(..., height, width)`` aligned to the image pixels."""
+def upsample_to_image(scores: Tensor, geometry: StageGeometry, height: int, width: int, *, top: int = 0) -> Tensor:
+    """``(..., h, w)`` stage map -> ``(..., height, width)`` aligned to the image pixels.
+
+    With ``top``, the result holds image rows ``top`` to ``top + height`` (for banded work).
+    """
     h, w = scores.shape[-2:]
-    ys = _interpolation_matrix(geometry, height, h, scores)
-    xs = _interpolation_matrix(geometry, width, w, scores)
+    ys = _interpolation_matrix(geometry, np.arange(top, top + height), h, scores)
+    xs = _interpolation_matrix(geometry, np.arange(width), w, scores)
     return torch.matmul(torch.matmul(ys, scores), xs.transpose(0, 1))
 
 
-def _interpolation_matrix(geometry: StageGeometry, size: int, n: int, like: Tensor) -> Tensor:
-    lo, hi, weight = geometry.source_indices(np.arange(size), n)
+def _interpolation_matrix(geometry: StageGeometry, pixels: np.ndarray, n: int, like: Tensor) -> Tensor:
+    size = len(pixels)
+    lo, hi, weight = geometry.source_indices(pixels, n)
     matrix = np.zeros((size, n), dtype=np.float32)
     rows = np.arange(size)
     np.add.at(matrix, (rows, lo), 1 - weight)

@@ -42,7 +42,9 @@ class Preprocessing:
         bias = -np.asarray(self.mean, dtype=np.float32) / np.asarray(self.std, dtype=np.float32)
         return gain, bias
 
-    def to_tensor(self, image: np.ndarray, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> Tensor:
+    def to_tensor(
+        self, image: np.ndarray, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32
+    ) -> Tensor:
         """``(H, W, 3)`` RGB uint8 -> ``(1, 3, H, W)`` network input on ``device``."""
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"expected an (H, W, 3) uint8 RGB image, got {image.dtype} {image.shape}")

@@ -55,4 +55,13 @@ def is_segmentation_model(module: nn.Module) -> bool:
     return isinstance(module, FCNVGG | FCNResNet)
 
 
-__all__ = ["ARCHITECTURES", "RESNET_ARCHS", "VGG_ARCHS", "ArchSpec", "FCNResNet", "FCNVGG", "SegmentationModel", "build_model"]
+__all__ = [
+    "ARCHITECTURES",
+    "FCNVGG",
+    "RESNET_ARCHS",
+    "VGG_ARCHS",
+    "ArchSpec",
+    "FCNResNet",
+    "SegmentationModel",
+    "build_model",
+]

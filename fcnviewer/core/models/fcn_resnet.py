@@ -40,7 +40,7 @@ class FCNResNet(nn.Module):
         """Names of the stage maps ``forward`` returns."""
         return ("8", "aux") if self.aux else ("8",)
 
-    def forward(self, x: Tensor) -> "OrderedDict[str, Tensor]":
+    def forward(self, x: Tensor) -> OrderedDict[str, Tensor]:
         features = self.net.backbone(x)
         main = self.net.classifier(features["out"])
         result: OrderedDict[str, Tensor] = OrderedDict()

@@ -34,7 +34,7 @@ ATONCE_POOL3_SCALE = 0.0001
 
 def scaled_channels(channels: int, width: float) -> int:
     """Channel count ``channels`` scaled by ``width`` (at least 1)."""
-    return max(1, int(round(channels * width)))
+    return max(1, round(channels * width))
 
 
 def bilinear_kernel(channels: int, size: int) -> Tensor:
@@ -125,7 +125,7 @@ class FCNVGG(nn.Module):
             h = getattr(self, f"relu{block}_{i}")(getattr(self, f"conv{block}_{i}")(h))
         return getattr(self, f"pool{block}")(h)
 
-    def forward(self, x: Tensor) -> "OrderedDict[str, Tensor]":
+    def forward(self, x: Tensor) -> OrderedDict[str, Tensor]:
         height, width = x.shape[-2:]
         h = x
         for block in (1, 2, 3):

@@ -1,0 +1,38 @@
+"""The ``fcnviewer`` command: ``view`` (the default), ``predict``, ``rf``, ``train``, ``eval``.
+
+Subcommand modules import torch only inside ``run`` so that ``fcnviewer view`` shows its
+window before the network stack is loaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+SUBCOMMANDS = {
+    "view": "fcnviewer.cli_view",
+    "predict": "fcnviewer.cli_predict",
+    "rf": "fcnviewer.cli_rf",
+    "train": "fcnviewer.cli_train",
+    "eval": "fcnviewer.cli_eval",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(prog="fcnviewer", description="Look inside Fully Convolutional Networks.")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in SUBCOMMANDS.values():
+        importlib.import_module(module).add_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``fcnviewer``; with no subcommand (or only paths and options) it opens the viewer."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or (args[0] not in SUBCOMMANDS and args[0] not in ("-h", "--help")):
+        args.insert(0, "view")
+    parsed = build_parser().parse_args(args)
+    return int(importlib.import_module(SUBCOMMANDS[parsed.command]).run(parsed))

@@ -1,0 +1,26 @@
+"""Arguments and error reporting shared by the subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+
+ARCH_CHOICES = ("fcn32s", "fcn16s", "fcn8s", "fcn8s-atonce", "fcn_resnet50", "fcn_resnet101")
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--checkpoint``, ``--arch`` and ``--device``."""
+    parser.add_argument(
+        "--checkpoint", metavar="CK", help="checkpoint file (.pth, .pt, .safetensors); default: the bundled model"
+    )
+    parser.add_argument("--arch", choices=ARCH_CHOICES, help="override the detected architecture (e.g. fcn8s-atonce)")
+    parser.add_argument(
+        "--device", default="auto", choices=DEVICE_CHOICES, help="where the network runs (default: auto)"
+    )
+
+
+def fail(message: str) -> None:
+    """Print one error line to stderr."""
+    print(f"fcnviewer: error: {message}", file=sys.stderr)

@@ -1,0 +1,269 @@
+"""Loading and saving checkpoints safely, with the architecture detected from the weights.
+
+Accepted: ``.pth`` / ``.pt`` files holding a bare state dict or a dict wrapping one under
+``model_state_dict``, ``state_dict`` or ``model`` (always read with ``weights_only=True``,
+so no code in a file ever runs), and ``.safetensors`` files. The project's own checkpoints
+carry a :class:`ModelInfo` so nothing has to be guessed; for others the architecture,
+width and class count come from key names and tensor shapes, and the preprocessing from
+where such weights come from (Caffe-style BGR for FCN-VGG, ImageNet RGB for torchvision).
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import re
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from fcnviewer.core.labels import default_class_names, default_palette
+from fcnviewer.core.models import RESNET_ARCHS, ArchSpec, SegmentationModel, build_model
+from fcnviewer.core.preprocessing import CAFFE_BGR, IMAGENET_RGB, Preprocessing
+
+FORMAT = "fcnviewer/1"
+WRAPPER_KEYS = ("model_state_dict", "state_dict", "model")
+RESOURCES = Path(__file__).resolve().parents[2] / "resources"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Everything about a network besides its weights."""
+
+    spec: ArchSpec
+    class_names: tuple[str, ...]
+    palette: tuple[tuple[int, int, int], ...]
+    preprocessing: Preprocessing
+    training: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def default_for(cls, spec: ArchSpec) -> ModelInfo:
+        """Defaults for weights without metadata: VOC names/palette for 21 classes, source preprocessing."""
+        return cls(
+            spec=spec,
+            class_names=default_class_names(spec.num_classes),
+            palette=tuple(tuple(int(v) for v in c) for c in default_palette(spec.num_classes)),  # type: ignore[misc]
+            preprocessing=IMAGENET_RGB if spec.arch in RESNET_ARCHS else CAFFE_BGR,
+        )
+
+    @property
+    def palette_array(self) -> np.ndarray:
+        """``(num_classes, 3)`` uint8."""
+        return np.asarray(self.palette, dtype=np.uint8).reshape(-1, 3)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-friendly form."""
+        return {
+            "arch": self.spec.arch,
+            "num_classes": self.spec.num_classes,
+            "width": self.spec.width,
+            "aux": self.spec.aux,
+            "class_names": list(self.class_names),
+            "palette": [list(c) for c in self.palette],
+            "preprocessing": self.preprocessing.to_dict(),
+            "training": self.training,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ModelInfo:
+        """Inverse of :meth:`to_dict`."""
+        spec = ArchSpec(str(data["arch"]), int(data["num_classes"]), float(data["width"]), bool(data["aux"]))
+        names = tuple(str(n) for n in data["class_names"])
+        palette = tuple(tuple(int(v) for v in c) for c in data["palette"])
+        if len(names) != spec.num_classes or len(palette) != spec.num_classes:
+            raise ValueError(f"{len(names)} class names and {len(palette)} colours for {spec.num_classes} classes")
+        return cls(spec, names, palette, Preprocessing.from_dict(data["preprocessing"]), dict(data.get("training", {})))  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedModel:
+    """A network in eval mode on the CPU, its metadata, and where it came from."""
+
+    model: SegmentationModel
+    info: ModelInfo
+    path: Path | None = None
+
+    @property
+    def name(self) -> str:
+        """A short name for display: the file name, else the architecture."""
+        return self.path.name if self.path else self.info.spec.arch
+
+
+def default_checkpoint_path() -> Path:
+    """The bundled default model."""
+    return RESOURCES / "models" / "fcn8s-synthetic.safetensors"
+
+
+def save_checkpoint(path: str | Path, model: nn.Module, info: ModelInfo) -> Path:
+    """Write ``model``'s weights with ``info`` as ``.safetensors`` or ``.pth`` (by suffix)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    if path.suffix == ".safetensors":
+        from safetensors.torch import save_file
+
+        save_file(state, str(path), metadata={"format": FORMAT, "info": json.dumps(info.to_dict())})
+    else:
+        torch.save({"format": FORMAT, "info": info.to_dict(), "state_dict": state}, path)
+    return path
+
+
+def load_checkpoint(path: str | Path, *, arch: str | None = None) -> LoadedModel:
+    """Load a checkpoint into a fresh network; raise :class:`CheckpointError` on any problem.
+
+    ``arch`` overrides the detected architecture (needed only to tell the at-once FCN-8s
+    from the staged one when neither the file's metadata nor its name says which).
+    """
+    path = Path(path)
+    state, meta = _read(path)
+    try:
+        info = ModelInfo.from_dict(meta) if meta is not None else ModelInfo.default_for(detect_spec(state, path.name))
+        if arch is not None and arch != info.spec.arch:
+            info = _with_arch(info, arch)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
+    model = build_model(info.spec)
+    target = model.net if info.spec.arch in RESNET_ARCHS else model  # type: ignore[union-attr]
+    _load_state(target, state, path)
+    model.eval()
+    return LoadedModel(model, info, path)
+
+
+def detect_spec(state: Mapping[str, Tensor], file_name: str = "") -> ArchSpec:
+    """Architecture, class count and width of an FCN state dict, from its keys and shapes."""
+    if "conv1_1.weight" in state:
+        if "score_fr.weight" not in state:
+            raise ValueError("has conv1_1 but no score_fr: a VGG16 but not an FCN")
+        num_classes = int(state["score_fr.weight"].shape[0])
+        width = int(state["conv1_1.weight"].shape[0]) / 64
+        if "upscore8.weight" in state:
+            arch = "fcn8s-atonce" if "atonce" in file_name.lower() else "fcn8s"
+        elif "upscore16.weight" in state:
+            arch = "fcn16s"
+        elif "upscore.weight" in state:
+            arch = "fcn32s"
+        else:
+            raise ValueError("an FCN-VGG16 without any upscore deconvolution")
+        return ArchSpec(arch, num_classes, width)
+    if "backbone.conv1.weight" in state:
+        if "classifier.4.weight" not in state:
+            raise ValueError("a ResNet backbone without an FCN head (classifier.4): not an FCN-ResNet")
+        blocks = {k.split(".")[2] for k in state if k.startswith("backbone.layer3.")}
+        arch = "fcn_resnet101" if len(blocks) > 6 else "fcn_resnet50"
+        num_classes = int(state["classifier.4.weight"].shape[0])
+        return ArchSpec(arch, num_classes, aux="aux_classifier.4.weight" in state)
+    raise ValueError(
+        "not an FCN state dict: found neither conv1_1.weight (FCN-VGG) nor backbone.conv1.weight (FCN-ResNet)"
+    )
+
+
+def _with_arch(info: ModelInfo, arch: str) -> ModelInfo:
+    spec = info.spec
+    if {spec.arch, arch} != {"fcn8s", "fcn8s-atonce"}:
+        raise ValueError(f"the weights are {spec.arch}, which cannot be loaded as {arch}")
+    return ModelInfo(
+        ArchSpec(arch, spec.num_classes, spec.width, spec.aux),
+        info.class_names,
+        info.palette,
+        info.preprocessing,
+        info.training,
+    )
+
+
+def _read(path: Path) -> tuple[dict[str, Tensor], dict[str, Any] | None]:
+    """The state dict and our metadata (None for foreign files) of ``path``."""
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such file")
+    if path.is_dir():
+        raise CheckpointError(f"{path}: is a directory, not a checkpoint file")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path}: the file is empty")
+    if path.suffix == ".safetensors":
+        return _read_safetensors(path)
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        found = re.search(r"(?:unsupported|Unsupported global:) GLOBAL (\S+)", str(exc))
+        what = f" ({found.group(1)})" if found else ""
+        raise CheckpointError(
+            f"{path}: refused to load: the file asks to run code or build objects{what}, not just tensors"
+        ) from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, AttributeError, ImportError) as exc:
+        raise CheckpointError(
+            f"{path}: not a readable PyTorch checkpoint (truncated or corrupt?): {_short(exc)}"
+        ) from None
+    if not isinstance(obj, Mapping):
+        raise CheckpointError(f"{path}: holds a {type(obj).__name__}, not a state dict")
+    meta: dict[str, Any] | None = None
+    if obj.get("format") == FORMAT:
+        meta, obj = obj.get("info"), obj.get("state_dict")
+    else:
+        for key in WRAPPER_KEYS:
+            if isinstance(obj.get(key), Mapping):
+                obj = obj[key]
+                break
+    return _tensors_only(obj, path), meta
+
+
+def _read_safetensors(path: Path) -> tuple[dict[str, Tensor], dict[str, Any] | None]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            header = handle.metadata() or {}
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"{path}: not a readable safetensors file: {_short(exc)}") from None
+    meta = None
+    if header.get("format") == FORMAT:
+        try:
+            meta = json.loads(header["info"])
+        except (KeyError, json.JSONDecodeError) as exc:
+            raise CheckpointError(f"{path}: its fcnviewer metadata is unreadable: {_short(exc)}") from None
+    return _tensors_only(state, path), meta
+
+
+def _tensors_only(obj: Any, path: Path) -> dict[str, Tensor]:
+    if not isinstance(obj, Mapping) or not obj:
+        raise CheckpointError(f"{path}: holds no state dict (an empty or non-dict object)")
+    state: dict[str, Tensor] = {}
+    for key, value in obj.items():
+        if not isinstance(key, str) or not isinstance(value, Tensor):
+            raise CheckpointError(f"{path}: not a state dict: entry {key!r} is a {type(value).__name__}, not a tensor")
+        state[key.removeprefix("module.")] = value
+    return state
+
+
+def _load_state(module: nn.Module, state: dict[str, Tensor], path: Path) -> None:
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"missing {len(missing)} keys (e.g. {', '.join(missing[:3])})")
+        if unexpected:
+            parts.append(f"unexpected {len(unexpected)} keys (e.g. {', '.join(unexpected[:3])})")
+        raise CheckpointError(f"{path}: does not match the detected network: {'; '.join(parts)}")
+    for key, tensor in expected.items():
+        have, need = tuple(state[key].shape), tuple(tensor.shape)
+        if have != need:
+            raise CheckpointError(f"{path}: shape mismatch at {key}: the file has {have}, the network needs {need}")
+    with torch.no_grad():
+        module.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()}, strict=True)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else type(exc).__name__

@@ -1,0 +1,250 @@
+"""Running a segmentation network on an image: the :class:`Predictor` and its :class:`Prediction`.
+
+The predictor owns the device, precision and tiling; it returns frozen numpy results so that
+callers (a notebook, the CLI, the viewer's worker thread) never touch tensors.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from fcnviewer.core.alignment import StageGeometry, upsample_to_image
+from fcnviewer.core.checkpoints import LoadedModel
+from fcnviewer.core.devices import default_dtype, resolve_device
+from fcnviewer.core.images import DEFAULT_MAX_PIXELS, ImageError
+from fcnviewer.core.receptive import layer_table, stage_geometry, stage_map_shapes
+
+#: Tile origins are multiples of this (the coarsest stride), so each tile's grid matches the image's.
+TILE_ALIGN = 32
+#: Activation memory one tile may take, by default.
+DEFAULT_TILE_BUDGET = 2 * 1024**3
+
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, eq=False)
+class StageMap:
+    """A stage's score map at its own resolution, with where its units sit on the image."""
+
+    name: str
+    scores: np.ndarray  # (C, h, w) float32
+    geometry: StageGeometry
+    labels: np.ndarray  # (H, W) argmax of the image-aligned scores
+
+    def upsampled(self, height: int, width: int, class_index: int | None = None) -> np.ndarray:
+        """The image-aligned scores ``(C, H, W)``, or ``(H, W)`` for one class."""
+        scores = torch.from_numpy(self.scores if class_index is None else self.scores[class_index : class_index + 1])
+        out = upsample_to_image(scores, self.geometry, height, width).numpy()
+        return out if class_index is None else out[0]
+
+
+@dataclass(frozen=True, eq=False)
+class Prediction:
+    """What a network made of one image (all numpy, all on the CPU)."""
+
+    logits: np.ndarray  # (C, H, W) float32
+    labels: np.ndarray  # (H, W) uint8 (int16 past 256 classes)
+    confidence: np.ndarray  # (H, W) float32 max probability
+    stages: dict[str, StageMap]
+    device: str
+    seconds: float
+    tiles: int = 1
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(height, width)`` of the image."""
+        return self.labels.shape  # type: ignore[return-value]
+
+    @cached_property
+    def probabilities(self) -> np.ndarray:
+        """Softmax over classes, ``(C, H, W)`` float32 (computed on first use)."""
+        return torch.softmax(torch.from_numpy(self.logits), dim=0).numpy()
+
+    @cached_property
+    def entropy(self) -> np.ndarray:
+        """Entropy of the class distribution in nats, ``(H, W)`` float32."""
+        logp = torch.log_softmax(torch.from_numpy(self.logits), dim=0)
+        return (-(logp.exp() * logp).sum(0)).numpy()
+
+
+class Predictor:
+    """Runs a loaded network on images: device, precision, channels-last, tiling, limits.
+
+    ``device`` is ``auto`` (CUDA, then MPS, then CPU) or a torch device name; ``precision``
+    ``auto`` (float16 on GPUs, float32 on the CPU), ``float32`` or ``float16``. Images larger
+    than one tile (``tile_side`` pixels square, by default sized from ``tile_budget`` bytes of
+    activations) run in tiles whose overlap covers the output's receptive field, so that
+    the seams do not show.
+    """
+
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        *,
+        device: str = "auto",
+        precision: str = "auto",
+        tile_budget: int = DEFAULT_TILE_BUDGET,
+        tile_side: int | None = None,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+    ) -> None:
+        self.loaded = loaded
+        self.info = loaded.info
+        self.max_pixels = max_pixels
+        self.tile_budget = tile_budget
+        self._tile_side = tile_side
+        self.model = loaded.model.eval()
+        self.geometry = stage_geometry(self.model)
+        self.overlap = _tile_overlap(self.model)
+        self._place(resolve_device(device), precision)
+
+    def _place(self, device: torch.device, precision: str = "auto") -> None:
+        dtype = default_dtype(device) if precision == "auto" else getattr(torch, precision)
+        if device.type == "cpu" and dtype != torch.float32:
+            raise ValueError("half precision is for GPUs; use float32 on the CPU")
+        self.device, self.dtype = device, dtype
+        self.model.to(device=device, dtype=dtype, memory_format=torch.channels_last)
+        if device.type == "cuda":
+            torch.backends.cudnn.benchmark = True
+
+    @property
+    def tile_side(self) -> int:
+        """Side of the largest square the network runs at once (from the activation budget by default)."""
+        if self._tile_side is not None:
+            return max(self._tile_side, 2 * self.overlap + TILE_ALIGN)
+        first = next(m for m in self.model.modules() if isinstance(m, torch.nn.Conv2d))
+        bytes_per_pixel = 3 * first.out_channels * torch.finfo(self.dtype).bits // 8
+        return max(2 * self.overlap + TILE_ALIGN, int(math.sqrt(self.tile_budget / bytes_per_pixel)))
+
+    def predict(self, image: np.ndarray, progress: ProgressCallback | None = None) -> Prediction:
+        """Run the network on an ``(H, W, 3)`` uint8 RGB image."""
+        height, width = image.shape[:2]
+        if height * width > self.max_pixels:
+            raise ImageError(
+                f"{width}x{height} is {height * width / 1e6:.1f} megapixels, over the limit of "
+                f"{self.max_pixels / 1e6:g} megapixels (raise it with --max-pixels)"
+            )
+        start = time.perf_counter()
+        notes: list[str] = []
+        try:
+            outputs, tiles = self._run(image, self.tile_side, progress)
+        except torch.OutOfMemoryError:
+            if self.device.type == "cpu":
+                raise
+            torch.cuda.empty_cache()
+            try:
+                outputs, tiles = self._run(image, max(self.tile_side // 2, 2 * self.overlap + TILE_ALIGN), progress)
+                notes.append(f"out of memory on {self.device}: ran in smaller tiles")
+            except torch.OutOfMemoryError:
+                torch.cuda.empty_cache()
+                notes.append(f"out of memory on {self.device}: fell back to the CPU")
+                self._place(torch.device("cpu"))
+                outputs, tiles = self._run(image, self.tile_side, progress)
+        return self._finish(outputs, height, width, tiles, time.perf_counter() - start, tuple(notes))
+
+    def forward(self, x: Tensor) -> dict[str, Tensor]:
+        """The network on a preprocessed batch, in inference mode, on the predictor's device."""
+        with torch.inference_mode():
+            x = x.to(device=self.device, dtype=self.dtype).contiguous(memory_format=torch.channels_last)
+            return {k: v.float() for k, v in self.model(x).items()}
+
+    def _run(self, image: np.ndarray, side: int, progress: ProgressCallback | None) -> tuple[dict[str, Tensor], int]:
+        """The whole image when it fits ``side`` x ``side``, else tiles of at most that side."""
+        height, width = image.shape[:2]
+        if height <= side and width <= side:
+            return self._whole(image), 1
+        rows, cols = self._spans(height, side), self._spans(width, side)
+        shapes = {"out": (height, width), **stage_map_shapes(self.model, (height, width))}
+        out: dict[str, Tensor] = {}
+        for done, (row, col) in enumerate(((r, c) for r in rows for c in cols), start=1):
+            result = self._whole(image[row.start : row.stop, col.start : col.stop])
+            for name, tile in result.items():
+                if name not in out:
+                    out[name] = tile.new_zeros((*tile.shape[:2], *shapes[name]))
+                self._paste(out[name], tile, self.geometry.get(name, StageGeometry(1, 0)), row, col)
+            if progress is not None:
+                progress(done, len(rows) * len(cols))
+        return out, len(rows) * len(cols)
+
+    def _whole(self, image: np.ndarray) -> dict[str, Tensor]:
+        return self.forward(self.info.preprocessing.to_tensor(image, self.device, self.dtype))
+
+    def _spans(self, size: int, side: int) -> list[_Span]:
+        """Tiles along one axis: cores of whole strides covering ``size``, each with its context."""
+        if size <= side:
+            return [_Span(0, size, 0, size, size)]
+        core = max(TILE_ALIGN, side - 2 * self.overlap)
+        core -= core % TILE_ALIGN
+        return [
+            _Span(max(0, c0 - self.overlap), min(size, c0 + core + self.overlap), c0, min(size, c0 + core), size)
+            for c0 in range(0, size, core)
+        ]
+
+    @staticmethod
+    def _paste(full: Tensor, tile: Tensor, geometry: StageGeometry, row: _Span, col: _Span) -> None:
+        """Copy into ``full`` the units of ``tile`` whose centres lie in the tile's core."""
+        (y0, y1), (x0, x1) = (span.units(geometry, n) for span, n in zip((row, col), full.shape[2:], strict=True))
+        shift_y, shift_x = row.start // int(geometry.stride), col.start // int(geometry.stride)
+        full[:, :, y0:y1, x0:x1] = tile[:, :, y0 - shift_y : y1 - shift_y, x0 - shift_x : x1 - shift_x]
+
+    def _finish(
+        self, outputs: dict[str, Tensor], height: int, width: int, tiles: int, seconds: float, notes: tuple[str, ...]
+    ) -> Prediction:
+        logits = outputs["out"][0]
+        labels_dtype = torch.uint8 if logits.shape[0] <= 256 else torch.int16
+        confidence = 1.0 / torch.exp(logits - logits.amax(0, keepdim=True)).sum(0)
+        stages = {}
+        for name in self.model.stage_names:
+            scores = outputs[name][0]
+            stage_labels = _aligned_argmax(scores, self.geometry[name], height, width).to(labels_dtype)
+            stages[name] = StageMap(name, scores.cpu().numpy(), self.geometry[name], stage_labels.cpu().numpy())
+        return Prediction(
+            logits=logits.cpu().numpy(),
+            labels=logits.argmax(0).to(labels_dtype).cpu().numpy(),
+            confidence=confidence.cpu().numpy(),
+            stages=stages,
+            device=str(self.device),
+            seconds=seconds,
+            tiles=tiles,
+            notes=notes,
+        )
+
+
+def _aligned_argmax(scores: Tensor, geometry: StageGeometry, height: int, width: int, rows: int = 512) -> Tensor:
+    """Argmax of the image-aligned scores, computed in bands of ``rows`` to bound memory."""
+    bands = [
+        upsample_to_image(scores, geometry, min(rows, height - top), width, top=top).argmax(0)
+        for top in range(0, height, rows)
+    ]
+    return torch.cat(bands, 0)
+
+
+@dataclass(frozen=True)
+class _Span:
+    """One tile along one axis: it reads pixels ``start:stop`` and keeps ``core_start:core_stop``."""
+
+    start: int
+    stop: int
+    core_start: int
+    core_stop: int
+    size: int = 0
+
+    def units(self, geometry: StageGeometry, n: int) -> tuple[int, int]:
+        """Units of an ``n``-unit map whose centres lie in the core (to the map's ends at the image's ends)."""
+        lo = 0 if self.core_start == 0 else math.ceil((self.core_start - geometry.offset) / geometry.stride)
+        hi = n if self.core_stop >= self.size else math.ceil((self.core_stop - geometry.offset) / geometry.stride)
+        return max(0, min(lo, n)), max(0, min(hi, n))
+
+
+def _tile_overlap(model: torch.nn.Module) -> int:
+    """Context each tile needs around its core: half the output's receptive field, plus a margin, in whole strides."""
+    size = max(row.size for row in layer_table(model))
+    return int(math.ceil((size / 2 + TILE_ALIGN) / TILE_ALIGN) * TILE_ALIGN)
