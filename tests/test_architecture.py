@@ -1,0 +1,50 @@
+"""Project-wide contracts: the core never imports Qt; the viewer starts without torch."""
+
+from __future__ import annotations
+
+import ast
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import fcnviewer.core
+
+ROOT = Path(__file__).resolve().parents[1]
+QT_MODULES = ("PySide6", "pyqtgraph", "shiboken6")
+
+
+def _imports(source: Path) -> set[str]:
+    tree = ast.parse(source.read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_core_sources_never_import_qt() -> None:
+    offenders = [
+        str(path) for path in (ROOT / "fcnviewer" / "core").rglob("*.py") if _imports(path) & set(QT_MODULES)
+    ]
+    assert not offenders
+
+
+def test_importing_every_core_module_loads_no_qt() -> None:
+    modules = [m.name for m in pkgutil.walk_packages(fcnviewer.core.__path__, "fcnviewer.core.")]
+    assert "fcnviewer.core.inference" in modules and "fcnviewer.core.receptive" in modules
+    code = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}: importlib.import_module(name)\n"
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {QT_MODULES!r}))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_the_command_line_parser_loads_no_torch() -> None:
+    code = "import sys; from fcnviewer.cli import build_parser; build_parser(); print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert result.stdout.strip() == "False"
