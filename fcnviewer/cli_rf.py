@@ -1,0 +1,126 @@
+"""``fcnviewer rf``: the receptive-field table, the boxes behind a pixel, its effective receptive field."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from fcnviewer.cli_common import add_model_arguments, fail
+
+NOTE = "boxes are not clipped to the image"
+
+
+def _pixel(text: str) -> tuple[int, int]:
+    try:
+        y, x = (int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected Y,X (two integers), not {text!r}") from None
+    return y, x
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register the subcommand."""
+    parser = subparsers.add_parser(
+        "rf",
+        help="receptive fields: per-layer table, boxes behind a pixel, effective receptive field",
+        description=f"Print the theoretical receptive field after each layer; with --image and --pixel, "
+        f"also the input box behind that pixel for every stage and the final output ({NOTE}).",
+    )
+    add_model_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--image", metavar="IMG", help="image whose pixel is analysed (with --pixel)")
+    parser.add_argument("--pixel", type=_pixel, metavar="Y,X", help="image pixel, row then column (with --image)")
+    parser.add_argument(
+        "--class", dest="class_index", type=int, metavar="C", help="class of --erf (default: the predicted one)"
+    )
+    parser.add_argument("--erf", metavar="OUT.npy", help="save the final output's effective receptive field (H, W)")
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the report; exit 2 on any error."""
+    from dataclasses import asdict
+
+    import numpy as np
+
+    from fcnviewer.core.checkpoints import CheckpointError, default_checkpoint_path, load_checkpoint
+    from fcnviewer.core.devices import resolve_device
+    from fcnviewer.core.images import ImageError, load_image
+    from fcnviewer.core.receptive import effective_receptive_field, layer_table, pixel_boxes
+
+    if (args.image is None) != (args.pixel is None):
+        fail("rf: --image and --pixel go together")
+        return 2
+    if args.image is None and (args.erf is not None or args.class_index is not None):
+        fail("rf: --erf and --class need --image and --pixel")
+        return 2
+    if args.class_index is not None and args.erf is None:
+        fail("rf: --class only chooses the class of --erf")
+        return 2
+    try:
+        loaded = load_checkpoint(args.checkpoint or default_checkpoint_path(), arch=args.arch)
+        device = resolve_device(args.device)
+    except (CheckpointError, ValueError) as exc:
+        fail(str(exc))
+        return 2
+    model = loaded.model
+    report: dict[str, Any] = {"layers": [asdict(row) for row in layer_table(model)]}
+    if args.image is not None:
+        try:
+            image = load_image(args.image)
+        except ImageError as exc:
+            fail(str(exc))
+            return 2
+        (y, x), (height, width) = args.pixel, image.shape[:2]
+        if not (0 <= y < height and 0 <= x < width):
+            fail(f"{args.image}: pixel {y},{x} is outside the {height}x{width} image")
+            return 2
+        boxes = pixel_boxes(model, y, x, (height, width))
+        pixel: dict[str, Any] = {
+            "y": y,
+            "x": x,
+            "boxes": [{"stage": stage, "box": box.as_list()} for stage, box in boxes.items()],
+            "clipped": False,
+            "note": NOTE,
+        }
+        report["pixel"] = pixel
+        if args.erf is not None:
+            classes = loaded.info.spec.num_classes
+            if args.class_index is not None and not 0 <= args.class_index < classes:
+                fail(f"{loaded.name}: class {args.class_index} does not exist (the model has {classes} classes)")
+                return 2
+            inputs = loaded.info.preprocessing.to_tensor(image, device=device)
+            erf = effective_receptive_field(model.to(device), inputs, y, x, class_index=args.class_index)
+            try:
+                with Path(args.erf).open("wb") as f:
+                    np.save(f, erf.values)
+            except OSError as exc:
+                fail(f"{args.erf}: {exc.strerror or exc}")
+                return 2
+            name = loaded.info.class_names[erf.class_index]
+            pixel["erf"] = {"file": str(args.erf), "class": erf.class_index, "class_name": name}
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        _print_text(loaded.name, report)
+    return 0
+
+
+def _print_text(name: str, report: dict[str, Any]) -> None:
+    print(f"{name}: receptive field after each layer (size and stride in input pixels; centre of unit 0)")
+    width = max(len(row["layer"]) for row in report["layers"])
+    print(f"{'layer':<{width}}  {'size':>5}  {'stride':>6}  {'center0':>8}")
+    for row in report["layers"]:
+        print(f"{row['layer']:<{width}}  {row['size']:>5}  {row['stride']:>6g}  {row['center0']:>8.1f}")
+    pixel = report.get("pixel")
+    if pixel is None:
+        return
+    print(f"\npixel y={pixel['y']} x={pixel['x']}: input boxes [x0, y0, x1, y1], inclusive ({pixel['note']})")
+    for entry in pixel["boxes"]:
+        x0, y0, x1, y1 = entry["box"]
+        print(f"  {entry['stage']:<6} [{x0}, {y0}, {x1}, {y1}]  {x1 - x0 + 1}x{y1 - y0 + 1}")
+    if "erf" in pixel:
+        erf = pixel["erf"]
+        print(f"effective receptive field of class {erf['class']} ({erf['class_name']}) saved to {erf['file']}")
