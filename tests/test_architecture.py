@@ -26,9 +26,7 @@ def _imports(source: Path) -> set[str]:
 
 
 def test_core_sources_never_import_qt() -> None:
-    offenders = [
-        str(path) for path in (ROOT / "fcnviewer" / "core").rglob("*.py") if _imports(path) & set(QT_MODULES)
-    ]
+    offenders = [str(path) for path in (ROOT / "fcnviewer" / "core").rglob("*.py") if _imports(path) & set(QT_MODULES)]
     assert not offenders
 
 

@@ -167,5 +167,7 @@ def test_weights_only_is_used_everywhere() -> None:
 def test_safetensors_with_foreign_metadata_is_detected(tmp_path: Path, model) -> None:
     from safetensors.torch import save_file
 
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp_path / "m.safetensors"), metadata={"a": "b"})
+    save_file(
+        {k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp_path / "m.safetensors"), metadata={"a": "b"}
+    )
     assert load_checkpoint(tmp_path / "m.safetensors").info.spec == SPEC

@@ -9,8 +9,8 @@ from PIL import Image
 
 from fcnviewer.cli import main
 from fcnviewer.core.checkpoints import load_checkpoint
-from fcnviewer.core.inference import Predictor
 from fcnviewer.core.images import load_image
+from fcnviewer.core.inference import Predictor
 
 
 def test_predict_writes_mask_overlay_and_scores(tmp_path: Path, tiny_checkpoint, rgb_image, capsys) -> None:
@@ -32,7 +32,9 @@ def test_predict_writes_mask_overlay_and_scores(tmp_path: Path, tiny_checkpoint,
     assert "scene.png" in capsys.readouterr().out
 
 
-def test_predict_goes_on_after_a_bad_image_and_exits_nonzero(tmp_path: Path, tiny_checkpoint, rgb_image, capsys) -> None:
+def test_predict_goes_on_after_a_bad_image_and_exits_nonzero(
+    tmp_path: Path, tiny_checkpoint, rgb_image, capsys
+) -> None:
     checkpoint = tiny_checkpoint("fcn32s")
     good, bad = tmp_path / "good.png", tmp_path / "bad.png"
     Image.fromarray(rgb_image).save(good)

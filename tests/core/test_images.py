@@ -109,7 +109,9 @@ def test_decompression_bomb_is_refused_before_decoding(tmp_path: Path) -> None:
     path = tmp_path / "bomb.png"
     Image.new("1", (20000, 20000)).save(path)  # 400 megapixels in a few tens of kilobytes
     assert path.stat().st_size < 200_000
-    with pytest.raises(ImageError, match=r"400.0 megapixels, over the limit of 100 megapixels \(raise it with --max-pixels\)"):
+    with pytest.raises(
+        ImageError, match=r"400.0 megapixels, over the limit of 100 megapixels \(raise it with --max-pixels\)"
+    ):
         load_image(path)
 
 
