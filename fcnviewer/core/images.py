@@ -70,7 +70,7 @@ def to_rgb(image: Image.Image) -> np.ndarray:
             low, high = float(values.min()), float(values.max())
             values = (values - low) * (255.0 / (high - low)) if high > low else np.zeros_like(values)
         gray = np.clip(np.rint(values), 0, 255).astype(np.uint8)
-        return np.ascontiguousarray(np.repeat(gray[:, :, None], 3, axis=2))
+        return np.repeat(gray[:, :, None], 3, axis=2)
     if image.mode != "RGB":
         image = image.convert("RGBA" if "A" in image.mode or "transparency" in image.info else "RGB")
-    return np.ascontiguousarray(np.asarray(image)[:, :, :3])
+    return np.array(np.asarray(image)[:, :, :3], order="C")  # a writable copy
