@@ -28,6 +28,9 @@ from fcnviewer.core.preprocessing import CAFFE_BGR, IMAGENET_RGB, Preprocessing
 
 FORMAT = "fcnviewer/1"
 WRAPPER_KEYS = ("model_state_dict", "state_dict", "model")
+#: Sanity limits for sizes read from a foreign file, so a hostile one cannot make us allocate without bound.
+MAX_WIDTH = 4.0
+MAX_CLASSES = 4096
 RESOURCES = Path(__file__).resolve().parents[2] / "resources"
 
 
@@ -143,8 +146,12 @@ def detect_spec(state: Mapping[str, Tensor], file_name: str = "") -> ArchSpec:
     if "conv1_1.weight" in state:
         if "score_fr.weight" not in state:
             raise ValueError("has conv1_1 but no score_fr: a VGG16 but not an FCN")
-        num_classes = int(state["score_fr.weight"].shape[0])
-        width = int(state["conv1_1.weight"].shape[0]) / 64
+        num_classes = _out_channels(state, "score_fr.weight")
+        width = _out_channels(state, "conv1_1.weight") / 64
+        if width > MAX_WIDTH or num_classes > MAX_CLASSES:
+            raise ValueError(
+                f"implausible sizes (width {width:g}, {num_classes} classes): refusing to build that network"
+            )
         if "upscore8.weight" in state:
             arch = "fcn8s-atonce" if "atonce" in file_name.lower() else "fcn8s"
         elif "upscore16.weight" in state:
@@ -159,11 +166,20 @@ def detect_spec(state: Mapping[str, Tensor], file_name: str = "") -> ArchSpec:
             raise ValueError("a ResNet backbone without an FCN head (classifier.4): not an FCN-ResNet")
         blocks = {k.split(".")[2] for k in state if k.startswith("backbone.layer3.")}
         arch = "fcn_resnet101" if len(blocks) > 6 else "fcn_resnet50"
-        num_classes = int(state["classifier.4.weight"].shape[0])
+        num_classes = _out_channels(state, "classifier.4.weight")
+        if num_classes > MAX_CLASSES:
+            raise ValueError(f"implausible class count {num_classes}: refusing to build that network")
         return ArchSpec(arch, num_classes, aux="aux_classifier.4.weight" in state)
     raise ValueError(
         "not an FCN state dict: found neither conv1_1.weight (FCN-VGG) nor backbone.conv1.weight (FCN-ResNet)"
     )
+
+
+def _out_channels(state: Mapping[str, Tensor], key: str) -> int:
+    shape = tuple(state[key].shape)
+    if len(shape) != 4 or shape[0] < 1:
+        raise ValueError(f"{key} has shape {shape}, not that of a convolution's weight")
+    return shape[0]
 
 
 def _with_arch(info: ModelInfo, arch: str) -> ModelInfo:

@@ -171,3 +171,10 @@ def test_safetensors_with_foreign_metadata_is_detected(tmp_path: Path, model) ->
         {k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp_path / "m.safetensors"), metadata={"a": "b"}
     )
     assert load_checkpoint(tmp_path / "m.safetensors").info.spec == SPEC
+
+
+def test_implausible_sizes_are_refused_before_building(tmp_path: Path) -> None:
+    path = tmp_path / "huge.pth"
+    torch.save({"conv1_1.weight": torch.zeros(4096, 3, 1, 1), "score_fr.weight": torch.zeros(2, 1, 1, 1)}, path)
+    with pytest.raises(CheckpointError, match="implausible sizes"):
+        load_checkpoint(path)
