@@ -20,9 +20,8 @@ SUFFIXES = st.sampled_from([".png", ".jpg", ".gif", ".bmp", ".tif", ".webp"])
 
 
 def _write(data: bytes, suffix: str) -> Path:
-    handle = tempfile.NamedTemporaryFile(suffix=suffix, delete=False)
-    handle.write(data)
-    handle.close()
+    with tempfile.NamedTemporaryFile(suffix=suffix, delete=False) as handle:
+        handle.write(data)
     return Path(handle.name)
 
 
