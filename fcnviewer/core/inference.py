@@ -145,7 +145,7 @@ class Predictor:
                 notes.append(f"out of memory on {self.device}: ran in smaller tiles")
             except torch.OutOfMemoryError:
                 torch.cuda.empty_cache()
-                notes.append(f"out of memory on {self.device}: fell back to the CPU")
+                notes.append(f"out of memory on {self.device}, in smaller tiles too: fell back to the CPU")
                 self._place(torch.device("cpu"))
                 outputs, tiles = self._run(image, self.tile_side, progress)
         return self._finish(outputs, height, width, tiles, time.perf_counter() - start, tuple(notes))

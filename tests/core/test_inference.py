@@ -104,3 +104,39 @@ def test_loaded_checkpoint_predicts(tiny_checkpoint, rgb_image) -> None:
     prediction = Predictor(loaded, device="cpu").predict(rgb_image)
     assert prediction.logits.shape[0] == 5 and list(prediction.stages) == ["32", "16"]
     assert prediction.device == "cpu" and prediction.seconds > 0
+
+
+def test_out_of_gpu_memory_falls_back_to_tiles_then_the_cpu(monkeypatch, rgb_image) -> None:
+    predictor = _predictor("fcn32s")
+    sides: list[int] = []
+    placed: list[str] = []
+    run = predictor._run
+
+    def short_of_memory(image, side, progress):
+        sides.append(side)
+        if len(sides) <= 2:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return run(image, side, progress)
+
+    def place(device, precision="auto"):
+        placed.append(device.type)
+        predictor.device = device
+
+    monkeypatch.setattr(predictor, "_run", short_of_memory)
+    monkeypatch.setattr(predictor, "_place", place)
+    predictor.device = torch.device("cuda")  # pretend the first two runs were on a GPU
+    prediction = predictor.predict(rgb_image)
+    assert sides[1] < sides[0] and placed == ["cpu"]
+    assert prediction.notes == ("out of memory on cuda, in smaller tiles too: fell back to the CPU",)
+    assert prediction.labels.shape == rgb_image.shape[:2]
+
+
+def test_out_of_memory_on_the_cpu_is_not_hidden(monkeypatch, rgb_image) -> None:
+    predictor = _predictor("fcn32s")
+
+    def short_of_memory(image, side, progress):
+        raise torch.OutOfMemoryError("simulated")
+
+    monkeypatch.setattr(predictor, "_run", short_of_memory)
+    with pytest.raises(torch.OutOfMemoryError):
+        predictor.predict(rgb_image)
