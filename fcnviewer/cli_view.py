@@ -1,0 +1,63 @@
+"""``fcnviewer view [IMAGE|FOLDER ...]``: the desktop viewer.
+
+Nothing here imports torch: the window shows first, and the worker thread loads the network
+stack while it is up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+#: Same as ``fcnviewer.core.devices.DEVICE_CHOICES``, which is not imported here because it loads torch.
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+ARCH_CHOICES = ("fcn32s", "fcn16s", "fcn8s", "fcn8s-atonce", "fcn_resnet50", "fcn_resnet101")
+SAMPLES = Path(__file__).resolve().parents[1] / "resources" / "samples"
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
+    """Add the ``view`` subcommand."""
+    parser = subparsers.add_parser(
+        "view",
+        help="open the viewer (the default command)",
+        description="Open images or folders of images in the viewer; with none, the bundled samples.",
+    )
+    parser.add_argument("paths", nargs="*", metavar="IMAGE|FOLDER", help="images or folders of images to open")
+    parser.add_argument("--checkpoint", metavar="CK", help="checkpoint file (.pth, .pt, .safetensors); default: the bundled model")
+    parser.add_argument("--arch", choices=ARCH_CHOICES, help="override the detected architecture (e.g. fcn8s-atonce)")
+    parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help="where the network runs (default: auto)")
+    return parser
+
+
+def sample_images() -> list[Path]:
+    """The bundled sample images."""
+    return sorted(SAMPLES.glob("*.png")) if SAMPLES.is_dir() else []
+
+
+def run(args: argparse.Namespace) -> int:
+    """Show the window, then load the model and images in the background; returns the exit code."""
+    from PySide6.QtWidgets import QApplication
+
+    from fcnviewer.qt.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("fcnviewer")
+    app.setOrganizationName("fcnviewer")
+    window = MainWindow(device=args.device)
+    window.show()
+    app.processEvents()
+    window.load_model(args.checkpoint, arch=args.arch)
+    paths = args.paths or sample_images()
+    if paths:
+        window.open_paths(paths)
+    else:
+        window.statusBar().showMessage("no sample images found: open an image with Ctrl+O or drop one here")
+    code = app.exec()
+    if not window.worker_thread.thread.isFinished():
+        # The network is inside one long operation; the window is closed and the settings saved.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return int(code)

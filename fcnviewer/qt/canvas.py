@@ -1,0 +1,188 @@
+"""The canvas: a pyqtgraph view that draws a :class:`LayerList` and reports the pixel under the mouse."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QPen
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem, QWidget
+
+from fcnviewer.qt.layers import BoxesLayer, Layer, LayerList, Pin, RasterLayer
+
+#: Zoom factor of one +/- step.
+ZOOM_STEP = 1.25
+
+
+class _RasterVisual:
+    """An ``ImageItem`` showing a raster layer's RGBA array at its rect."""
+
+    def __init__(self, layer: RasterLayer, view: pg.ViewBox) -> None:
+        self.layer = layer
+        self.item = pg.ImageItem(axisOrder="row-major")
+        view.addItem(self.item)
+        layer.events.rendered.connect(self.update_image)
+        self.update_image()
+
+    def update_image(self) -> None:
+        self.item.setImage(self.layer.rgba, autoLevels=False, levels=None)
+        self.item.setRect(QRectF(*self.layer.rect))
+
+    def disconnect(self) -> None:
+        self.layer.events.rendered.disconnect(self.update_image)
+
+
+class _BoxesVisual:
+    """Rectangles (one colour per stage) and markers of a boxes layer's pins."""
+
+    def __init__(self, layer: BoxesLayer, view: pg.ViewBox) -> None:
+        self.layer = layer
+        self.item = pg.ItemGroup()
+        view.addItem(self.item)
+        layer.events.rendered.connect(self.update_image)
+        self.update_image()
+
+    def update_image(self) -> None:
+        for child in self.item.childItems():
+            child.setParentItem(None)
+            if child.scene() is not None:
+                child.scene().removeItem(child)
+        for number, pin in enumerate(self.layer.pins, start=1):
+            self._add_pin(pin, number, latest=number == len(self.layer.pins))
+
+    def _add_pin(self, pin: Pin, number: int, *, latest: bool) -> None:
+        for stage, (x0, y0, x1, y1) in pin.boxes.items():
+            rect = QGraphicsRectItem(QRectF(x0, y0, x1 - x0 + 1, y1 - y0 + 1), self.item)
+            pen = QPen(QColor(*BoxesLayer.color(stage)), 2.0 if latest else 1.0)
+            pen.setCosmetic(True)
+            if not latest:
+                pen.setStyle(Qt.PenStyle.DashLine)
+            rect.setPen(pen)
+        marker = pg.ScatterPlotItem(
+            [pin.x + 0.5], [pin.y + 0.5], symbol="+", size=15, pen=pg.mkPen("w", width=2), brush=None
+        )
+        marker.setParentItem(self.item)
+        label = pg.TextItem(str(number), color="w", anchor=(0, 1))
+        label.setPos(pin.x + 1, pin.y)
+        label.setParentItem(self.item)
+
+    def disconnect(self) -> None:
+        self.layer.events.rendered.disconnect(self.update_image)
+
+
+class Canvas(pg.GraphicsView):
+    """Draws the layers of a :class:`LayerList` in order; wheel/drag zoom and pan.
+
+    Signals: ``hovered(y, x)`` image pixel under the mouse (``-1, -1`` off the image),
+    ``clicked(y, x, keep)`` a left click on the image (``keep``: Shift held).
+    """
+
+    hovered = Signal(int, int)
+    clicked = Signal(int, int, bool)
+
+    def __init__(self, layers: LayerList, parent: QWidget | None = None) -> None:
+        super().__init__(parent, background=QColor(40, 40, 44))
+        self.view = pg.ViewBox(lockAspect=True, invertY=True, enableMenu=False)
+        self.view.setDefaultPadding(0.02)
+        self.setCentralItem(self.view)
+        self.layers = layers
+        self._visuals: dict[Layer, _RasterVisual | _BoxesVisual] = {}
+        self._image_size = (0, 0)
+        for index, layer in enumerate(layers):
+            self._on_layer_inserted(index, layer)
+        layers.events.inserted.connect(self._on_layer_inserted)
+        layers.events.removed.connect(self._on_layer_removed)
+        layers.events.moved.connect(self._on_layers_moved)
+        self.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self.scene().sigMouseClicked.connect(self._on_mouse_clicked)
+        self.setAcceptDrops(False)  # the main window takes drops
+
+    # ------------------------------------------------------------------ layers
+
+    def _on_layer_inserted(self, index: int, layer: Layer) -> None:
+        visual = _RasterVisual(layer, self.view) if isinstance(layer, RasterLayer) else _BoxesVisual(layer, self.view)  # type: ignore[arg-type]
+        self._visuals[layer] = visual
+        layer.events.visible.connect(visual.item.setVisible)
+        layer.events.opacity.connect(visual.item.setOpacity)
+        visual.item.setVisible(layer.visible)
+        visual.item.setOpacity(layer.opacity)
+        self._on_layers_moved()
+
+    def _on_layer_removed(self, index: int, layer: Layer) -> None:
+        visual = self._visuals.pop(layer)
+        visual.disconnect()
+        layer.events.visible.disconnect(visual.item.setVisible)
+        layer.events.opacity.disconnect(visual.item.setOpacity)
+        self.view.removeItem(visual.item)
+        self._on_layers_moved()
+
+    def _on_layers_moved(self, *_: int) -> None:
+        for z, layer in enumerate(self.layers):
+            if layer in self._visuals:
+                self._visuals[layer].item.setZValue(z)
+
+    def item_of(self, layer: Layer) -> QGraphicsItem:
+        """The graphics item drawing ``layer``."""
+        return self._visuals[layer].item
+
+    # ------------------------------------------------------------------ view
+
+    def set_image_size(self, height: int, width: int) -> None:
+        """The image's size: bounds hovering/clicks; a new size refits the view."""
+        if (height, width) != self._image_size:
+            self._image_size = (height, width)
+            self.fit()
+
+    def fit(self) -> None:
+        """Show the whole image."""
+        height, width = self._image_size
+        if height and width:
+            self.view.setRange(QRectF(0, 0, width, height), padding=0.02)
+
+    def actual_size(self) -> None:
+        """One image pixel per screen pixel, around the view's centre."""
+        centre = self.view.viewRect().center()
+        size = self.view.size()
+        self.view.setRange(
+            QRectF(centre.x() - size.width() / 2, centre.y() - size.height() / 2, size.width(), size.height()), padding=0
+        )
+
+    def zoom_by(self, factor: float) -> None:
+        """Zoom in (``factor`` > 1) or out around the view's centre."""
+        self.view.scaleBy((1 / factor, 1 / factor))
+
+    def pixels_per_image_pixel(self) -> float:
+        """Current zoom: screen pixels per image pixel."""
+        rect = self.view.viewRect()
+        return self.view.size().width() / rect.width() if rect.width() else 1.0
+
+    def scene_point(self, y: float, x: float) -> QPointF:
+        """Widget (viewport) position of image point ``(y, x)``."""
+        return self.mapFromScene(self.view.mapViewToScene(QPointF(x, y))).toPointF()
+
+    def _pixel_at(self, scene_pos: QPointF) -> tuple[int, int] | None:
+        point = self.view.mapSceneToView(scene_pos)
+        y, x = math.floor(point.y()), math.floor(point.x())
+        height, width = self._image_size
+        return (y, x) if 0 <= y < height and 0 <= x < width else None
+
+    def _on_mouse_moved(self, scene_pos: QPointF) -> None:
+        pixel = self._pixel_at(scene_pos)
+        self.hovered.emit(*(pixel or (-1, -1)))
+
+    def _on_mouse_clicked(self, event: object) -> None:
+        if event.button() != Qt.MouseButton.LeftButton:  # type: ignore[attr-defined]
+            return
+        pixel = self._pixel_at(event.scenePos())  # type: ignore[attr-defined]
+        if pixel is not None:
+            keep = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)  # type: ignore[attr-defined]
+            self.clicked.emit(pixel[0], pixel[1], keep)
+
+    def rendered_rgb(self) -> np.ndarray:
+        """What the widget shows, ``(h, w, 3)`` uint8 (for tests and exports)."""
+        image = self.grab().toImage().convertToFormat(pg.QtGui.QImage.Format.Format_RGB888)
+        width, height, stride = image.width(), image.height(), image.bytesPerLine()
+        data = np.frombuffer(image.constBits(), dtype=np.uint8, count=stride * height).reshape(height, stride)
+        return data[:, : width * 3].reshape(height, width, 3).copy()

@@ -1,0 +1,283 @@
+"""The network runs here: a worker object living on its own ``QThread``.
+
+Requests are frozen dataclasses numbered by a :class:`Requests` factory on the GUI thread,
+which also keeps generation counters (image, model, probe): a result whose request belongs
+to an image, model or click no longer shown is stale and the GUI drops it. Only the newest
+pending request of each kind is kept (a burst of clicks runs once, for the last click).
+``fcnviewer.core`` (and with it torch) is imported on the worker thread, never at import
+time of this module.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
+
+
+@dataclass(frozen=True, eq=False)
+class Request:
+    """A job for the worker; the generations say which image/model/click it belongs to."""
+
+    request_id: int
+    image_generation: int
+    model_generation: int
+    probe_generation: int
+    #: Which generations must still be current for the result to be used.
+    depends_on: ClassVar[tuple[str, ...]] = ()
+
+
+@dataclass(frozen=True, eq=False)
+class LoadModelRequest(Request):
+    """Load a checkpoint (``None``: the bundled default) onto ``device``."""
+
+    path: str | None = None
+    arch: str | None = None
+    device: str = "auto"
+    depends_on: ClassVar[tuple[str, ...]] = ("model",)
+
+
+@dataclass(frozen=True, eq=False)
+class PredictRequest(Request):
+    """Run the network on ``image``."""
+
+    image: np.ndarray = field(default_factory=lambda: np.zeros((1, 1, 3), np.uint8))
+    depends_on: ClassVar[tuple[str, ...]] = ("image", "model")
+
+
+@dataclass(frozen=True, eq=False)
+class ProbeRequest(Request):
+    """Effective receptive fields (every stage) and branch contributions at pixel ``(y, x)``."""
+
+    image: np.ndarray = field(default_factory=lambda: np.zeros((1, 1, 3), np.uint8))
+    y: int = 0
+    x: int = 0
+    class_index: int | None = None
+    depends_on: ClassVar[tuple[str, ...]] = ("image", "model", "probe")
+
+
+#: The order pending kinds run in: a new model before predictions, predictions before probes.
+KINDS: tuple[type[Request], ...] = (LoadModelRequest, PredictRequest, ProbeRequest)
+
+
+@dataclass(frozen=True, eq=False)
+class ModelLoaded:
+    """The loaded network (``fcnviewer.core.checkpoints.LoadedModel``) and the device it runs on."""
+
+    request: LoadModelRequest
+    loaded: Any
+    device: str
+
+
+@dataclass(frozen=True, eq=False)
+class Predicted:
+    """The ``fcnviewer.core.inference.Prediction`` of a request's image."""
+
+    request: PredictRequest
+    prediction: Any
+
+
+@dataclass(frozen=True, eq=False)
+class Probed:
+    """ERF maps by stage (``"final"`` and stage names), their class, and branch contributions."""
+
+    request: ProbeRequest
+    fields: dict[str, np.ndarray]
+    class_index: int
+    contributions: dict[str, float]
+    note: str = ""
+
+
+class Aborted(Exception):
+    """Raised inside a job when the worker is asked to stop."""
+
+
+class Requests:
+    """Numbers requests and keeps the generation counters (GUI thread only)."""
+
+    def __init__(self) -> None:
+        self._ids = itertools.count(1)
+        self.generations = {"image": 0, "model": 0, "probe": 0}
+
+    def advance(self, what: str) -> None:
+        """A new image, model or probe is being shown: results for the old one are stale."""
+        self.generations[what] += 1
+
+    def make(self, kind: type[Request], **kwargs: Any) -> Request:
+        """A ``kind`` request stamped with a fresh id and the current generations."""
+        g = self.generations
+        return kind(next(self._ids), g["image"], g["model"], g["probe"], **kwargs)
+
+    def is_current(self, request: Request) -> bool:
+        """Whether ``request`` still belongs to what is shown."""
+        stamped = {"image": request.image_generation, "model": request.model_generation, "probe": request.probe_generation}
+        return all(stamped[what] == self.generations[what] for what in request.depends_on)
+
+
+class Worker(QObject):
+    """Loads models and runs the network; lives on a worker thread.
+
+    Signals (all carry the request): ``started``, ``returned`` (the result object),
+    ``errored`` (a message naming the file and problem), ``progress`` (done, total) and
+    ``finished`` (after ``returned`` or ``errored``).
+    """
+
+    started = Signal(object)
+    returned = Signal(object)
+    errored = Signal(object, str)
+    progress = Signal(object, int, int)
+    finished = Signal(object)
+    _wake = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self._pending: dict[type[Request], Request] = {}
+        self._abort = threading.Event()
+        self._predictor: Any = None
+        self._wake.connect(self._drain, Qt.ConnectionType.QueuedConnection)
+
+    def submit(self, request: Request) -> None:
+        """Queue ``request``, replacing a pending one of the same kind (any thread)."""
+        with self._lock:
+            self._pending[type(request)] = request
+        self._wake.emit()
+
+    def pending(self) -> list[Request]:
+        """Requests waiting to run."""
+        with self._lock:
+            return list(self._pending.values())
+
+    @property
+    def stopped(self) -> bool:
+        """Whether :meth:`abort` was called."""
+        return self._abort.is_set()
+
+    def abort(self) -> None:
+        """Drop pending work and stop the running job at its next check."""
+        with self._lock:
+            self._pending.clear()
+        self._abort.set()
+
+    @Slot()
+    def warm_up(self) -> None:
+        """Import the network stack now (on this thread), so the first job starts sooner."""
+        import torch
+
+        import fcnviewer.core.inference  # noqa: F401
+
+        # Leave a core to the GUI thread so it stays responsive while the network runs.
+        torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
+
+    @Slot()
+    def _drain(self) -> None:
+        while not self._abort.is_set():
+            with self._lock:
+                request = next((self._pending.pop(kind) for kind in KINDS if kind in self._pending), None)
+            if request is None:
+                return
+            self._run(request)
+
+    def _run(self, request: Request) -> None:
+        self.started.emit(request)
+        try:
+            result = self._handle(request)
+        except Aborted:
+            return
+        except Exception as exc:  # every failure goes back to the GUI; the worker lives on
+            self.errored.emit(request, _message(exc))
+        else:
+            self.returned.emit(result)
+        self.finished.emit(request)
+
+    def _check_abort(self) -> None:
+        if self._abort.is_set():
+            raise Aborted
+
+    def _handle(self, request: Request) -> Any:
+        if isinstance(request, LoadModelRequest):
+            return self._load_model(request)
+        if self._predictor is None:
+            raise RuntimeError("no model is loaded")
+        if isinstance(request, PredictRequest):
+            return self._predict(request)
+        if isinstance(request, ProbeRequest):
+            return self._probe(request)
+        raise TypeError(f"unknown request {type(request).__name__}")
+
+    def _load_model(self, request: LoadModelRequest) -> ModelLoaded:
+        from fcnviewer.core.checkpoints import default_checkpoint_path, load_checkpoint
+        from fcnviewer.core.inference import Predictor
+
+        loaded = load_checkpoint(request.path or default_checkpoint_path(), arch=request.arch)
+        self._check_abort()
+        self._predictor = Predictor(loaded, device=request.device)
+        return ModelLoaded(request, loaded, str(self._predictor.device))
+
+    def _predict(self, request: PredictRequest) -> Predicted:
+        def progress(done: int, total: int) -> None:
+            self._check_abort()
+            self.progress.emit(request, done, total)
+
+        prediction = self._predictor.predict(request.image, progress=progress)
+        self._check_abort()
+        _ = prediction.entropy  # computed here, not on the GUI thread
+        return Predicted(request, prediction)
+
+    def _probe(self, request: ProbeRequest) -> Probed:
+        from fcnviewer.core.receptive import branch_contributions, effective_receptive_fields
+
+        predictor = self._predictor
+        inputs = predictor.info.preprocessing.to_tensor(request.image, predictor.device, predictor.dtype)
+        fields = effective_receptive_fields(predictor.model, inputs, request.y, request.x, class_index=request.class_index)
+        self._check_abort()
+        class_index = next(iter(fields.values())).class_index
+        note = ""
+        try:
+            contributions = branch_contributions(predictor.model, inputs, request.y, request.x, class_index)
+        except (ValueError, KeyError) as exc:
+            contributions, note = {}, f"no branch split for this network: {exc}"
+        return Probed(request, {k: v.values for k, v in fields.items()}, class_index, contributions, note)
+
+
+def _message(exc: BaseException) -> str:
+    """A one-line message; unexpected error types are named, with where they happened."""
+    if type(exc).__name__ in ("CheckpointError", "ImageError", "ExportError"):
+        return str(exc)
+    where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+    place = f" (at {os.path.basename(where.filename)}:{where.lineno})" if where else ""
+    return f"{type(exc).__name__}: {exc}{place}"
+
+
+class WorkerThread:
+    """A :class:`Worker` on its own ``QThread`` (superqt-style wiring).
+
+    The thread starts when the event loop next runs (after the window is shown), and then
+    imports the network stack; requests submitted before wait for it.
+    """
+
+    def __init__(self, *, warm_up: bool = True) -> None:
+        self.thread = QThread()
+        self.thread.setObjectName("fcnviewer-worker")
+        self.worker = Worker()
+        self.worker.moveToThread(self.thread)
+        if warm_up:
+            self.thread.started.connect(self.worker.warm_up)
+        self.thread.finished.connect(self.worker.deleteLater)
+        QTimer.singleShot(0, self._start)
+
+    def _start(self) -> None:
+        if not self.worker.stopped:
+            self.thread.start()
+
+    def stop(self, timeout_ms: int = 1000) -> bool:
+        """Abort the work, end the thread; whether it ended within ``timeout_ms``."""
+        self.worker.abort()
+        self.thread.quit()
+        return self.thread.wait(timeout_ms)

@@ -1,0 +1,96 @@
+"""Qt test fixtures: offscreen platform, temp settings, tiny random checkpoints, sample images."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from collections.abc import Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PIL import Image  # noqa: E402
+from PySide6.QtCore import QSettings  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+
+def make_checkpoint(path: Path, arch: str = "fcn8s", num_classes: int = 4, seed: int = 0) -> Path:
+    """A tiny random FCN (width 1/16) whose score layers are not zero, saved to ``path``."""
+    import torch
+
+    from fcnviewer.core.checkpoints import ModelInfo, save_checkpoint
+    from fcnviewer.core.models import ArchSpec, build_model
+
+    spec = ArchSpec(arch, num_classes=num_classes, width=1 / 16)
+    torch.manual_seed(seed)
+    model = build_model(spec)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if name.startswith("score"):
+                param.normal_(0, 0.5)
+    return save_checkpoint(path, model, ModelInfo.default_for(spec))
+
+
+def make_image(path: Path, height: int = 96, width: int = 128, seed: int = 0) -> Path:
+    """A random RGB image with a bright rectangle, saved to ``path``."""
+    rng = np.random.default_rng(seed)
+    image = rng.integers(0, 255, (height, width, 3), dtype=np.uint8)
+    image[height // 4 : 3 * height // 4, width // 4 : 3 * width // 4] = (220, 40, 40)
+    Image.fromarray(image).save(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny FCN-8s with 4 classes."""
+    return make_checkpoint(tmp_path_factory.mktemp("models") / "tiny8s.safetensors")
+
+
+@pytest.fixture(scope="session")
+def checkpoint32(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny FCN-32s with 3 classes."""
+    return make_checkpoint(tmp_path_factory.mktemp("models") / "tiny32s.pth", arch="fcn32s", num_classes=3, seed=1)
+
+
+@pytest.fixture
+def image_path(tmp_path: Path) -> Path:
+    """A 96x128 test image."""
+    return make_image(tmp_path / "scene.png")
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> QSettings:
+    """Settings in a temp file, never the user's."""
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def window(qtbot, settings: QSettings) -> Iterator[object]:  # type: ignore[no-untyped-def]
+    """A shown main window with temp settings, on the CPU; closed (worker stopped) afterwards."""
+    from fcnviewer.qt.main_window import MainWindow
+
+    win = MainWindow(settings, device="cpu")
+    qtbot.addWidget(win)
+    win.resize(1100, 700)
+    win.show()
+    yield win
+    win.close()
+
+
+@pytest.fixture
+def loaded_window(qtbot, window, checkpoint: Path, image_path: Path):  # type: ignore[no-untyped-def]
+    """The window with the tiny FCN-8s loaded and its prediction of the test image shown."""
+    with qtbot.waitSignal(window.prediction_shown, timeout=30000):
+        window.load_model(checkpoint)
+        window.open_paths([image_path])
+    return window
+
+
+@pytest.fixture(autouse=True)
+def _close_leftover_windows(qapp: QApplication) -> Iterator[None]:
+    yield
+    for widget in QApplication.topLevelWidgets():
+        if widget.isVisible() and widget.objectName() == "error-dialog":
+            widget.close()
