@@ -130,7 +130,7 @@ class MainWindow(QMainWindow):
         self.canvas.clicked.connect(self._on_pixel_clicked)
 
         self.worker_thread = WorkerThread()
-        worker = self.worker_thread.worker
+        worker = self.worker_thread.signals
         worker.started.connect(self._on_job_started)
         worker.finished.connect(self._on_job_finished)
         worker.returned.connect(self._on_job_returned)

@@ -141,6 +141,7 @@ class Worker(QObject):
         self._pending: dict[type[Request], Request] = {}
         self._abort = threading.Event()
         self._predictor: Any = None
+        self._ready = False
         self._wake.connect(self._drain, Qt.ConnectionType.QueuedConnection)
 
     def submit(self, request: Request) -> None:
@@ -168,12 +169,15 @@ class Worker(QObject):
     @Slot()
     def warm_up(self) -> None:
         """Import the network stack now (on this thread), so the first job starts sooner."""
+        if self._ready:
+            return
         import torch
 
         import fcnviewer.core.inference  # noqa: F401
 
         # Leave a core to the GUI thread so it stays responsive while the network runs.
         torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
+        self._ready = True
 
     @Slot()
     def _drain(self) -> None:
@@ -187,6 +191,7 @@ class Worker(QObject):
     def _run(self, request: Request) -> None:
         self.started.emit(request)
         try:
+            self.warm_up()
             result = self._handle(request)
         except Aborted:
             return
@@ -255,8 +260,53 @@ def _message(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}{place}"
 
 
+class WorkerSignals(QObject):
+    """The worker's signals re-emitted on the thread that made this object (the GUI thread),
+    so that plain Python callbacks connected to them run there too.
+
+    (A signal-to-signal or lambda connection would not do: PySide runs those in the
+    emitting thread.)
+    """
+
+    started = Signal(object)
+    returned = Signal(object)
+    errored = Signal(object, str)
+    progress = Signal(object, int, int)
+    finished = Signal(object)
+
+    def relay(self, worker: Worker) -> None:
+        """Re-emit ``worker``'s signals here, queued."""
+        queued = Qt.ConnectionType.QueuedConnection
+        worker.started.connect(self._on_started, queued)
+        worker.returned.connect(self._on_returned, queued)
+        worker.errored.connect(self._on_errored, queued)
+        worker.progress.connect(self._on_progress, queued)
+        worker.finished.connect(self._on_finished, queued)
+
+    @Slot(object)
+    def _on_started(self, request: Request) -> None:
+        self.started.emit(request)
+
+    @Slot(object)
+    def _on_returned(self, result: object) -> None:
+        self.returned.emit(result)
+
+    @Slot(object, str)
+    def _on_errored(self, request: Request, message: str) -> None:
+        self.errored.emit(request, message)
+
+    @Slot(object, int, int)
+    def _on_progress(self, request: Request, done: int, total: int) -> None:
+        self.progress.emit(request, done, total)
+
+    @Slot(object)
+    def _on_finished(self, request: Request) -> None:
+        self.finished.emit(request)
+
+
 class WorkerThread:
-    """A :class:`Worker` on its own ``QThread`` (superqt-style wiring).
+    """A :class:`Worker` on its own ``QThread`` (superqt-style wiring); connect to ``signals``
+    (GUI thread) rather than to the worker's own signals (emitted on the worker thread).
 
     The thread starts when the event loop next runs (after the window is shown), and then
     imports the network stack; requests submitted before wait for it.
@@ -266,6 +316,8 @@ class WorkerThread:
         self.thread = QThread()
         self.thread.setObjectName("fcnviewer-worker")
         self.worker = Worker()
+        self.signals = WorkerSignals()
+        self.signals.relay(self.worker)
         self.worker.moveToThread(self.thread)
         if warm_up:
             self.thread.started.connect(self.worker.warm_up)

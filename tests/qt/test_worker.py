@@ -1,0 +1,129 @@
+"""The worker thread: signals, stale results, errors, newest-wins coalescing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fcnviewer.qt.worker import (
+    LoadModelRequest,
+    ModelLoaded,
+    Predicted,
+    PredictRequest,
+    Probed,
+    ProbeRequest,
+    Requests,
+    WorkerThread,
+)
+
+IMAGE = np.random.default_rng(0).integers(0, 255, (64, 80, 3), dtype=np.uint8)
+
+
+@pytest.fixture
+def worker_thread(qtbot) -> Iterator[WorkerThread]:  # type: ignore[no-untyped-def]
+    thread = WorkerThread(warm_up=False)
+    yield thread
+    assert thread.stop(2000)
+
+
+@pytest.fixture
+def ready(qtbot, worker_thread: WorkerThread, checkpoint: Path) -> WorkerThread:  # type: ignore[no-untyped-def]
+    with qtbot.waitSignal(worker_thread.signals.finished, timeout=20000):  # the last signal of a job
+        worker_thread.worker.submit(Requests().make(LoadModelRequest, path=str(checkpoint), device="cpu"))
+    return worker_thread
+
+
+def test_signals_come_in_order_with_the_request(qtbot, worker_thread: WorkerThread, checkpoint: Path) -> None:  # type: ignore[no-untyped-def]
+    worker, signals = worker_thread.worker, worker_thread.signals
+    request = Requests().make(LoadModelRequest, path=str(checkpoint), device="cpu")
+    results: list[object] = []
+    signals.returned.connect(results.append)
+    with qtbot.waitSignals([signals.started, signals.returned, signals.finished], order="strict", timeout=20000):
+        worker.submit(request)
+    (result,) = results
+    assert isinstance(result, ModelLoaded) and result.request is request and result.device == "cpu"
+    assert result.loaded.info.spec.arch == "fcn8s"
+
+
+def test_predict_and_probe(qtbot, ready: WorkerThread) -> None:  # type: ignore[no-untyped-def]
+    worker, signals, requests = ready.worker, ready.signals, Requests()
+    with qtbot.waitSignal(signals.returned, timeout=20000) as blocker:
+        worker.submit(requests.make(PredictRequest, image=IMAGE))
+    predicted = blocker.args[0]
+    assert isinstance(predicted, Predicted) and predicted.prediction.labels.shape == (64, 80)
+    with qtbot.waitSignal(signals.returned, timeout=20000) as blocker:
+        worker.submit(requests.make(ProbeRequest, image=IMAGE, y=30, x=40))
+    probed = blocker.args[0]
+    assert isinstance(probed, Probed)
+    assert set(probed.fields) == {"32", "16", "8", "final"} and probed.fields["final"].shape == (64, 80)
+    assert set(probed.contributions) == {"stride32", "pool4", "pool3"}
+    logit = predicted.prediction.logits[probed.class_index, 30, 40]
+    assert sum(probed.contributions.values()) == pytest.approx(float(logit), rel=1e-3, abs=1e-3)
+
+
+def test_errors_are_reported_and_the_worker_lives_on(qtbot, ready: WorkerThread, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    worker, signals, requests = ready.worker, ready.signals, Requests()
+    broken = tmp_path / "broken.pth"
+    broken.write_bytes(b"not a checkpoint")
+    messages: list[str] = []
+    signals.errored.connect(lambda _request, message: messages.append(message))
+    with qtbot.waitSignals([signals.started, signals.errored, signals.finished], order="strict", timeout=20000):
+        worker.submit(requests.make(LoadModelRequest, path=str(broken), device="cpu"))
+    (message,) = messages
+    assert message.startswith(f"{broken}: ")
+    with qtbot.waitSignal(signals.errored, timeout=20000) as blocker:
+        worker.submit(requests.make(PredictRequest, image=np.zeros((5, 5), np.uint8)))  # not RGB
+    assert "ValueError" in blocker.args[1]
+    with qtbot.waitSignal(signals.returned, timeout=20000) as blocker:  # the previous model still works
+        worker.submit(requests.make(PredictRequest, image=IMAGE))
+    assert isinstance(blocker.args[0], Predicted)
+
+
+def test_newest_pending_request_of_a_kind_wins(qtbot, ready: WorkerThread) -> None:  # type: ignore[no-untyped-def]
+    worker, requests = ready.worker, Requests()
+    results: list[Predicted | Probed] = []
+    ready.signals.returned.connect(results.append)
+    clicks = [requests.make(ProbeRequest, image=IMAGE, y=10 + i, x=10 + i) for i in range(6)]
+    predict = requests.make(PredictRequest, image=IMAGE)
+    # Submitted in one go from this thread: the worker sees them only when it next looks.
+    for click in clicks:
+        worker.submit(click)
+    worker.submit(predict)
+    assert {r.request_id for r in worker.pending()} <= {clicks[-1].request_id, predict.request_id, *(c.request_id for c in clicks)}
+    qtbot.waitUntil(lambda: any(getattr(r.request, "y", None) == clicks[-1].y for r in results), timeout=20000)
+    ran = [r.request for r in results]
+    assert ran[-1] is clicks[-1]
+    assert len([r for r in ran if isinstance(r, ProbeRequest)]) <= 2  # at most one already running + the newest
+    assert any(r is predict for r in ran)
+
+
+def test_requests_know_which_results_are_stale() -> None:
+    requests = Requests()
+    predict = requests.make(PredictRequest, image=IMAGE)
+    probe = requests.make(ProbeRequest, image=IMAGE)
+    load = requests.make(LoadModelRequest)
+    assert all(requests.is_current(r) for r in (predict, probe, load))
+    requests.advance("probe")
+    assert requests.is_current(predict) and not requests.is_current(probe) and requests.is_current(load)
+    requests.advance("image")
+    assert not requests.is_current(predict) and requests.is_current(load)
+    requests.advance("model")
+    assert not requests.is_current(load)
+    ids = [requests.make(PredictRequest).request_id for _ in range(3)]
+    assert ids == sorted(set(ids))
+
+
+def test_stop_while_running_ends_the_thread_quickly(qtbot, ready: WorkerThread) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    worker = ready.worker
+    big = np.random.default_rng(2).integers(0, 255, (256, 256, 3), dtype=np.uint8)
+    with qtbot.waitSignal(ready.signals.started, timeout=20000):
+        for _ in range(3):
+            worker.submit(Requests().make(PredictRequest, image=big))
+    start = time.perf_counter()
+    assert ready.stop(1000)
+    assert time.perf_counter() - start < 1.0
