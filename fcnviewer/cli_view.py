@@ -11,9 +11,8 @@ import os
 import sys
 from pathlib import Path
 
-#: Same as ``fcnviewer.core.devices.DEVICE_CHOICES``, which is not imported here because it loads torch.
-DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
-ARCH_CHOICES = ("fcn32s", "fcn16s", "fcn8s", "fcn8s-atonce", "fcn_resnet50", "fcn_resnet101")
+from fcnviewer.cli_common import add_model_arguments
+
 SAMPLES = Path(__file__).resolve().parents[1] / "resources" / "samples"
 
 
@@ -25,9 +24,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         description="Open images or folders of images in the viewer; with none, the bundled samples.",
     )
     parser.add_argument("paths", nargs="*", metavar="IMAGE|FOLDER", help="images or folders of images to open")
-    parser.add_argument("--checkpoint", metavar="CK", help="checkpoint file (.pth, .pt, .safetensors); default: the bundled model")
-    parser.add_argument("--arch", choices=ARCH_CHOICES, help="override the detected architecture (e.g. fcn8s-atonce)")
-    parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help="where the network runs (default: auto)")
+    add_model_arguments(parser)
     return parser
 
 

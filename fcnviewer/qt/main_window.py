@@ -273,12 +273,12 @@ class MainWindow(QMainWindow):
             self.images, self.image_index = images, 0
             self._update_title()
 
-    def show_image_file(self, path: Path) -> bool:
-        """Load and show ``path``; on failure report it and keep what is shown."""
+    def show_image_file(self, path: Path, *, dialog: bool = True) -> bool:
+        """Load and show ``path``; on failure report it (``dialog``: in a dialog too) and keep what is shown."""
         try:
             image = load_image(path)
         except ImageError as exc:
-            self.report_error(str(exc))
+            self.report_error(str(exc), dialog=dialog)
             return False
         self.requests.advance("image")
         self.requests.advance("probe")
@@ -297,7 +297,7 @@ class MainWindow(QMainWindow):
         index = self.image_index
         for _ in range(len(self.images)):  # skip unreadable images
             index = (index + step) % len(self.images)
-            if index == self.image_index or self.show_image_file(self.images[index]):
+            if index == self.image_index or self.show_image_file(self.images[index], dialog=False):
                 break
         self.image_index = index
         self._update_title()
@@ -556,14 +556,16 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ messages
 
-    def report_error(self, message: str) -> None:
-        """Show ``message`` in the status bar and a non-blocking dialog."""
+    def report_error(self, message: str, *, dialog: bool = True) -> None:
+        """Show ``message`` in the status bar and (``dialog``) a dialog that blocks nothing."""
         self.last_error = message
         self.statusBar().showMessage(message, 15000)
-        box = QMessageBox(QMessageBox.Icon.Warning, "FCN Viewer", message, QMessageBox.StandardButton.Ok, self)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.setObjectName("error-dialog")
-        box.open()
+        if dialog:
+            box = QMessageBox(QMessageBox.Icon.Warning, "FCN Viewer", message, QMessageBox.StandardButton.Ok, self)
+            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            box.setWindowModality(Qt.WindowModality.NonModal)
+            box.setObjectName("error-dialog")
+            box.show()
         self.error_shown.emit(message)
 
     def show_shortcuts(self) -> ShortcutsDialog:

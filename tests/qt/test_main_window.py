@@ -1,0 +1,370 @@
+"""The main window with a tiny model: clicks, layers, files, errors, exports, responsiveness."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
+from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QMessageBox
+
+from tests.qt.conftest import make_image
+
+
+def test_click_draws_the_core_boxes_and_fills_the_inspector(qtbot, loaded_window) -> None:  # type: ignore[no-untyped-def]
+    from fcnviewer.core.receptive import pixel_boxes
+
+    win = loaded_window
+    prediction = win.model.prediction
+    shapes = {name: stage.scores.shape[-2:] for name, stage in prediction.stages.items()}
+    y, x = 40, 70
+    point = win.canvas.scene_point(y + 0.5, x + 0.5).toPoint()
+    with qtbot.waitSignal(win.probe_shown, timeout=20000):
+        qtbot.mouseClick(win.canvas.viewport(), Qt.MouseButton.LeftButton, pos=point)
+        (pin,) = win.model.boxes_layer.pins  # drawn at once, before the worker answers
+        assert not win.model.erf_layer.has_data
+    expected = pixel_boxes(win.loaded.model, y, x, prediction.size, shapes)
+    assert (pin.y, pin.x) == (y, x)
+    assert {k: list(v) for k, v in pin.boxes.items()} == {k: b.as_list() for k, b in expected.items()}
+    assert win.model.erf_layer.has_data and win.model.erf_layer.data.shape == prediction.size
+    (report,) = win.reports
+    assert report.contributions is not None and set(report.contributions) == {"stride32", "pool4", "pool3"}
+    logits = prediction.logits[:, y, x]
+    assert sum(report.contributions.values()) == pytest.approx(float(logits[report.contribution_class]), abs=1e-3)
+    text = win.inspector.toPlainText()
+    assert f"x={x}, y={y}" in text and "stride 32" in text and "pool4 path" in text
+    final = report.stages[-1]
+    probabilities = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
+    assert final.top[0] == (int(np.argmax(logits)), pytest.approx(float(probabilities.max()), rel=1e-5))
+
+
+def test_shift_click_keeps_earlier_pins(qtbot, loaded_window) -> None:  # type: ignore[no-untyped-def]
+    win = loaded_window
+    win.pin_pixel(10, 10)
+    win.pin_pixel(50, 90, keep=True)
+    assert [(p.y, p.x) for p in win.model.boxes_layer.pins] == [(10, 10), (50, 90)]
+    qtbot.waitUntil(lambda: all(r.contributions is not None for r in win.reports), timeout=20000)
+    assert win.inspector.toPlainText().index("#2") < win.inspector.toPlainText().index("#1")
+    win.pin_pixel(20, 20)
+    assert len(win.model.boxes_layer.pins) == 1
+    win.clear_pins()
+    assert not win.model.boxes_layer.pins and not win.reports
+
+
+def pixels_differ(a: np.ndarray, b: np.ndarray) -> float:
+    """Share of pixels that differ between two renders."""
+    return float((np.abs(a.astype(int) - b.astype(int)).sum(2) > 30).mean())
+
+
+def test_toggling_layers_changes_what_is_drawn(qtbot, loaded_window) -> None:  # type: ignore[no-untyped-def]
+    win = loaded_window
+    model = win.model
+    mask = model.mask_layer
+    with_mask = win.canvas.rendered_rgb()
+    mask.visible = False
+    plain = win.canvas.rendered_rgb()
+    assert pixels_differ(with_mask, plain) > 0.05
+    mask.visible = True
+    assert pixels_differ(win.canvas.rendered_rgb(), with_mask) == 0
+    mask.opacity = 1.0
+    assert pixels_differ(win.canvas.rendered_rgb(), with_mask) > 0.05
+    mask.visible = False
+    stage = model.layers["stage 32"]
+    stage.visible = True
+    assert pixels_differ(win.canvas.rendered_rgb(), plain) > 0.05
+    stage.visible = False
+    score = model.layers["score 8"]
+    score.visible = True
+    assert pixels_differ(win.canvas.rendered_rgb(), plain) > 0.05
+    score.visible = False
+    before_click = win.canvas.rendered_rgb()
+    with qtbot.waitSignal(win.probe_shown, timeout=20000):
+        win.pin_pixel(48, 64)
+    after = win.canvas.rendered_rgb()
+    assert pixels_differ(after, before_click) > 0.001  # boxes and the effective RF
+    model.boxes_layer.visible = model.erf_layer.visible = False
+    assert pixels_differ(win.canvas.rendered_rgb(), before_click) == 0
+
+
+def test_toggling_a_large_layer_costs_nothing(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+    model = window.model
+    side = 2048
+    model.set_image(np.zeros((side, side, 3), np.uint8))
+    model.set_classes(["a", "b"], np.array([[0, 0, 0], [255, 0, 0]], np.uint8))
+    labels = np.zeros((side, side), np.uint8)
+    labels[: side // 2] = 1
+    model.mask_layer.set_labels(labels, model.palette, model.class_names)
+    window.canvas.set_image_size(side, side)
+    window.canvas.rendered_rgb()
+    start = time.perf_counter()
+    for _ in range(10):
+        model.mask_layer.visible = not model.mask_layer.visible
+        model.mask_layer.opacity = 0.3 if model.mask_layer.visible else 0.7
+    elapsed = (time.perf_counter() - start) / 10
+    assert elapsed < 0.005, f"toggle took {elapsed * 1000:.2f} ms"
+
+
+def test_status_bar_describes_the_pixel_under_the_cursor(qtbot, loaded_window) -> None:  # type: ignore[no-untyped-def]
+    win = loaded_window
+    prediction = win.model.prediction
+    y, x = 30, 20
+    text = win.describe_pixel(y, x)
+    name = win.model.class_names[int(prediction.labels[y, x])]
+    assert text.startswith(f"x {x}, y {y}") and f"{name} {prediction.confidence[y, x]:.1%}" in text
+    for stage_name, stage in prediction.stages.items():
+        assert f"{stage_name}: {win.model.class_names[int(stage.labels[y, x])]}" in text
+    point = win.canvas.mapFromScene(win.canvas.view.mapViewToScene(QPointF(x + 0.5, y + 0.5)))
+    qtbot.mouseMove(win.canvas.viewport(), point)
+    qtbot.waitUntil(lambda: win.hover_label.text() == text, timeout=3000)
+
+
+def test_legend_shows_shares_and_hides_classes(qtbot, loaded_window) -> None:  # type: ignore[no-untyped-def]
+    win = loaded_window
+    legend = win.legend_panel
+    counts = np.bincount(win.model.prediction.labels.ravel(), minlength=4)
+    for index in range(4):
+        assert legend.share_text(index) == f"{100 * counts[index] / counts.sum():.1f} %"
+    shown = int(np.argmax(counts))
+    legend.table.item(shown, 0).setCheckState(Qt.CheckState.Unchecked)
+    assert win.model.hidden_classes == {shown}
+    assert all(layer.hidden_classes == {shown} for layer in win.model.label_layers())
+    mask = win.model.mask_layer
+    assert (mask.rgba[..., 3][mask.labels == shown] == 0).all()
+    win.model.hidden_classes = set()
+    assert legend.table.item(shown, 0).checkState() == Qt.CheckState.Checked
+
+
+def test_bad_image_keeps_what_is_shown(qtbot, loaded_window, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    win = loaded_window
+    prediction, image = win.model.prediction, win.model.image
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    with qtbot.waitSignal(win.error_shown) as blocker:
+        win.open_paths([broken])
+    assert str(broken) in blocker.args[0] and str(broken) in win.statusBar().currentMessage()
+    assert win.model.prediction is prediction and win.model.image is image
+    assert win.model.mask_layer.has_data
+
+
+def test_bad_checkpoint_keeps_the_model(qtbot, loaded_window, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    win = loaded_window
+    loaded, prediction = win.loaded, win.model.prediction
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(b"\x00" * 64)
+    with qtbot.waitSignal(win.error_shown, timeout=20000) as blocker:
+        win.open_paths([broken])
+    assert blocker.args[0].startswith(f"{broken}: ")
+    assert win.loaded is loaded and win.model.prediction is prediction
+    with qtbot.waitSignal(win.prediction_shown, timeout=20000):  # the old model still predicts
+        win.open_paths([make_image(tmp_path / "other.png", 64, 64, seed=3)])
+    assert win.model.prediction.size == (64, 64)
+
+
+def test_stale_predictions_are_dropped(qtbot, loaded_window, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    win = loaded_window
+    first = make_image(tmp_path / "first.png", 80, 80, seed=4)
+    second = make_image(tmp_path / "second.png", 48, 72, seed=5)
+    shown: list[tuple[int, int]] = []
+    win.prediction_shown.connect(lambda: shown.append(win.model.prediction.size))
+    returned: list[object] = []
+    win.worker_thread.signals.returned.connect(returned.append)
+    with qtbot.waitSignal(win.worker_thread.signals.started, timeout=20000):
+        win.show_image_file(first)
+    win.show_image_file(second)  # while the first one runs
+    qtbot.waitUntil(lambda: bool(shown), timeout=20000)
+    assert [r.prediction.size for r in returned] == [(80, 80), (48, 72)]  # the first came back...
+    assert shown == [(48, 72)]  # ...and was dropped
+
+
+def test_changing_model_and_device(qtbot, loaded_window, checkpoint32: Path) -> None:  # type: ignore[no-untyped-def]
+    win = loaded_window
+    with qtbot.waitSignals([win.model_loaded, win.prediction_shown], timeout=20000):
+        win.load_model(checkpoint32)
+    assert win.loaded.info.spec.arch == "fcn32s" and win.model.stages == ("32",)
+    assert "stage 16" not in win.model.layers and "score 32" in win.model.layers
+    assert win.legend_panel.table.rowCount() == 3
+    assert "tiny32s.pth" in win.model_label.text()
+    with qtbot.waitSignals([win.model_loaded, win.prediction_shown], timeout=20000):
+        win.set_device("cpu")
+    assert win.loaded.info.spec.arch == "fcn32s"
+    with qtbot.waitSignal(win.probe_shown, timeout=20000):
+        win.pin_pixel(5, 5)
+    assert set(win.reports[0].contributions) == {"stride32"}
+
+
+def test_folder_navigation_skips_broken_images(qtbot, loaded_window, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    win = loaded_window
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    make_image(folder / "a.png", 40, 40)
+    (folder / "b.png").write_bytes(b"broken")
+    make_image(folder / "c.png", 50, 60)
+    (folder / "notes.txt").write_text("not an image")
+    win.open_paths([folder])
+    assert [p.name for p in win.images] == ["a.png", "b.png", "c.png"] and win.image_path.name == "a.png"
+    assert "a.png (1/3)" in win.windowTitle()
+    win.step_image(1)
+    assert win.image_path.name == "c.png" and "b.png" in win.last_error
+    qtbot.keyClick(win, Qt.Key.Key_PageUp)
+    assert win.image_path.name == "a.png"
+    qtbot.keyClick(win, Qt.Key.Key_Left)
+    assert win.image_path.name == "c.png"
+    qtbot.waitSignal(win.prediction_shown, timeout=20000).wait()
+    assert str(folder.resolve()) in win.recent_paths()
+
+
+def test_drop_opens_images_and_checkpoints(qtbot, loaded_window, tmp_path: Path, checkpoint32: Path) -> None:  # type: ignore[no-untyped-def]
+    win = loaded_window
+    dropped = make_image(tmp_path / "dropped.png", 40, 50)
+    data = QMimeData()
+    data.setUrls([QUrl.fromLocalFile(str(dropped)), QUrl.fromLocalFile(str(checkpoint32))])
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, data, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignals([win.model_loaded, win.prediction_shown], timeout=20000):
+        win.dropEvent(event)
+    assert win.image_path == dropped and win.loaded.info.spec.arch == "fcn32s"
+
+
+def test_exports_never_overwrite_without_asking(qtbot, loaded_window, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    win = loaded_window
+    mask, scores, view = tmp_path / "mask.png", tmp_path / "scores.npz", tmp_path / "view.png"
+    assert win.export("mask", mask) and win.export("scores", scores) and win.export("view", view)
+    with Image.open(mask) as image:
+        assert image.mode == "P" and (np.asarray(image) == win.model.prediction.labels).all()
+    with np.load(scores) as arrays:
+        assert set(arrays.files) == {"logits", "classes", "score32", "score16", "score8"}
+        assert arrays["logits"].dtype == np.float32 and list(arrays["classes"]) == list(win.model.class_names)
+    with Image.open(view) as image:
+        assert image.size == (win.canvas.width(), win.canvas.height())
+    asked: list[str] = []
+
+    def answer(button):  # type: ignore[no-untyped-def]
+        return lambda *args, **kwargs: asked.append(args[2]) or button
+
+    before = mask.read_bytes()
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.No))
+    win.model.hidden_classes = {0}
+    assert not win.export("mask", mask)
+    assert mask.read_bytes() == before and str(mask) in asked[0]
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Yes))
+    assert win.export("view", view)
+
+
+def test_shortcuts_dialog_lists_every_shortcut(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+    dialog = window.show_shortcuts()
+    qtbot.addWidget(dialog)
+    keys = [dialog.table.item(r, 1).text() for r in range(dialog.table.rowCount())]
+    actions = [a for a in window.actions() if a.shortcuts()]
+    assert len(keys) == len(actions) + 3
+    text = " ".join(keys)
+    for needle in ("Ctrl+O", "Ctrl+Shift+O", "Ctrl+Alt+O", "Ctrl+S", "PgDown", "F", "Ctrl+1", "Shift+Click"):
+        assert needle in text
+
+
+def test_settings_are_kept_between_runs(qtbot, settings, image_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from fcnviewer.qt.main_window import MainWindow
+
+    first = MainWindow(settings, device="cpu")
+    qtbot.addWidget(first)
+    first.resize(700, 500)
+    first.show()
+    first.docks["inspector"].hide()
+    first.open_paths([image_path])
+    first.set_device("cpu")
+    first.close()
+    second = MainWindow(settings)
+    qtbot.addWidget(second)
+    second.show()
+    assert (second.width(), second.height()) == (700, 500)
+    assert second.docks["inspector"].isHidden()
+    assert second.recent_paths()[0] == str(image_path.resolve()) and second.device == "cpu"
+    second.close()
+
+
+def test_gui_thread_stays_responsive_while_the_network_runs(qtbot, loaded_window, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    win = loaded_window
+    big = make_image(tmp_path / "big.png", 512, 512, seed=6)
+    gaps: list[float] = []
+    last = [time.perf_counter()]
+
+    def beat() -> None:
+        now = time.perf_counter()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    timer = QTimer()
+    timer.setInterval(5)
+    timer.timeout.connect(beat)
+    ran: list[float] = []
+
+    def on_job(request) -> None:  # type: ignore[no-untyped-def]
+        if getattr(request, "image", np.zeros((0, 0))).shape[:2] == (512, 512):
+            ran.append(time.perf_counter())
+
+    win.worker_thread.signals.started.connect(on_job)
+    win.worker_thread.signals.finished.connect(on_job)
+    win.open_paths([big])
+    last[0] = time.perf_counter()
+    timer.start()
+    qtbot.waitUntil(lambda: len(ran) >= 2, timeout=30000)
+    timer.stop()
+    longest = max(gaps)
+    print(f"network ran {ran[1] - ran[0]:.2f} s; longest GUI stall {longest * 1000:.1f} ms over {len(gaps)} beats")
+    assert ran[1] - ran[0] > 0.05  # the network really ran meanwhile
+    assert longest < 0.05
+
+
+def test_closing_while_the_network_runs_is_quick(qtbot, loaded_window, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    win = loaded_window
+    with qtbot.waitSignal(win.worker_thread.signals.started, timeout=20000):
+        win.open_paths([make_image(tmp_path / "big.png", 256, 256, seed=7)])
+    start = time.perf_counter()
+    win.close()
+    assert time.perf_counter() - start < 1.0
+    assert win.worker_thread.thread.isFinished()
+
+
+def test_window_shows_before_torch_is_imported(tmp_path: Path) -> None:
+    code = f"""
+import os, sys
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+import fcnviewer.cli, fcnviewer.qt.main_window
+fcnviewer.cli.build_parser()
+from fcnviewer.qt.main_window import MainWindow
+window = MainWindow(QSettings({str(tmp_path / 's.ini')!r}, QSettings.Format.IniFormat))
+window.show()
+assert "torch" not in sys.modules, "torch imported before the window showed"
+window.close()
+print("ok")
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=Path(__file__).parents[2])
+    assert result.returncode == 0 and "ok" in result.stdout, result.stderr
+
+
+def test_view_command_arguments() -> None:
+    import argparse
+
+    from fcnviewer import cli_view
+
+    parser = argparse.ArgumentParser()
+    cli_view.add_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["view", "a.png", "folder", "--checkpoint", "m.pth", "--arch", "fcn8s-atonce", "--device", "cpu"])
+    assert (args.paths, args.checkpoint, args.arch, args.device) == (["a.png", "folder"], "m.pth", "fcn8s-atonce", "cpu")
+    assert parser.parse_args(["view"]).paths == []
+    assert all(p.suffix == ".png" for p in cli_view.sample_images())
+
+
+def test_hovering_off_the_image_clears_the_status(qtbot, loaded_window) -> None:  # type: ignore[no-untyped-def]
+    win = loaded_window
+    win.canvas.hovered.emit(3, 4)
+    assert win.hover_label.text().startswith("x 4, y 3")
+    qtbot.mouseMove(win.canvas.viewport(), QPoint(1, 1))
+    qtbot.waitUntil(lambda: win.hover_label.text() == "", timeout=3000)
