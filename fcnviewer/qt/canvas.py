@@ -14,6 +14,8 @@ from fcnviewer.qt.layers import BoxesLayer, Layer, LayerList, Pin, RasterLayer
 
 #: Zoom factor of one +/- step.
 ZOOM_STEP = 1.25
+#: Dash length of receptive-field box outlines, in pen widths.
+BOX_DASH = 5.0
 
 
 class _RasterVisual:
@@ -53,12 +55,15 @@ class _BoxesVisual:
             self._add_pin(pin, number, latest=number == len(self.layer.pins))
 
     def _add_pin(self, pin: Pin, number: int, *, latest: bool) -> None:
-        for stage, (x0, y0, x1, y1) in pin.boxes.items():
+        # Boxes of several stages often coincide: dashes offset per stage interleave their colours.
+        count = len(pin.boxes)
+        for i, (stage, (x0, y0, x1, y1)) in enumerate(pin.boxes.items()):
             rect = QGraphicsRectItem(QRectF(x0, y0, x1 - x0 + 1, y1 - y0 + 1), self.item)
             pen = QPen(QColor(*BoxesLayer.color(stage)), 2.0 if latest else 1.0)
             pen.setCosmetic(True)
-            if not latest:
-                pen.setStyle(Qt.PenStyle.DashLine)
+            if count > 1:
+                pen.setDashPattern([BOX_DASH, BOX_DASH * (count - 1)])
+                pen.setDashOffset(-i * BOX_DASH)
             rect.setPen(pen)
         marker = pg.ScatterPlotItem(
             [pin.x + 0.5], [pin.y + 0.5], symbol="+", size=15, pen=pg.mkPen("w", width=2), brush=None
