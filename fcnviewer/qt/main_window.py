@@ -105,6 +105,7 @@ class MainWindow(QMainWindow):
         self.model = ViewerModel()
         self.requests = Requests()
         self.loaded: Any = None
+        self.loaded_device = self.device
         self.checkpoint: str | None = None
         self.arch: str | None = None
         self.image_path: Path | None = None
@@ -362,11 +363,14 @@ class MainWindow(QMainWindow):
         """Run the network on ``device`` from now on (the model is reloaded there)."""
         if device not in DEVICES:
             raise ValueError(f"unknown device {device!r}")
+        self._show_device(device)
+        if self.loaded is not None:
+            self.load_model(self.checkpoint, arch=self.arch)
+
+    def _show_device(self, device: str) -> None:
         self.device = device
         for action in self.device_group.actions():
             action.setChecked(action.text() == device)
-        if self.loaded is not None:
-            self.load_model(self.checkpoint, arch=self.arch)
 
     def _predict(self) -> None:
         if self.loaded is not None and self.model.image is not None:
@@ -398,6 +402,7 @@ class MainWindow(QMainWindow):
     def _on_job_errored(self, request: Request, message: str) -> None:
         if isinstance(request, LoadModelRequest):
             self.report_error(message)
+            self._show_device(self.loaded_device)  # the model stays where it was
             if self.loaded is not None and self.model.prediction is None:
                 self._predict()  # the previous model stays: predict what is shown with it
         elif self.requests.is_current(request):
@@ -408,6 +413,7 @@ class MainWindow(QMainWindow):
     def _on_model_changed(self, result: ModelLoaded) -> None:
         request = result.request
         self.loaded, self.checkpoint, self.arch = result.loaded, request.path, request.arch
+        self.loaded_device = request.device
         self.requests.advance("probe")
         info = result.loaded.info
         self.model.set_classes(info.class_names, info.palette_array)

@@ -198,6 +198,42 @@ def test_changing_model_and_device(qtbot, loaded_window, checkpoint32: Path) -> 
     assert set(win.reports[0].contributions) == {"stride32"}
 
 
+def test_an_unavailable_device_keeps_the_model_where_it_was(qtbot, loaded_window) -> None:  # type: ignore[no-untyped-def]
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    win = loaded_window
+    loaded = win.loaded
+    with qtbot.waitSignal(win.error_shown, timeout=20000) as blocker:
+        win.set_device("cuda")
+    assert "CUDA is not available" in blocker.args[0]
+    assert win.loaded is loaded and win.device == "cpu"
+    assert [a.text() for a in win.device_group.actions() if a.isChecked()] == ["cpu"]
+
+
+def test_zoom_fit_and_pixel_exact_display(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+    checker = np.zeros((16, 16, 3), np.uint8)
+    checker[(np.add.outer(np.arange(16), np.arange(16)) % 2) == 1] = 255
+    window.model.set_image(checker)
+    window.canvas.set_image_size(16, 16)
+    window.canvas.actual_size()
+    assert window.canvas.pixels_per_image_pixel() == pytest.approx(1.0, rel=0.02)
+    for _ in range(9):
+        qtbot.keyClick(window.canvas, Qt.Key.Key_Plus)
+    assert window.canvas.pixels_per_image_pixel() == pytest.approx(1.25**9, rel=0.02)
+    rendered = window.canvas.rendered_rgb()
+    centre = window.canvas.scene_point(8.5, 8.5).toPoint()
+    block = rendered[centre.y() - 3 : centre.y() + 3, centre.x() - 3 : centre.x() + 3]
+    assert len(np.unique(block.reshape(-1, 3), axis=0)) == 1  # one image pixel, drawn without smoothing
+    assert set(np.unique(rendered[centre.y() - 20 : centre.y() + 20, centre.x()])) <= {0, 255}
+    qtbot.keyClick(window.canvas, Qt.Key.Key_F)
+    from PySide6.QtCore import QRectF
+
+    view = window.canvas.view.viewRect()
+    assert view.contains(QRectF(0, 0, 16, 16)) and (view.width() < 16 * 1.2 or view.height() < 16 * 1.2)
+
+
 def test_folder_navigation_skips_broken_images(qtbot, loaded_window, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     win = loaded_window
     folder = tmp_path / "folder"
