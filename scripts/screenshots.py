@@ -100,7 +100,7 @@ def main() -> int:
     parser.add_argument("--out", default=str(ROOT / "docs"), help="output folder (default: docs/)")
     args = parser.parse_args()
 
-    app = QApplication.instance() or QApplication([])
+    _app = QApplication.instance() or QApplication([])
     from fcnviewer.cli_view import sample_images
     from fcnviewer.qt.main_window import MainWindow
 
@@ -140,7 +140,9 @@ def main() -> int:
     shot = side_by_side(window, [*stages, ("final mask", "final")])
     shot.save(str(out / "skip_stages.png"))
     window.close()
-    print(f"wrote {out / 'skip_stages.png'} and {out / 'receptive_field.png'} ({Path(image).name}, {window.loaded.name})")
+    print(
+        f"wrote {out / 'skip_stages.png'} and {out / 'receptive_field.png'} ({Path(image).name}, {window.loaded.name})"
+    )
     return 0
 
 

@@ -151,7 +151,8 @@ class Canvas(pg.GraphicsView):
         centre = self.view.viewRect().center()
         size = self.view.size()
         self.view.setRange(
-            QRectF(centre.x() - size.width() / 2, centre.y() - size.height() / 2, size.width(), size.height()), padding=0
+            QRectF(centre.x() - size.width() / 2, centre.y() - size.height() / 2, size.width(), size.height()),
+            padding=0,
         )
 
     def zoom_by(self, factor: float) -> None:

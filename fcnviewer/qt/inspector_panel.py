@@ -82,11 +82,15 @@ class InspectorPanel(QTextBrowser):
         self.setHtml("".join(self._report_html(n, r) for n, r in reversed(list(enumerate(self.reports, start=1)))))
 
     def _show_placeholder(self) -> None:
-        self.setHtml("<p><i>Click a pixel to see what every stage makes of it. Shift+click keeps earlier pixels.</i></p>")
+        self.setHtml(
+            "<p><i>Click a pixel to see what every stage makes of it. Shift+click keeps earlier pixels.</i></p>"
+        )
 
     def _class_html(self, index: int) -> str:
         name = self.class_names[index] if index < len(self.class_names) else str(index)
-        r, g, b = (int(v) for v in self.palette_colours[index]) if index < len(self.palette_colours) else (128, 128, 128)
+        r, g, b = (
+            (int(v) for v in self.palette_colours[index]) if index < len(self.palette_colours) else (128, 128, 128)
+        )
         return f'<span style="color:rgb({r},{g},{b})">&#9632;</span> {html.escape(name)}'
 
     def _report_html(self, number: int, report: PixelReport) -> str:
@@ -96,13 +100,12 @@ class InspectorPanel(QTextBrowser):
             label = "final" if stage.stage == "final" else f"stride {stage.stage}"
             top = "<br>".join(f"{self._class_html(i)} {p:.1%}" for i, p in stage.top)
             box = f"{stage.box[2] - stage.box[0] + 1}×{stage.box[3] - stage.box[1] + 1}" if stage.box else ""
-            rows.append(
-                f'<tr><td><span style="color:{colour}">&#9632;</span> {label}</td><td>{top}</td><td align="right">{box}</td></tr>'
-            )
+            swatch = f'<span style="color:{colour}">&#9632;</span>'
+            rows.append(f'<tr><td>{swatch} {label}</td><td>{top}</td><td align="right">{box}</td></tr>')
         parts = [
             f"<h3>#{number} &nbsp; pixel x={report.x}, y={report.y}</h3>",
-            '<table cellspacing="0" cellpadding="3" border="0"><tr><th align="left">stage</th><th align="left">top 3</th>'
-            "<th>RF box</th></tr>",
+            '<table cellspacing="0" cellpadding="3" border="0">',
+            '<tr><th align="left">stage</th><th align="left">top 3</th><th>RF box</th></tr>',
             *rows,
             "</table>",
         ]
@@ -118,4 +121,3 @@ class InspectorPanel(QTextBrowser):
         if report.note:
             parts.append(f"<p><i>{html.escape(report.note)}</i></p>")
         return "".join(parts) + "<hr>"
-

@@ -48,7 +48,7 @@ class ColorBar(QWidget):
         self.colormap, self.limits = name, limits
         self.update()
 
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt override)
+    def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         bar = self.rect().adjusted(2, 2, -2, -self.height() // 2)
         gradient = QLinearGradient(bar.left(), 0, bar.right(), 0)
@@ -197,7 +197,7 @@ class _LayerListWidget(QListWidget):
 
     solo_requested = Signal(int)
 
-    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt override)
+    def mousePressEvent(self, event: QMouseEvent) -> None:
         if event.modifiers() & Qt.KeyboardModifier.AltModifier:
             item = self.itemAt(event.position().toPoint())
             if item is not None:
@@ -303,4 +303,3 @@ class LayerPanel(QWidget):
         if layer is not None:
             self.controls = LayerControls(layer)
             self._layout.addWidget(self.controls)
-

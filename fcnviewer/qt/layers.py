@@ -511,11 +511,12 @@ class ErfLayer(HeatmapLayer):
             self.set_data(data, limits=(0.0, float(data.max()) or 1.0))
 
 
-
 class ChangeLayer(RasterLayer):
     """Pixels where a fine stage's label differs from the coarsest one's: what the skips changed."""
 
-    def __init__(self, name: str = "skips changed", *, color: tuple[int, int, int] = (255, 0, 255), **kwargs: Any) -> None:
+    def __init__(
+        self, name: str = "skips changed", *, color: tuple[int, int, int] = (255, 0, 255), **kwargs: Any
+    ) -> None:
         super().__init__(name, **kwargs)
         self._color = color
         self._mask = np.zeros((1, 1), dtype=bool)

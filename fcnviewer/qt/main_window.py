@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
@@ -70,8 +70,19 @@ class ShortcutsDialog(QDialog):
     def __init__(self, actions: Sequence[QAction], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Keyboard shortcuts")
-        rows = [(a.text().replace("&", ""), ", ".join(s.toString(QKeySequence.SequenceFormat.NativeText) for s in a.shortcuts())) for a in actions if a.shortcuts()]
-        rows += [("Pin a pixel (receptive fields)", "Click"), ("Keep earlier pins", "Shift+Click"), ("Solo a layer", "Alt+Click")]
+        rows = [
+            (
+                a.text().replace("&", ""),
+                ", ".join(s.toString(QKeySequence.SequenceFormat.NativeText) for s in a.shortcuts()),
+            )
+            for a in actions
+            if a.shortcuts()
+        ]
+        rows += [
+            ("Pin a pixel (receptive fields)", "Click"),
+            ("Keep earlier pins", "Shift+Click"),
+            ("Solo a layer", "Alt+Click"),
+        ]
         table = QTableWidget(len(rows), 2, self)
         table.setHorizontalHeaderLabels(["Action", "Keys"])
         table.verticalHeader().setVisible(False)
@@ -182,7 +193,9 @@ class MainWindow(QMainWindow):
         self._action(file, "&Next Image", lambda: self.step_image(1), ["Right", "PgDown"])
         self._action(file, "&Previous Image", lambda: self.step_image(-1), ["Left", "PgUp"])
         file.addSeparator()
-        self._action(file, "&Export View as PNG…", lambda: self._on_export_requested("view"), [QKeySequence.StandardKey.Save])
+        self._action(
+            file, "&Export View as PNG…", lambda: self._on_export_requested("view"), [QKeySequence.StandardKey.Save]
+        )
         self._action(file, "Export &Label Mask…", lambda: self._on_export_requested("mask"), ["Ctrl+Shift+S"])
         self._action(file, "Export Stage &Scores (.npz)…", lambda: self._on_export_requested("scores"), ["Ctrl+Alt+S"])
         self._action(file, "&Copy View", self.copy_view, ["Ctrl+Shift+C"])
@@ -195,7 +208,9 @@ class MainWindow(QMainWindow):
         self._action(view, "&Fit to Window", self.canvas.fit, ["F"])
         self._action(view, "&Actual Pixels (1:1)", self.canvas.actual_size, ["0", "Ctrl+1"])
         view.addSeparator()
-        self.keep_pins_action = self._action(view, "&Keep Earlier Pins", lambda: None, ["P"], "Compare pixels: each click adds a pin")
+        self.keep_pins_action = self._action(
+            view, "&Keep Earlier Pins", lambda: None, ["P"], "Compare pixels: each click adds a pin"
+        )
         self.keep_pins_action.setCheckable(True)
         self._action(view, "&Clear Pins", self.clear_pins, ["Esc"])
         view.addSeparator()
@@ -215,7 +230,9 @@ class MainWindow(QMainWindow):
             self.device_group.addAction(action)
 
         help_menu = bar.addMenu("&Help")
-        self._action(help_menu, "&Keyboard Shortcuts", self.show_shortcuts, [QKeySequence.StandardKey.HelpContents, "Ctrl+/"])
+        self._action(
+            help_menu, "&Keyboard Shortcuts", self.show_shortcuts, [QKeySequence.StandardKey.HelpContents, "Ctrl+/"]
+        )
         self._action(help_menu, "&About", self._on_about_requested)
 
     # ------------------------------------------------------------------ settings
@@ -310,7 +327,12 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(" — ".join(parts))
 
     def _on_open_image_requested(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self, "Open image", self._last_dir(), "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp *.gif);;All files (*)")
+        paths, _ = QFileDialog.getOpenFileNames(
+            self,
+            "Open image",
+            self._last_dir(),
+            "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp *.gif);;All files (*)",
+        )
         if paths:
             self._set_last_dir(paths[0])
             self.open_paths(paths)
@@ -322,7 +344,9 @@ class MainWindow(QMainWindow):
             self.open_paths([folder])
 
     def _on_open_checkpoint_requested(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open checkpoint", self._last_dir(), "Checkpoints (*.pth *.pt *.safetensors);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open checkpoint", self._last_dir(), "Checkpoints (*.pth *.pt *.safetensors);;All files (*)"
+        )
         if path:
             self._set_last_dir(path)
             self.load_model(path)
@@ -333,11 +357,11 @@ class MainWindow(QMainWindow):
     def _set_last_dir(self, path: str) -> None:
         self.settings.setValue("last_dir", str(Path(path).parent))
 
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt override)
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if event.mimeData().hasUrls():
             event.acceptProposedAction()
 
-    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 (Qt override)
+    def dropEvent(self, event: QDropEvent) -> None:
         paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
         if paths:
             event.acceptProposedAction()
@@ -466,7 +490,9 @@ class MainWindow(QMainWindow):
         from fcnviewer.core.receptive import pixel_boxes  # torch is loaded by now (there is a model)
 
         shapes = {name: stage.scores.shape[-2:] for name, stage in prediction.stages.items()}
-        boxes = {k: tuple(b.as_list()) for k, b in pixel_boxes(self.loaded.model, y, x, prediction.size, shapes).items()}
+        boxes = {
+            k: tuple(b.as_list()) for k, b in pixel_boxes(self.loaded.model, y, x, prediction.size, shapes).items()
+        }
         self.model.boxes_layer.pin(Pin(y, x, boxes), keep=keep)  # type: ignore[arg-type]
         report = pixel_report(prediction, y, x, boxes)  # type: ignore[arg-type]
         self.reports = [*self.reports, report] if keep else [report]
@@ -518,7 +544,9 @@ class MainWindow(QMainWindow):
             "scores": ("_scores.npz", "Export stage scores", "NumPy (*.npz)"),
         }[what]
         start = str(Path(self._last_dir()) / f"{stem}{suffix}")
-        path, _ = QFileDialog.getSaveFileName(self, title, start, pattern, options=QFileDialog.Option.DontConfirmOverwrite)
+        path, _ = QFileDialog.getSaveFileName(
+            self, title, start, pattern, options=QFileDialog.Option.DontConfirmOverwrite
+        )
         if path:
             self._set_last_dir(path)
             self.export(what, path)
@@ -527,7 +555,9 @@ class MainWindow(QMainWindow):
         """Whether ``path`` may be written: it is new, or the user agrees to replace it."""
         if not path.exists():
             return True
-        answer = QMessageBox.question(self, "Replace file?", f"{path} exists. Replace it?", defaultButton=QMessageBox.StandardButton.No)
+        answer = QMessageBox.question(
+            self, "Replace file?", f"{path} exists. Replace it?", defaultButton=QMessageBox.StandardButton.No
+        )
         return answer == QMessageBox.StandardButton.Yes
 
     def export(self, what: str, path: str | Path) -> bool:
@@ -610,7 +640,7 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ closing
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
+    def closeEvent(self, event: QCloseEvent) -> None:
         self._save_settings()
         self.worker_thread.stop(timeout_ms=1000)
         event.accept()

@@ -131,7 +131,9 @@ class ViewerModel:
             self.layers[score_layer_name(name)].set_scores(stage.scores, stage.geometry, self.class_names)  # type: ignore[attr-defined]
         names = [n for n in prediction.stages if n != "aux"]
         if len(names) > 1:
-            self.change_layer.set_labels(prediction.stages[names[0]].labels, prediction.stages[names[-1]].labels, (names[0], names[-1]))
+            self.change_layer.set_labels(
+                prediction.stages[names[0]].labels, prediction.stages[names[-1]].labels, (names[0], names[-1])
+            )
         self.uncertainty_layer.set_maps(prediction.confidence, prediction.entropy, len(self.class_names))
         self.erf_layer.clear()
         self.boxes_layer.clear()
@@ -149,4 +151,7 @@ class ViewerModel:
                 layer.hidden_classes = self._hidden
                 self.layers.insert(self.layers.index(self.mask_layer), layer)
             if score_layer_name(stage) not in self.layers:
-                self.layers.insert(self.layers.index(self.uncertainty_layer), ScoreLayer(score_layer_name(stage), visible=False, opacity=0.7))
+                self.layers.insert(
+                    self.layers.index(self.uncertainty_layer),
+                    ScoreLayer(score_layer_name(stage), visible=False, opacity=0.7),
+                )

@@ -116,7 +116,11 @@ class Requests:
 
     def is_current(self, request: Request) -> bool:
         """Whether ``request`` still belongs to what is shown."""
-        stamped = {"image": request.image_generation, "model": request.model_generation, "probe": request.probe_generation}
+        stamped = {
+            "image": request.image_generation,
+            "model": request.model_generation,
+            "probe": request.probe_generation,
+        }
         return all(stamped[what] == self.generations[what] for what in request.depends_on)
 
 
@@ -240,7 +244,9 @@ class Worker(QObject):
 
         predictor = self._predictor
         inputs = predictor.info.preprocessing.to_tensor(request.image, predictor.device, predictor.dtype)
-        fields = effective_receptive_fields(predictor.model, inputs, request.y, request.x, class_index=request.class_index)
+        fields = effective_receptive_fields(
+            predictor.model, inputs, request.y, request.x, class_index=request.class_index
+        )
         self._check_abort()
         class_index = next(iter(fields.values())).class_index
         note = ""
@@ -329,7 +335,18 @@ class WorkerThread:
             self.thread.start()
 
     def stop(self, timeout_ms: int = 1000) -> bool:
-        """Abort the work, end the thread; whether it ended within ``timeout_ms``."""
+        """Abort the work, end the thread; whether it ended within ``timeout_ms``.
+
+        A thread still inside one long operation (an import, a forward pass) is kept referenced
+        until the process ends, so that it is never destroyed while it runs.
+        """
         self.worker.abort()
         self.thread.quit()
-        return self.thread.wait(timeout_ms)
+        if self.thread.wait(timeout_ms):
+            return True
+        _STOPPING.append(self)
+        return False
+
+
+#: Worker threads that did not end within their stop timeout (see :meth:`WorkerThread.stop`).
+_STOPPING: list[WorkerThread] = []

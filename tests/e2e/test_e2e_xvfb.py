@@ -129,7 +129,9 @@ def test_viewer_draws_mask_and_receptive_fields(display: str, tmp_path: Path) ->
 
     try:
         window = _wait_for(
-            lambda: subprocess.run(["xdotool", "search", "--name", "FCN Viewer"], env=env, capture_output=True, text=True).stdout.strip(),
+            lambda: subprocess.run(
+                ["xdotool", "search", "--name", "FCN Viewer"], env=env, capture_output=True, text=True
+            ).stdout.strip(),
             60,
             "the viewer window",
         )
@@ -164,7 +166,9 @@ def test_viewer_draws_mask_and_receptive_fields(display: str, tmp_path: Path) ->
         assert erf_changed > 0.001, "nothing changed on the image after the click"
         for colour in BOX_COLOURS:
             count = int((clicked == colour).all(axis=2).sum())
-            assert count > 50, f"no receptive-field box drawn in {colour} ({count} pixels); see {tmp_path / 'clicked.png'}"
+            assert count > 50, (
+                f"no receptive-field box drawn in {colour} ({count} pixels); see {tmp_path / 'clicked.png'}"
+            )
     finally:
         app.terminate()
         try:

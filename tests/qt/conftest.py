@@ -6,14 +6,14 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from collections.abc import Iterator  # noqa: E402
-from pathlib import Path  # noqa: E402
+from collections.abc import Iterator
+from pathlib import Path
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from PIL import Image  # noqa: E402
-from PySide6.QtCore import QSettings  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication
 
 
 def make_checkpoint(path: Path, arch: str = "fcn8s", num_classes: int = 4, seed: int = 0) -> Path:
@@ -77,6 +77,7 @@ def window(qtbot, settings: QSettings) -> Iterator[object]:  # type: ignore[no-u
     win.show()
     yield win
     win.close()
+    assert win.worker_thread.thread.wait(60000), "the worker thread did not end"
 
 
 @pytest.fixture

@@ -260,7 +260,9 @@ def test_drop_opens_images_and_checkpoints(qtbot, loaded_window, tmp_path: Path,
     dropped = make_image(tmp_path / "dropped.png", 40, 50)
     data = QMimeData()
     data.setUrls([QUrl.fromLocalFile(str(dropped)), QUrl.fromLocalFile(str(checkpoint32))])
-    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, data, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    event = QDropEvent(
+        QPointF(10, 10), Qt.DropAction.CopyAction, data, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier
+    )
     with qtbot.waitSignals([win.model_loaded, win.prediction_shown], timeout=20000):
         win.dropEvent(event)
     assert win.image_path == dropped and win.loaded.info.spec.arch == "fcn32s"
@@ -320,6 +322,8 @@ def test_settings_are_kept_between_runs(qtbot, settings, image_path: Path) -> No
     assert second.docks["inspector"].isHidden()
     assert second.recent_paths()[0] == str(image_path.resolve()) and second.device == "cpu"
     second.close()
+    for win in (first, second):
+        assert win.worker_thread.thread.wait(60000)
 
 
 def test_gui_thread_stays_responsive_while_the_network_runs(qtbot, loaded_window, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -375,13 +379,15 @@ app = QApplication([])
 import fcnviewer.cli, fcnviewer.qt.main_window
 fcnviewer.cli.build_parser()
 from fcnviewer.qt.main_window import MainWindow
-window = MainWindow(QSettings({str(tmp_path / 's.ini')!r}, QSettings.Format.IniFormat))
+window = MainWindow(QSettings({str(tmp_path / "s.ini")!r}, QSettings.Format.IniFormat))
 window.show()
 assert "torch" not in sys.modules, "torch imported before the window showed"
 window.close()
 print("ok")
 """
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=Path(__file__).parents[2])
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=Path(__file__).parents[2]
+    )
     assert result.returncode == 0 and "ok" in result.stdout, result.stderr
 
 
@@ -392,8 +398,15 @@ def test_view_command_arguments() -> None:
 
     parser = argparse.ArgumentParser()
     cli_view.add_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["view", "a.png", "folder", "--checkpoint", "m.pth", "--arch", "fcn8s-atonce", "--device", "cpu"])
-    assert (args.paths, args.checkpoint, args.arch, args.device) == (["a.png", "folder"], "m.pth", "fcn8s-atonce", "cpu")
+    args = parser.parse_args(
+        ["view", "a.png", "folder", "--checkpoint", "m.pth", "--arch", "fcn8s-atonce", "--device", "cpu"]
+    )
+    assert (args.paths, args.checkpoint, args.arch, args.device) == (
+        ["a.png", "folder"],
+        "m.pth",
+        "fcn8s-atonce",
+        "cpu",
+    )
     assert parser.parse_args(["view"]).paths == []
     assert all(p.suffix == ".png" for p in cli_view.sample_images())
 
