@@ -6,7 +6,9 @@ callers (a notebook, the CLI, the viewer's worker thread) never touch tensors.
 
 from __future__ import annotations
 
+import copy
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,7 +16,7 @@ from functools import cached_property
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from fcnviewer.core.alignment import StageGeometry, upsample_to_image
 from fcnviewer.core.checkpoints import LoadedModel
@@ -112,6 +114,7 @@ class Predictor:
             raise ValueError("half precision is for GPUs; use float32 on the CPU")
         self.device, self.dtype = device, dtype
         self.model.to(device=device, dtype=dtype, memory_format=torch.channels_last)
+        self._net = cpu_fast_path(self.model) if device.type == "cpu" else self.model
         if device.type == "cuda":
             torch.backends.cudnn.benchmark = True
 
@@ -151,10 +154,16 @@ class Predictor:
         return self._finish(outputs, height, width, tiles, time.perf_counter() - start, tuple(notes))
 
     def forward(self, x: Tensor) -> dict[str, Tensor]:
-        """The network on a preprocessed batch, in inference mode, on the predictor's device."""
+        """The network on a preprocessed batch, in inference mode, on the predictor's device.
+
+        Activations are channels-last (oneDNN and cuDNN are faster so), the outputs plain
+        contiguous float32; on the CPU this runs :func:`cpu_fast_path`'s view of the network
+        (same weights, same outputs within float tolerance).
+        """
         with torch.inference_mode():
             x = x.to(device=self.device, dtype=self.dtype).contiguous(memory_format=torch.channels_last)
-            return {k: v.float() for k, v in self.model(x).items()}
+            # Plain-strided float32 out: channels-last maps would make every later matmul and argmax slow.
+            return {k: v.float().contiguous() for k, v in self._net(x).items()}
 
     def _run(self, image: np.ndarray, side: int, progress: ProgressCallback | None) -> tuple[dict[str, Tensor], int]:
         """The whole image when it fits ``side`` x ``side``, else tiles of at most that side."""
@@ -248,3 +257,101 @@ def _tile_overlap(model: torch.nn.Module) -> int:
     """Context each tile needs around its core: half the output's receptive field, plus a margin, in whole strides."""
     size = max(row.size for row in layer_table(model))
     return int(math.ceil((size / 2 + TILE_ALIGN) / TILE_ALIGN) * TILE_ALIGN)
+
+
+#: Set to ``0`` to run the plain network on the CPU too (for comparisons).
+FAST_CPU_ENV = "FCNVIEWER_FAST_CPU"
+
+
+def cpu_fast_path(model: nn.Module) -> nn.Module:
+    """A view of ``model`` for CPU inference that shares its weights (no copy) but runs faster.
+
+    Convolutions with large kernels (FCN-VGG's 7x7 ``fc6``, a sixth of the network's work)
+    run through NNPACK's FFT kernels, about 30 % faster than oneDNN's direct convolution at
+    the same accuracy (about 1e-6 relative); their weights are made NCHW-contiguous, which
+    NNPACK needs (the other layers' weights keep their memory format). 3x3 convolutions stay
+    with oneDNN: NNPACK would run them by Winograd, 2-3x faster but with errors near 1e-5
+    relative per layer, which compound and show at tile seams. The returned module is a
+    shallow copy of ``model`` whose swapped layers wrap the originals, so it follows any
+    later ``.to()`` or weight update of ``model``; ``model`` computes as before. Returns
+    ``model`` when nothing applies, NNPACK is unavailable, or the environment variable
+    ``FCNVIEWER_FAST_CPU`` is ``0``. For inference.
+    """
+    if os.environ.get(FAST_CPU_ENV, "1").strip().lower() in ("0", "false", "no", "off"):
+        return model
+    try:
+        if not torch._nnpack_available():  # also initialises NNPACK, which its kernels need
+            return model
+    except (AttributeError, RuntimeError):
+        return model
+    swaps = {
+        name: _NNPACKConv2d(module)
+        for name, module in model.named_modules()
+        if isinstance(module, nn.Conv2d) and _NNPACKConv2d.supports(module)
+    }
+    return _with_modules(model, swaps) if swaps else model
+
+
+def _with_modules(root: nn.Module, swaps: dict[str, nn.Module]) -> nn.Module:
+    """A shallow copy of ``root`` with the submodules named in ``swaps`` replaced (parents copied too)."""
+    clone = copy.copy(root)
+    clone._modules = dict(root._modules)
+    children: dict[str, dict[str, nn.Module]] = {}
+    for name, module in swaps.items():
+        head, _, rest = name.partition(".")
+        if rest:
+            children.setdefault(head, {})[rest] = module
+        else:
+            clone._modules[head] = module
+    for head, sub in children.items():
+        clone._modules[head] = _with_modules(root._modules[head], sub)  # type: ignore[arg-type]
+    return clone
+
+
+class _NNPACKConv2d(nn.Module):
+    """An ``nn.Conv2d`` run by NNPACK's FFT convolution (the module itself if NNPACK refuses)."""
+
+    #: Smallest kernel side sent to NNPACK: below, it is no faster (and 3x3 would be Winograd).
+    MIN_KERNEL = 5
+    #: Channels below which oneDNN is as fast.
+    MIN_CHANNELS = 16
+
+    def __init__(self, conv: nn.Conv2d) -> None:
+        super().__init__()
+        self.conv = conv
+        self.failed = False
+        if not conv.weight.is_contiguous():
+            with torch.no_grad():
+                conv.weight.data = conv.weight.data.contiguous()
+
+    @classmethod
+    def supports(cls, conv: nn.Conv2d) -> bool:
+        kh, kw = conv.kernel_size
+        ph, pw = conv.padding if isinstance(conv.padding, tuple) else (-1, -1)  # "same"/"valid": no
+        return (
+            conv.groups == 1
+            and conv.stride == (1, 1)
+            and conv.dilation == (1, 1)
+            and conv.padding_mode == "zeros"
+            and min(kh, kw) >= cls.MIN_KERNEL
+            and max(kh, kw) <= 16
+            and 0 <= ph < kh
+            and 0 <= pw < kw
+            and min(conv.in_channels, conv.out_channels) >= cls.MIN_CHANNELS
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        conv = self.conv
+        if (
+            not self.failed
+            and x.device.type == "cpu"
+            and x.dtype == conv.weight.dtype == torch.float32
+            and not (torch.is_grad_enabled() and (x.requires_grad or conv.weight.requires_grad))
+        ):
+            try:
+                return torch._nnpack_spatial_convolution(
+                    x.contiguous(), conv.weight, conv.bias, list(conv.padding), [1, 1]
+                )
+            except RuntimeError:
+                self.failed = True
+        return conv(x)
