@@ -43,6 +43,15 @@ def lookup_table(name: str) -> np.ndarray:
     return table
 
 
+def apply_lookup(table: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """``table[index]`` for an ``(n, 4)`` uint8 RGBA table, as ``(..., 4)`` C-contiguous uint8.
+
+    Indexes the table as one uint32 per entry, several times faster than row indexing.
+    """
+    packed = np.ascontiguousarray(table, dtype=np.uint8).view(np.uint32).ravel()
+    return packed[index].view(np.uint8).reshape(*index.shape, 4)
+
+
 def apply_colormap(
     data: np.ndarray, name: str, limits: tuple[float, float], *, alpha_from_value: bool = False
 ) -> np.ndarray:
@@ -56,4 +65,4 @@ def apply_colormap(
     table = lookup_table(name)
     if alpha_from_value:
         table[:, 3] = np.minimum(255, np.arange(256) * 2)
-    return np.ascontiguousarray(table[index])
+    return apply_lookup(table, index)

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from fcnviewer.qt.colormaps import COLORMAPS, apply_colormap
+from fcnviewer.qt.colormaps import COLORMAPS, apply_colormap, apply_lookup
 
 Callback = Callable[..., Any]
 
@@ -259,7 +259,7 @@ class LabelLayer(RasterLayer):
         table[: len(self._palette), :3] = self._palette
         table[: len(self._palette), 3] = 255
         table[list(self._hidden), 3] = 0
-        rgba = table[self._labels]
+        rgba = apply_lookup(table, self._labels)
         if self._mode == "contour":
             edge = np.zeros(self._labels.shape, dtype=bool)
             edge[:, 1:] |= self._labels[:, 1:] != self._labels[:, :-1]
@@ -508,7 +508,9 @@ class ErfLayer(HeatmapLayer):
     def _show_stage(self) -> None:
         if self._fields:
             data = self._fields[self._stage]
-            self.set_data(data, limits=(0.0, float(data.max()) or 1.0))
+            # The field is heavy-tailed: saturate its top 0.5 % so that its extent shows.
+            top = float(np.percentile(data[::4, ::4], 99.5)) or float(data.max()) or 1.0
+            self.set_data(data, limits=(0.0, top))
 
 
 class ChangeLayer(RasterLayer):
@@ -535,9 +537,8 @@ class ChangeLayer(RasterLayer):
         return float(self._mask.mean())
 
     def _render(self) -> np.ndarray:
-        rgba = np.zeros((*self._mask.shape, 4), dtype=np.uint8)
-        rgba[self._mask] = (*self._color, 255)
-        return rgba
+        table = np.array([(0, 0, 0, 0), (*self._color, 255)], dtype=np.uint8)
+        return apply_lookup(table, self._mask.view(np.uint8))
 
     def value_at(self, y: int, x: int) -> str | None:
         return f"changed {self._pair[0]}→{self._pair[1]}" if self._mask[y, x] else None
