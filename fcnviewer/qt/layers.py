@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
@@ -138,7 +138,16 @@ class Layer:
 
 
 class RasterLayer(Layer):
-    """A layer drawn from an RGBA array placed over the image by ``rect``."""
+    """A layer drawn from an RGBA array placed over the image by ``rect``.
+
+    Its colouring properties (``style``) and data can be set on a copy elsewhere, e.g. on the
+    worker thread, and then taken over by :meth:`adopt` without colouring anything again.
+    """
+
+    #: Properties that decide how the data is coloured, each stored as ``_<name>``.
+    _style_names: ClassVar[tuple[str, ...]] = ()
+    #: Attributes holding the data, taken over by :meth:`adopt`.
+    _data_names: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, name: str, **kwargs: Any) -> None:
         super().__init__(name, **kwargs)
@@ -156,12 +165,37 @@ class RasterLayer(Layer):
         """``(x, y, width, height)`` of the array in image pixels (pixel ``(0, 0)`` spans 0..1)."""
         return self._rect
 
+    @property
+    def style(self) -> tuple[Any, ...]:
+        """Values of the colouring properties."""
+        return tuple(getattr(self, name) for name in self._style_names)
+
+    def restyle(self, style: tuple[Any, ...]) -> None:
+        """Set the colouring properties to ``style`` without colouring (before new data comes)."""
+        for name, value in zip(self._style_names, style, strict=True):
+            setattr(self, f"_{name}", value)
+
+    def adopt(self, other: RasterLayer) -> bool:
+        """Take over ``other``'s data and colours if it is the same kind of layer, coloured the
+        same way; whether it did."""
+        if type(other) is not type(self) or other.style != self.style or not other.has_data:
+            return False
+        for name in ("_rgba", "_rect", *self._data_names):
+            setattr(self, name, getattr(other, name))
+        self.has_data = True
+        self._announce()
+        return True
+
     def _render(self) -> np.ndarray:
         raise NotImplementedError
 
     def _refresh(self) -> None:
         self._rgba = np.ascontiguousarray(self._render(), dtype=np.uint8)
         self.has_data = True
+        self._announce()
+
+    def _announce(self) -> None:
+        """Tell subscribers that new colours are ready."""
         self.events.rendered.emit()
 
     def clear(self) -> None:
@@ -204,11 +238,13 @@ class LabelLayer(RasterLayer):
 
     MODES = ("fill", "contour")
     _event_names = ("mode", "hidden_classes")
+    _style_names = ("mode", "hidden_classes")
+    _data_names = ("_labels", "_palette", "_names")
 
     def __init__(self, name: str, *, mode: str = "fill", **kwargs: Any) -> None:
         super().__init__(name, **kwargs)
         self._mode = _check_choice("mode", mode, self.MODES)
-        self._hidden: frozenset[int] = frozenset()
+        self._hidden_classes: frozenset[int] = frozenset()
         self._labels = np.zeros((1, 1), dtype=np.uint8)
         self._palette = np.zeros((1, 3), dtype=np.uint8)
         self._names: tuple[str, ...] = ("",)
@@ -244,13 +280,13 @@ class LabelLayer(RasterLayer):
     @property
     def hidden_classes(self) -> frozenset[int]:
         """Classes not drawn."""
-        return self._hidden
+        return self._hidden_classes
 
     @hidden_classes.setter
     def hidden_classes(self, value: frozenset[int] | set[int]) -> None:
         value = frozenset(int(v) for v in value)
-        if value != self._hidden:
-            self._hidden = value
+        if value != self._hidden_classes:
+            self._hidden_classes = value
             self._refresh()
             self.events.hidden_classes.emit(value)
 
@@ -258,7 +294,7 @@ class LabelLayer(RasterLayer):
         table = np.zeros((max(len(self._palette), 256), 4), dtype=np.uint8)
         table[: len(self._palette), :3] = self._palette
         table[: len(self._palette), 3] = 255
-        table[list(self._hidden), 3] = 0
+        table[list(self._hidden_classes), 3] = 0
         rgba = apply_lookup(table, self._labels)
         if self._mode == "contour":
             edge = np.zeros(self._labels.shape, dtype=bool)
@@ -275,10 +311,13 @@ class LabelLayer(RasterLayer):
 class HeatmapLayer(RasterLayer):
     """Scalar data through a colormap over ``limits``; may be coarser than the image (``rect``).
 
-    Events beyond :class:`Layer`'s: ``colormap``, ``limits`` (new value), ``data`` (new data range).
+    Events beyond :class:`Layer`'s: ``colormap`` (new name); ``data`` and ``limits`` (new
+    value) after every colouring.
     """
 
     _event_names = ("colormap", "limits", "data")
+    _style_names: ClassVar[tuple[str, ...]] = ("colormap",)
+    _data_names: ClassVar[tuple[str, ...]] = ("_data", "_limits")
 
     def __init__(self, name: str, *, colormap: str = "viridis", alpha_from_value: bool = False, **kwargs: Any) -> None:
         super().__init__(name, **kwargs)
@@ -313,6 +352,9 @@ class HeatmapLayer(RasterLayer):
         self._rect = rect if rect is not None else (0.0, 0.0, float(data.shape[1]), float(data.shape[0]))
         self._limits = self._valid_limits(limits if limits is not None else self.data_range)
         self._refresh()
+
+    def _announce(self) -> None:
+        super()._announce()
         self.events.data.emit()
         self.events.limits.emit(self._limits)
 
@@ -349,7 +391,6 @@ class HeatmapLayer(RasterLayer):
         if value != self._limits:
             self._limits = value
             self._refresh()
-            self.events.limits.emit(value)
 
     def _render(self) -> np.ndarray:
         return apply_colormap(self._data, self._colormap, self._limits, alpha_from_value=self._alpha_from_value)
@@ -373,6 +414,8 @@ class ScoreLayer(HeatmapLayer):
     """
 
     _event_names = (*HeatmapLayer._event_names, "class_index")
+    _style_names = ("colormap", "class_index")
+    _data_names = (*HeatmapLayer._data_names, "_scores", "_geometry", "class_names")
 
     def __init__(self, name: str, *, colormap: str = "coolwarm", **kwargs: Any) -> None:
         super().__init__(name, colormap=colormap, **kwargs)
@@ -428,6 +471,8 @@ class UncertaintyLayer(HeatmapLayer):
 
     MODES = ("confidence", "entropy")
     _event_names = (*HeatmapLayer._event_names, "mode")
+    _style_names = ("colormap", "mode")
+    _data_names = (*HeatmapLayer._data_names, "_maps", "_num_classes")
 
     def __init__(self, name: str = "uncertainty", *, mode: str = "confidence", **kwargs: Any) -> None:
         super().__init__(name, colormap="magma", **kwargs)
@@ -470,6 +515,7 @@ class ErfLayer(HeatmapLayer):
     """
 
     _event_names = (*HeatmapLayer._event_names, "stage")
+    _data_names = (*HeatmapLayer._data_names, "_fields")
 
     def __init__(self, name: str = "effective RF", **kwargs: Any) -> None:
         super().__init__(name, colormap="inferno", alpha_from_value=True, **kwargs)
@@ -515,6 +561,8 @@ class ErfLayer(HeatmapLayer):
 
 class ChangeLayer(RasterLayer):
     """Pixels where a fine stage's label differs from the coarsest one's: what the skips changed."""
+
+    _data_names = ("_mask", "_pair")
 
     def __init__(
         self, name: str = "skips changed", *, color: tuple[int, int, int] = (255, 0, 255), **kwargs: Any

@@ -398,7 +398,7 @@ class MainWindow(QMainWindow):
 
     def _predict(self) -> None:
         if self.loaded is not None and self.model.image is not None:
-            self.submit(PredictRequest, image=self.model.image)
+            self.submit(PredictRequest, image=self.model.image, styles=self.model.styles())
 
     def _on_job_started(self, request: Request) -> None:
         self._running.add(request.request_id)
@@ -419,7 +419,7 @@ class MainWindow(QMainWindow):
         if isinstance(result, ModelLoaded):
             self._on_model_changed(result)
         elif isinstance(result, Predicted):
-            self._on_prediction_changed(result.prediction)
+            self._on_prediction_changed(result)
         elif isinstance(result, Probed):
             self._on_probe_changed(result)
 
@@ -451,8 +451,9 @@ class MainWindow(QMainWindow):
         self.model_loaded.emit()
         self._predict()
 
-    def _on_prediction_changed(self, prediction: Any) -> None:
-        self.model.set_prediction(prediction)
+    def _on_prediction_changed(self, result: Predicted) -> None:
+        prediction = result.prediction
+        self.model.set_prediction(prediction, prepared=result.prepared)
         self.reports = []
         self.inspector.set_reports([])
         note = f" ({'; '.join(prediction.notes)})" if prediction.notes else ""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -121,23 +121,55 @@ class ViewerModel:
         self.boxes_layer.clear()
         self.events.prediction.emit(None)
 
-    def set_prediction(self, prediction: Any) -> None:
-        """Show ``prediction`` (a ``fcnviewer.core.inference.Prediction`` of the shown image)."""
+    def styles(self) -> dict[str, tuple[Any, ...]]:
+        """How each raster layer colours its data (see :attr:`RasterLayer.style`)."""
+        return {layer.name: layer.style for layer in self.layers if isinstance(layer, RasterLayer)}
+
+    def set_prediction(
+        self,
+        prediction: Any,
+        *,
+        styles: Mapping[str, tuple[Any, ...]] | None = None,
+        prepared: ViewerModel | None = None,
+    ) -> None:
+        """Show ``prediction`` (a ``fcnviewer.core.inference.Prediction`` of the shown image).
+
+        ``styles`` (from :meth:`styles`) sets how layers colour it; a layer whose twin in
+        ``prepared`` (a model given the same prediction elsewhere, e.g. on the worker thread)
+        is coloured alike takes over its colours instead of colouring again.
+        """
         self.prediction = prediction
         self._ensure_stage_layers(tuple(prediction.stages))
-        self.mask_layer.set_labels(prediction.labels, self.palette, self.class_names)
-        for name, stage in prediction.stages.items():
-            self.layers[stage_layer_name(name)].set_labels(stage.labels, self.palette, self.class_names)  # type: ignore[attr-defined]
-            self.layers[score_layer_name(name)].set_scores(stage.scores, stage.geometry, self.class_names)  # type: ignore[attr-defined]
-        names = [n for n in prediction.stages if n != "aux"]
-        if len(names) > 1:
-            self.change_layer.set_labels(
-                prediction.stages[names[0]].labels, prediction.stages[names[-1]].labels, (names[0], names[-1])
-            )
-        self.uncertainty_layer.set_maps(prediction.confidence, prediction.entropy, len(self.class_names))
+        for layer, fill in self._fillers(prediction).items():
+            if styles is not None and layer.name in styles:
+                layer.restyle(styles[layer.name])
+            twin = prepared.layers[layer.name] if prepared is not None and layer.name in prepared.layers else None
+            if twin is None or not layer.adopt(twin):  # type: ignore[arg-type]
+                fill()
         self.erf_layer.clear()
         self.boxes_layer.clear()
         self.events.prediction.emit(prediction)
+
+    def _fillers(self, prediction: Any) -> dict[RasterLayer, Callable[[], None]]:
+        """For each layer showing part of ``prediction``, how to fill it."""
+        names, palette = self.class_names, self.palette
+        fillers: dict[RasterLayer, Callable[[], None]] = {
+            self.mask_layer: lambda: self.mask_layer.set_labels(prediction.labels, palette, names),
+            self.uncertainty_layer: lambda: self.uncertainty_layer.set_maps(
+                prediction.confidence, prediction.entropy, len(names)
+            ),
+        }
+        for name, stage in prediction.stages.items():
+            labels, scores = self.layers[stage_layer_name(name)], self.layers[score_layer_name(name)]
+            fillers[labels] = lambda layer=labels, s=stage: layer.set_labels(s.labels, palette, names)  # type: ignore[misc]
+            fillers[scores] = lambda layer=scores, s=stage: layer.set_scores(s.scores, s.geometry, names)  # type: ignore[misc]
+        stages = [n for n in prediction.stages if n != "aux"]
+        if len(stages) > 1:
+            coarse, fine = prediction.stages[stages[0]].labels, prediction.stages[stages[-1]].labels
+            fillers[self.change_layer] = lambda: self.change_layer.set_labels(coarse, fine, (stages[0], stages[-1]))
+        else:
+            fillers[self.change_layer] = self.change_layer.clear
+        return fillers
 
     def _ensure_stage_layers(self, stages: tuple[str, ...]) -> None:
         """Stage label layers just above the image, score layers above the skip changes; others removed."""

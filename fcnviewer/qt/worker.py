@@ -14,11 +14,14 @@ import itertools
 import os
 import threading
 import traceback
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
+
+from fcnviewer.qt.viewer_model import ViewerModel
 
 
 @dataclass(frozen=True, eq=False)
@@ -45,9 +48,10 @@ class LoadModelRequest(Request):
 
 @dataclass(frozen=True, eq=False)
 class PredictRequest(Request):
-    """Run the network on ``image``."""
+    """Run the network on ``image``; with ``styles`` (``ViewerModel.styles()``), colour its layers too."""
 
     image: np.ndarray = field(default_factory=lambda: np.zeros((1, 1, 3), np.uint8))
+    styles: Mapping[str, tuple[Any, ...]] | None = None
     depends_on: ClassVar[tuple[str, ...]] = ("image", "model")
 
 
@@ -77,10 +81,12 @@ class ModelLoaded:
 
 @dataclass(frozen=True, eq=False)
 class Predicted:
-    """The ``fcnviewer.core.inference.Prediction`` of a request's image."""
+    """The ``fcnviewer.core.inference.Prediction`` of a request's image and, when the request had
+    styles, a :class:`ViewerModel` showing it (its layers coloured here, not on the GUI thread)."""
 
     request: PredictRequest
     prediction: Any
+    prepared: ViewerModel | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -237,7 +243,13 @@ class Worker(QObject):
         prediction = self._predictor.predict(request.image, progress=progress)
         self._check_abort()
         _ = prediction.entropy  # computed here, not on the GUI thread
-        return Predicted(request, prediction)
+        if request.styles is None:
+            return Predicted(request, prediction)
+        info = self._predictor.info
+        prepared = ViewerModel()
+        prepared.set_classes(info.class_names, info.palette_array)
+        prepared.set_prediction(prediction, styles=request.styles)
+        return Predicted(request, prediction, prepared)
 
     def _probe(self, request: ProbeRequest) -> Probed:
         from fcnviewer.core.receptive import branch_contributions, effective_receptive_fields

@@ -190,3 +190,15 @@ def test_layer_panel_eye_reorder_and_solo(qtbot) -> None:  # type: ignore[no-unt
     assert (mask.visible, image.visible, heat.visible) == (True, True, False)
     panel.select(heat)
     assert panel.controls is not None and panel.controls.layer is heat
+
+
+def test_adopt_takes_colours_made_elsewhere_only_when_styled_alike() -> None:
+    labels = np.array([[0, 1], [2, 2]], dtype=np.uint8)
+    elsewhere, here = LabelLayer("mask", mode="contour"), LabelLayer("mask")
+    elsewhere.set_labels(labels, PALETTE, NAMES)
+    assert not here.adopt(elsewhere) and not here.has_data  # fill vs contour
+    here.restyle(elsewhere.style)
+    rendered = recorder(here.events.rendered)
+    assert here.adopt(elsewhere)
+    assert here.rgba is elsewhere.rgba and here.labels is labels and rendered == [()]
+    assert not here.adopt(HeatmapLayer("mask"))
