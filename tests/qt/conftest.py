@@ -90,8 +90,13 @@ def loaded_window(qtbot, window, checkpoint: Path, image_path: Path):  # type: i
 
 
 @pytest.fixture(autouse=True)
-def _close_leftover_windows(qapp: QApplication) -> Iterator[None]:
+def _no_leaked_windows(qapp: QApplication) -> Iterator[None]:
+    """Close error dialogs a test left open; fail when a test leaves another window open."""
+    before = set(QApplication.topLevelWidgets())
     yield
     for widget in QApplication.topLevelWidgets():
         if widget.isVisible() and widget.objectName() == "error-dialog":
             widget.close()
+    QApplication.processEvents()
+    leaked = [w for w in QApplication.topLevelWidgets() if w not in before and w.isVisible()]
+    assert not leaked, f"windows left open: {leaked}"

@@ -438,3 +438,20 @@ def test_hovering_off_the_image_clears_the_status(qtbot, loaded_window) -> None:
     assert win.hover_label.text().startswith("x 4, y 3")
     qtbot.mouseMove(win.canvas.viewport(), QPoint(1, 1))
     qtbot.waitUntil(lambda: win.hover_label.text() == "", timeout=3000)
+
+
+def test_open_recent_and_copy_view(qtbot, loaded_window, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtGui import QGuiApplication
+
+    win = loaded_window
+    other = make_image(tmp_path / "other.png", 40, 40)
+    win.open_paths([other])
+    win._fill_recent_menu()
+    entries = [a.text() for a in win.recent_menu.actions()]
+    assert entries[0] == str(other.resolve()) and any(e.endswith("tiny8s.safetensors") for e in entries)
+    first = next(i for i, e in enumerate(entries) if e.endswith("scene.png"))
+    win.recent_menu.actions()[first].trigger()
+    assert win.image_path is not None and str(win.image_path.resolve()) == entries[first]
+    win.copy_view()
+    copied = QGuiApplication.clipboard().pixmap()
+    assert (copied.width(), copied.height()) == (win.canvas.width(), win.canvas.height())
