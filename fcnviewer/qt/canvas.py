@@ -19,12 +19,12 @@ BOX_DASH = 5.0
 
 
 class _RasterVisual:
-    """An ``ImageItem`` showing a raster layer's RGBA array at its rect."""
+    """An ``ImageItem`` showing a raster layer's RGBA array at its rect, clipped to the image."""
 
-    def __init__(self, layer: RasterLayer, view: pg.ViewBox) -> None:
+    def __init__(self, layer: RasterLayer, clip: QGraphicsItem) -> None:
         self.layer = layer
         self.item = pg.ImageItem(axisOrder="row-major")
-        view.addItem(self.item)
+        self.item.setParentItem(clip)
         layer.events.rendered.connect(self.update_image)
         self.update_image()
 
@@ -95,6 +95,11 @@ class Canvas(pg.GraphicsView):
         self.layers = layers
         self._visuals: dict[Layer, _RasterVisual | _BoxesVisual] = {}
         self._image_size = (0, 0)
+        # Raster layers are clipped to the image (a coarse stage map's last units reach past it).
+        self._clip = QGraphicsRectItem()
+        self._clip.setPen(QPen(Qt.PenStyle.NoPen))
+        self._clip.setFlag(QGraphicsItem.GraphicsItemFlag.ItemClipsChildrenToShape)
+        self.view.addItem(self._clip)
         for index, layer in enumerate(layers):
             self._on_layer_inserted(index, layer)
         layers.events.inserted.connect(self._on_layer_inserted)
@@ -107,7 +112,10 @@ class Canvas(pg.GraphicsView):
     # ------------------------------------------------------------------ layers
 
     def _on_layer_inserted(self, index: int, layer: Layer) -> None:
-        visual = _RasterVisual(layer, self.view) if isinstance(layer, RasterLayer) else _BoxesVisual(layer, self.view)  # type: ignore[arg-type]
+        if isinstance(layer, RasterLayer):
+            visual: _RasterVisual | _BoxesVisual = _RasterVisual(layer, self._clip)
+        else:
+            visual = _BoxesVisual(layer, self.view)  # type: ignore[arg-type]
         self._visuals[layer] = visual
         layer.events.visible.connect(visual.item.setVisible)
         layer.events.opacity.connect(visual.item.setOpacity)
@@ -120,7 +128,12 @@ class Canvas(pg.GraphicsView):
         visual.disconnect()
         layer.events.visible.disconnect(visual.item.setVisible)
         layer.events.opacity.disconnect(visual.item.setOpacity)
-        self.view.removeItem(visual.item)
+        if isinstance(visual, _RasterVisual):
+            visual.item.setParentItem(None)
+            if visual.item.scene() is not None:
+                visual.item.scene().removeItem(visual.item)
+        else:
+            self.view.removeItem(visual.item)
         self._on_layers_moved()
 
     def _on_layers_moved(self, *_: int) -> None:
@@ -138,6 +151,7 @@ class Canvas(pg.GraphicsView):
         """The image's size: bounds hovering/clicks; a new size refits the view."""
         if (height, width) != self._image_size:
             self._image_size = (height, width)
+            self._clip.setRect(QRectF(0, 0, width, height))
             self.fit()
 
     def fit(self) -> None:

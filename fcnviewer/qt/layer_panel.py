@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -182,10 +183,13 @@ class LayerControls(QWidget):
             self.layer.limits = (low, high)  # type: ignore[attr-defined]
 
     def _on_limits_changed(self, limits: tuple[float, float]) -> None:
+        span = abs(limits[1] - limits[0]) or abs(limits[1]) or 1.0
+        decimals = int(min(12, max(3, 3 - math.floor(math.log10(span)))))  # three significant digits of the span
         for spin, value in zip((self.low_spin, self.high_spin), limits, strict=True):
             with QSignalBlocker(spin):
+                spin.setDecimals(decimals)
                 spin.setValue(value)
-            spin.setSingleStep(max(abs(limits[1] - limits[0]) / 20, 1e-3))
+            spin.setSingleStep(span / 20)
         self.color_bar.set_colormap(self.layer.colormap, limits)  # type: ignore[attr-defined]
 
     def _on_colormap_changed(self, name: str) -> None:
@@ -297,6 +301,7 @@ class LayerPanel(QWidget):
     def _show_controls(self, layer: Layer | None) -> None:
         if self.controls is not None:
             self.controls.unsubscribe()
+            self.controls.hide()
             self._layout.removeWidget(self.controls)
             self.controls.deleteLater()
             self.controls = None

@@ -185,7 +185,7 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         bar = self.menuBar()
         file = bar.addMenu("&File")
-        self._action(file, "&Open Image…", self._on_open_image_requested, [QKeySequence.StandardKey.Open])
+        self._action(file, "&Open Image…", self._on_open_image_requested, ["Ctrl+O"])
         self._action(file, "Open &Folder…", self._on_open_folder_requested, ["Ctrl+Shift+O"])
         self.recent_menu = file.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
@@ -193,14 +193,12 @@ class MainWindow(QMainWindow):
         self._action(file, "&Next Image", lambda: self.step_image(1), ["Right", "PgDown"])
         self._action(file, "&Previous Image", lambda: self.step_image(-1), ["Left", "PgUp"])
         file.addSeparator()
-        self._action(
-            file, "&Export View as PNG…", lambda: self._on_export_requested("view"), [QKeySequence.StandardKey.Save]
-        )
+        self._action(file, "&Export View as PNG…", lambda: self._on_export_requested("view"), ["Ctrl+S"])
         self._action(file, "Export &Label Mask…", lambda: self._on_export_requested("mask"), ["Ctrl+Shift+S"])
         self._action(file, "Export Stage &Scores (.npz)…", lambda: self._on_export_requested("scores"), ["Ctrl+Alt+S"])
         self._action(file, "&Copy View", self.copy_view, ["Ctrl+Shift+C"])
         file.addSeparator()
-        self._action(file, "&Quit", self.close, [QKeySequence.StandardKey.Quit])
+        self._action(file, "&Quit", self.close, ["Ctrl+Q"])
 
         view = bar.addMenu("&View")
         self._action(view, "Zoom &In", lambda: self.canvas.zoom_by(ZOOM_STEP), ["+", "="])
@@ -230,9 +228,7 @@ class MainWindow(QMainWindow):
             self.device_group.addAction(action)
 
         help_menu = bar.addMenu("&Help")
-        self._action(
-            help_menu, "&Keyboard Shortcuts", self.show_shortcuts, [QKeySequence.StandardKey.HelpContents, "Ctrl+/"]
-        )
+        self._action(help_menu, "&Keyboard Shortcuts", self.show_shortcuts, ["F1", "Ctrl+/"])
         self._action(help_menu, "&About", self._on_about_requested)
 
     # ------------------------------------------------------------------ settings
@@ -464,6 +460,8 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ pixels
 
     def _on_hovered_changed(self, y: int, x: int) -> None:
+        if y >= 0:
+            self.statusBar().clearMessage()  # a message would hide the pixel's description
         self.hover_label.setText(self.describe_pixel(y, x) if y >= 0 else "")
 
     def describe_pixel(self, y: int, x: int) -> str:

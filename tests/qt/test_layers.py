@@ -186,7 +186,12 @@ def test_layer_panel_eye_reorder_and_solo(qtbot) -> None:  # type: ignore[no-unt
     panel.list.model().moveRow(panel.list.rootIndex(), 0, panel.list.rootIndex(), 3)  # drag "heat" to the bottom
     assert [layer.name for layer in layers] == ["heat", "image", "mask"]
     assert [panel.list.item(r).text() for r in range(3)] == ["mask", "image", "heat"]
-    panel.list.solo_requested.emit(0)
+    qtbot.mouseClick(
+        panel.list.viewport(),
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.AltModifier,
+        panel.list.visualItemRect(panel.list.item(0)).center(),
+    )
     assert (mask.visible, image.visible, heat.visible) == (True, True, False)
     panel.select(heat)
     assert panel.controls is not None and panel.controls.layer is heat
