@@ -27,6 +27,7 @@ import datetime as dt
 import json
 import os
 import platform
+import re
 import resource
 import statistics
 import subprocess
@@ -497,6 +498,16 @@ def section_memory(args: argparse.Namespace) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- main
 
 
+def compact_json(data: Any) -> str:
+    """Indented JSON with lists of numbers kept on one line."""
+    text = json.dumps(data, indent=2)
+
+    def one_line(match: re.Match[str]) -> str:
+        return "[" + ", ".join(match.group(1).split()).replace(",,", ",") + "]"
+
+    return re.sub(r"\[\s*([-0-9.,e\s]+?)\s*\]", one_line, text)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer runs")
@@ -530,7 +541,7 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(report[name], dict):
             report[name]["section_seconds"] = round(time.perf_counter() - t0, 1)
     report["machine"]["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
-    text = json.dumps(report, indent=2)
+    text = compact_json(report)
     print(text)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
