@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         window.statusBar().showMessage("no sample images found: open an image with Ctrl+O or drop one here")
     code = app.exec()
-    if not window.worker_thread.thread.isFinished():
+    if not (window.worker_thread.thread.isFinished() and window.files_thread.thread.isFinished()):
         # The network is inside one long operation; the window is closed and the settings saved.
         sys.stdout.flush()
         sys.stderr.flush()

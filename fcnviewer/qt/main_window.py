@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fcnviewer.core.images import ImageError, is_image_path, load_image
+from fcnviewer.core.images import is_image_path
 from fcnviewer.qt.canvas import ZOOM_STEP, Canvas
 from fcnviewer.qt.inspector_panel import InspectorPanel, PixelReport, pixel_report
 from fcnviewer.qt.layer_panel import LayerPanel
@@ -35,8 +35,10 @@ from fcnviewer.qt.layers import Pin
 from fcnviewer.qt.legend_panel import LegendPanel
 from fcnviewer.qt.viewer_model import ViewerModel
 from fcnviewer.qt.worker import (
+    ImageOpened,
     LoadModelRequest,
     ModelLoaded,
+    OpenImageRequest,
     Predicted,
     PredictRequest,
     Probed,
@@ -98,10 +100,12 @@ class ShortcutsDialog(QDialog):
 
 
 class MainWindow(QMainWindow):
-    """The viewer. Network work goes to a :class:`WorkerThread`; results of an image, model or
-    click no longer shown are dropped. Signals: ``prediction_shown`` (a new prediction is drawn),
-    ``probe_shown`` (an effective RF arrived), ``error_shown(message)``."""
+    """The viewer. Network work goes to one :class:`WorkerThread`, image files are read on another;
+    results of an image, model or click no longer shown are dropped. Signals: ``image_shown``,
+    ``prediction_shown`` (a new prediction is drawn), ``probe_shown`` (an effective RF arrived),
+    ``model_loaded``, ``error_shown(message)``."""
 
+    image_shown = Signal()
     prediction_shown = Signal()
     probe_shown = Signal()
     model_loaded = Signal()
@@ -142,12 +146,13 @@ class MainWindow(QMainWindow):
         self.canvas.clicked.connect(self._on_pixel_clicked)
 
         self.worker_thread = WorkerThread()
-        worker = self.worker_thread.signals
-        worker.started.connect(self._on_job_started)
-        worker.finished.connect(self._on_job_finished)
-        worker.returned.connect(self._on_job_returned)
-        worker.errored.connect(self._on_job_errored)
-        worker.progress.connect(self._on_job_progress)
+        self.files_thread = WorkerThread(warm_up=False)  # images open while the network runs
+        for thread in (self.worker_thread, self.files_thread):
+            thread.signals.started.connect(self._on_job_started)
+            thread.signals.finished.connect(self._on_job_finished)
+            thread.signals.returned.connect(self._on_job_returned)
+            thread.signals.errored.connect(self._on_job_errored)
+            thread.signals.progress.connect(self._on_job_progress)
         self._restore_settings()
 
     # ------------------------------------------------------------------ construction
@@ -283,38 +288,34 @@ class MainWindow(QMainWindow):
             return
         for path in others:
             self._remember(path)
-        if self.show_image_file(images[0]):
-            self.images, self.image_index = images, 0
-            self._update_title()
+        self.open_image(images, 0)
 
-    def show_image_file(self, path: Path, *, dialog: bool = True) -> bool:
-        """Load and show ``path``; on failure report it (``dialog``: in a dialog too) and keep what is shown."""
-        try:
-            image = load_image(path)
-        except ImageError as exc:
-            self.report_error(str(exc), dialog=dialog)
-            return False
+    def open_image(self, images: Sequence[Path], index: int, *, step: int = 0, origin: int | None = None) -> None:
+        """Read image ``index`` of ``images`` (on the files thread) and show it; an unreadable one is
+        reported and what is shown stays, or with ``step`` the next one in that direction is tried."""
+        self.requests.advance("open")  # an image asked for earlier no longer shows up
+        origin = index if origin is None else origin
+        request = self.requests.make(OpenImageRequest, images=tuple(images), index=index, step=step, origin=origin)
+        self.files_thread.worker.submit(request)
+
+    def step_image(self, step: int) -> None:
+        """Show the next (``step`` = 1) or previous (-1) image of the opened list, skipping unreadable ones."""
+        if len(self.images) > 1:
+            following = (self.image_index + step) % len(self.images)
+            self.open_image(self.images, following, step=step, origin=self.image_index)
+
+    def _on_image_changed(self, result: ImageOpened) -> None:
+        request = result.request
+        self.images, self.image_index, self.image_path = list(request.images), request.index, request.path
         self.requests.advance("image")
         self.requests.advance("probe")
         self.reports = []
         self.inspector.set_reports([])
-        self.model.set_image(image)
-        self.canvas.set_image_size(*image.shape[:2])
-        self.image_path = path
-        self._predict()
-        return True
-
-    def step_image(self, step: int) -> None:
-        """Show the next (``step`` = 1) or previous (-1) image of the opened list."""
-        if not self.images:
-            return
-        index = self.image_index
-        for _ in range(len(self.images)):  # skip unreadable images
-            index = (index + step) % len(self.images)
-            if index == self.image_index or self.show_image_file(self.images[index], dialog=False):
-                break
-        self.image_index = index
+        self.model.set_image(result.image, prepared=result.layer)
+        self.canvas.set_image_size(*result.image.shape[:2])
         self._update_title()
+        self.image_shown.emit()
+        self._predict()
 
     def _update_title(self) -> None:
         parts = ["FCN Viewer"]
@@ -402,7 +403,7 @@ class MainWindow(QMainWindow):
 
     def _on_job_finished(self, request: Request) -> None:
         self._running.discard(request.request_id)
-        if not self._running and not self.worker_thread.worker.pending():
+        if not self._running and not self.worker_thread.worker.pending() and not self.files_thread.worker.pending():
             self.busy.hide()
 
     def _on_job_progress(self, request: Request, done: int, total: int) -> None:
@@ -414,6 +415,8 @@ class MainWindow(QMainWindow):
             return  # belongs to an image, model or click no longer shown
         if isinstance(result, ModelLoaded):
             self._on_model_changed(result)
+        elif isinstance(result, ImageOpened):
+            self._on_image_changed(result)
         elif isinstance(result, Predicted):
             self._on_prediction_changed(result)
         elif isinstance(result, Probed):
@@ -425,6 +428,12 @@ class MainWindow(QMainWindow):
             self._show_device(self.loaded_device)  # the model stays where it was
             if self.loaded is not None and self.model.prediction is None:
                 self._predict()  # the previous model stays: predict what is shown with it
+        elif isinstance(request, OpenImageRequest):
+            if self.requests.is_current(request):
+                self.report_error(message, dialog=not request.step)
+                following = (request.index + request.step) % len(request.images)
+                if request.step and following != request.origin:
+                    self.open_image(request.images, following, step=request.step, origin=request.origin)
         elif self.requests.is_current(request):
             if isinstance(request, ProbeRequest):
                 self._fill_contributions(request.y, request.x, {}, 0, f"could not compute: {message}")
@@ -641,5 +650,6 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self._save_settings()
+        self.files_thread.stop(timeout_ms=200)
         self.worker_thread.stop(timeout_ms=1000)
         event.accept()

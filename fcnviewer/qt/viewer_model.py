@@ -106,10 +106,12 @@ class ViewerModel:
         """Stage names of the shown prediction, coarse to fine."""
         return tuple(self.prediction.stages) if self.prediction is not None else ()
 
-    def set_image(self, image: np.ndarray) -> None:
-        """Show a new image; what was predicted for the previous one is cleared."""
+    def set_image(self, image: np.ndarray, *, prepared: ImageLayer | None = None) -> None:
+        """Show a new image (taking ``prepared``'s colours when it holds it); what was predicted
+        for the previous one is cleared."""
         self.image = image
-        self.image_layer.set_image(image)
+        if prepared is None or not self.image_layer.adopt(prepared):
+            self.image_layer.set_image(image)
         self.clear_prediction()
 
     def clear_prediction(self) -> None:

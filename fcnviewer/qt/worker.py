@@ -16,11 +16,13 @@ import threading
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 
+from fcnviewer.qt.layers import ImageLayer
 from fcnviewer.qt.viewer_model import ViewerModel
 
 
@@ -29,6 +31,7 @@ class Request:
     """A job for the worker; the generations say which image/model/click it belongs to."""
 
     request_id: int
+    open_generation: int
     image_generation: int
     model_generation: int
     probe_generation: int
@@ -44,6 +47,22 @@ class LoadModelRequest(Request):
     arch: str | None = None
     device: str = "auto"
     depends_on: ClassVar[tuple[str, ...]] = ("model",)
+
+
+@dataclass(frozen=True, eq=False)
+class OpenImageRequest(Request):
+    """Read image ``index`` of ``images``; ``step`` (+1/-1) when stepping through them, from ``origin``."""
+
+    images: tuple[Path, ...] = ()
+    index: int = 0
+    step: int = 0
+    origin: int = 0
+    depends_on: ClassVar[tuple[str, ...]] = ("open",)
+
+    @property
+    def path(self) -> Path:
+        """The file to read."""
+        return self.images[self.index]
 
 
 @dataclass(frozen=True, eq=False)
@@ -67,7 +86,7 @@ class ProbeRequest(Request):
 
 
 #: The order pending kinds run in: a new model before predictions, predictions before probes.
-KINDS: tuple[type[Request], ...] = (LoadModelRequest, PredictRequest, ProbeRequest)
+KINDS: tuple[type[Request], ...] = (LoadModelRequest, OpenImageRequest, PredictRequest, ProbeRequest)
 
 
 @dataclass(frozen=True, eq=False)
@@ -77,6 +96,15 @@ class ModelLoaded:
     request: LoadModelRequest
     loaded: Any
     device: str
+
+
+@dataclass(frozen=True, eq=False)
+class ImageOpened:
+    """The ``(H, W, 3)`` uint8 image read, and an ``ImageLayer`` holding it (coloured here)."""
+
+    request: OpenImageRequest
+    image: np.ndarray
+    layer: ImageLayer
 
 
 @dataclass(frozen=True, eq=False)
@@ -109,7 +137,7 @@ class Requests:
 
     def __init__(self) -> None:
         self._ids = itertools.count(1)
-        self.generations = {"image": 0, "model": 0, "probe": 0}
+        self.generations = {"open": 0, "image": 0, "model": 0, "probe": 0}
 
     def advance(self, what: str) -> None:
         """A new image, model or probe is being shown: results for the old one are stale."""
@@ -118,11 +146,12 @@ class Requests:
     def make(self, kind: type[Request], **kwargs: Any) -> Request:
         """A ``kind`` request stamped with a fresh id and the current generations."""
         g = self.generations
-        return kind(next(self._ids), g["image"], g["model"], g["probe"], **kwargs)
+        return kind(next(self._ids), g["open"], g["image"], g["model"], g["probe"], **kwargs)
 
     def is_current(self, request: Request) -> bool:
         """Whether ``request`` still belongs to what is shown."""
         stamped = {
+            "open": request.open_generation,
             "image": request.image_generation,
             "model": request.model_generation,
             "probe": request.probe_generation,
@@ -218,6 +247,8 @@ class Worker(QObject):
     def _handle(self, request: Request) -> Any:
         if isinstance(request, LoadModelRequest):
             return self._load_model(request)
+        if isinstance(request, OpenImageRequest):
+            return self._open_image(request)
         if self._predictor is None:
             raise RuntimeError("no model is loaded")
         if isinstance(request, PredictRequest):
@@ -234,6 +265,14 @@ class Worker(QObject):
         self._check_abort()
         self._predictor = Predictor(loaded, device=request.device)
         return ModelLoaded(request, loaded, str(self._predictor.device))
+
+    def _open_image(self, request: OpenImageRequest) -> ImageOpened:
+        from fcnviewer.core.images import load_image
+
+        image = load_image(request.path)
+        layer = ImageLayer()
+        layer.set_image(image)
+        return ImageOpened(request, image, layer)
 
     def _predict(self, request: PredictRequest) -> Predicted:
         def progress(done: int, total: int) -> None:

@@ -77,7 +77,8 @@ def window(qtbot, settings: QSettings) -> Iterator[object]:  # type: ignore[no-u
     win.show()
     yield win
     win.close()
-    assert win.worker_thread.thread.wait(60000), "the worker thread did not end"
+    for thread in (win.worker_thread, win.files_thread):
+        assert thread.thread.wait(60000), "a worker thread did not end"
 
 
 @pytest.fixture

@@ -53,7 +53,8 @@ def test_layers_are_coloured_on_the_worker_as_styled(qtbot, loaded_window, tmp_p
     results: list[object] = []
     win.worker_thread.signals.returned.connect(results.append)
     with qtbot.waitSignal(win.prediction_shown, timeout=20000):
-        win.open_paths([make_image(tmp_path / "next.png", 64, 96, seed=8)])
+        with qtbot.waitSignal(win.worker_thread.signals.started, timeout=20000):
+            win.open_paths([make_image(tmp_path / "next.png", 64, 96, seed=8)])
         model.layers["score 32"].colormap = "gray"  # changed while the network runs
     (result,) = results
     prepared = result.prepared.layers  # type: ignore[attr-defined]
@@ -196,8 +197,9 @@ def test_stale_predictions_are_dropped(qtbot, loaded_window, tmp_path: Path) -> 
     returned: list[object] = []
     win.worker_thread.signals.returned.connect(returned.append)
     with qtbot.waitSignal(win.worker_thread.signals.started, timeout=20000):
-        win.show_image_file(first)
-    win.show_image_file(second)  # while the first one runs
+        win.open_paths([first])
+    with qtbot.waitSignal(win.image_shown, timeout=20000):
+        win.open_paths([second])  # while the first one runs
     qtbot.waitUntil(lambda: bool(shown), timeout=20000)
     assert [r.prediction.size for r in returned] == [(80, 80), (48, 72)]  # the first came back...
     assert shown == [(48, 72)]  # ...and was dropped
@@ -263,14 +265,18 @@ def test_folder_navigation_skips_broken_images(qtbot, loaded_window, tmp_path: P
     (folder / "b.png").write_bytes(b"broken")
     make_image(folder / "c.png", 50, 60)
     (folder / "notes.txt").write_text("not an image")
-    win.open_paths([folder])
+    with qtbot.waitSignal(win.image_shown, timeout=20000):
+        win.open_paths([folder])
     assert [p.name for p in win.images] == ["a.png", "b.png", "c.png"] and win.image_path.name == "a.png"
     assert "a.png (1/3)" in win.windowTitle()
-    win.step_image(1)
+    with qtbot.waitSignal(win.image_shown, timeout=20000):
+        win.step_image(1)
     assert win.image_path.name == "c.png" and "b.png" in win.last_error
-    qtbot.keyClick(win, Qt.Key.Key_PageUp)
+    with qtbot.waitSignal(win.image_shown, timeout=20000):
+        qtbot.keyClick(win, Qt.Key.Key_PageUp)
     assert win.image_path.name == "a.png"
-    qtbot.keyClick(win, Qt.Key.Key_Left)
+    with qtbot.waitSignal(win.image_shown, timeout=20000):
+        qtbot.keyClick(win, Qt.Key.Key_Left)
     assert win.image_path.name == "c.png"
     qtbot.waitSignal(win.prediction_shown, timeout=20000).wait()
     assert str(folder.resolve()) in win.recent_paths()
