@@ -304,7 +304,7 @@ class Worker(QObject):
         try:
             contributions = branch_contributions(predictor.model, inputs, request.y, request.x, class_index)
         except (ValueError, KeyError) as exc:
-            contributions, note = {}, f"no branch split for this network: {exc}"
+            contributions, note = {}, f"no branch contributions for this network ({exc})"
         return Probed(request, {k: v.values for k, v in fields.items()}, class_index, contributions, note)
 
 
