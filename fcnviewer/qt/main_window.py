@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fcnviewer.cli_common import DEVICE_CHOICES
 from fcnviewer.core.images import is_image_path
 from fcnviewer.qt.canvas import ZOOM_STEP, Canvas
 from fcnviewer.qt.inspector_panel import InspectorPanel, PixelReport, pixel_report
@@ -49,7 +50,7 @@ from fcnviewer.qt.worker import (
 )
 
 CHECKPOINT_SUFFIXES = (".pth", ".pt", ".safetensors")
-DEVICES = ("auto", "cpu", "cuda", "mps")
+
 MAX_RECENT = 10
 #: Environment variable naming a JSON file the window writes its state to (for end-to-end tests).
 E2E_REPORT_ENV = "FCNVIEWER_E2E_REPORT"
@@ -177,10 +178,13 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self.busy)
         bar.addPermanentWidget(self.model_label)
 
-    def _action(self, menu: QMenu, text: str, slot: Any, shortcuts: Sequence[Any] = (), tip: str = "") -> QAction:
+    def _action(
+        self, menu: QMenu, text: str, slot: Any | None, shortcuts: Sequence[str] = (), tip: str = ""
+    ) -> QAction:
         action = QAction(text, self)
         action.setShortcuts([QKeySequence(s) for s in shortcuts])
-        action.triggered.connect(slot)
+        if slot is not None:
+            action.triggered.connect(slot)
         if tip:
             action.setStatusTip(tip)
         menu.addAction(action)
@@ -212,7 +216,7 @@ class MainWindow(QMainWindow):
         self._action(view, "&Actual Pixels (1:1)", self.canvas.actual_size, ["0", "Ctrl+1"])
         view.addSeparator()
         self.keep_pins_action = self._action(
-            view, "&Keep Earlier Pins", lambda: None, ["P"], "Compare pixels: each click adds a pin"
+            view, "&Keep Earlier Pins", None, ["P"], "Compare pixels: each click adds a pin"
         )
         self.keep_pins_action.setCheckable(True)
         self._action(view, "&Clear Pins", self.clear_pins, ["Esc"])
@@ -225,7 +229,7 @@ class MainWindow(QMainWindow):
         self._action(model, "Use &Bundled Model", lambda: self.load_model(None), [])
         device_menu = model.addMenu("&Device")
         self.device_group = QActionGroup(self)
-        for name in DEVICES:
+        for name in DEVICE_CHOICES:
             action = device_menu.addAction(name)
             action.setCheckable(True)
             action.setChecked(name == self.device)
@@ -288,7 +292,7 @@ class MainWindow(QMainWindow):
             return
         for path in others:
             self._remember(path)
-        self.open_image(images, 0)
+        self.open_image(images, 0, step=1 if len(images) > 1 else 0)  # an unreadable first one: the next
 
     def open_image(self, images: Sequence[Path], index: int, *, step: int = 0, origin: int | None = None) -> None:
         """Read image ``index`` of ``images`` (on the files thread) and show it; an unreadable one is
@@ -382,7 +386,7 @@ class MainWindow(QMainWindow):
 
     def set_device(self, device: str) -> None:
         """Run the network on ``device`` from now on (the model is reloaded there)."""
-        if device not in DEVICES:
+        if device not in DEVICE_CHOICES:
             raise ValueError(f"unknown device {device!r}")
         self._show_device(device)
         if self.loaded is not None:

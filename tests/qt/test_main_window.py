@@ -280,6 +280,10 @@ def test_folder_navigation_skips_broken_images(qtbot, loaded_window, tmp_path: P
     assert win.image_path.name == "c.png"
     qtbot.waitSignal(win.prediction_shown, timeout=20000).wait()
     assert str(folder.resolve()) in win.recent_paths()
+    (folder / "0.png").write_bytes(b"broken too")
+    with qtbot.waitSignal(win.image_shown, timeout=20000):
+        win.open_paths([folder])  # an unreadable first image: the next one shows
+    assert win.image_path.name == "a.png" and "0.png" in win.last_error
 
 
 def test_drop_opens_images_and_checkpoints(qtbot, loaded_window, tmp_path: Path, checkpoint32: Path) -> None:  # type: ignore[no-untyped-def]
