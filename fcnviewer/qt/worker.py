@@ -160,7 +160,7 @@ class Requests:
 
 
 class Worker(QObject):
-    """Loads models and runs the network; lives on a worker thread.
+    """Reads images, loads models and runs the network; lives on a worker thread.
 
     Signals (all carry the request): ``started``, ``returned`` (the result object),
     ``errored`` (a message naming the file and problem), ``progress`` (done, total) and
@@ -230,7 +230,6 @@ class Worker(QObject):
     def _run(self, request: Request) -> None:
         self.started.emit(request)
         try:
-            self.warm_up()
             result = self._handle(request)
         except Aborted:
             return
@@ -245,10 +244,11 @@ class Worker(QObject):
             raise Aborted
 
     def _handle(self, request: Request) -> Any:
+        if isinstance(request, OpenImageRequest):
+            return self._open_image(request)  # no torch needed
+        self.warm_up()
         if isinstance(request, LoadModelRequest):
             return self._load_model(request)
-        if isinstance(request, OpenImageRequest):
-            return self._open_image(request)
         if self._predictor is None:
             raise RuntimeError("no model is loaded")
         if isinstance(request, PredictRequest):
