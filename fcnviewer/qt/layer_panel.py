@@ -266,6 +266,7 @@ class LayerPanel(QWidget):
                     | Qt.ItemFlag.ItemIsDragEnabled
                 )
                 item.setCheckState(Qt.CheckState.Checked if layer.visible else Qt.CheckState.Unchecked)
+                item.setToolTip(layer.description)
                 self.list.addItem(item)
                 layer.events.visible.connect(self._on_visible_changed)
         if current is not None and current in self._watched:
@@ -280,7 +281,10 @@ class LayerPanel(QWidget):
                 self.list.item(row).setCheckState(state)
 
     def _on_item_changed(self, item: QListWidgetItem) -> None:
-        self.layer_at(self.list.row(item)).visible = item.checkState() == Qt.CheckState.Checked
+        layer = self.layer_at(self.list.row(item))
+        layer.visible = item.checkState() == Qt.CheckState.Checked
+        if layer.visible:
+            self.select(layer)  # its controls show
 
     def _on_solo_requested(self, row: int) -> None:
         self.layers.toggle_solo(self.layer_at(row))

@@ -91,8 +91,9 @@ class Layer:
 
     _event_names: tuple[str, ...] = ()
 
-    def __init__(self, name: str, *, visible: bool = True, opacity: float = 1.0) -> None:
+    def __init__(self, name: str, *, visible: bool = True, opacity: float = 1.0, description: str = "") -> None:
         self.name = name
+        self.description = description
         self.events = EmitterGroup("visible", "opacity", "rendered", *self._event_names)
         self._visible = bool(visible)
         self._opacity = self._valid_opacity(opacity)

@@ -42,12 +42,20 @@ class ViewerModel:
     def __init__(self) -> None:
         self.events = EmitterGroup("classes", "hidden_classes", "prediction")
         self.layers = LayerList()
-        self.image_layer = ImageLayer()
-        self.mask_layer = LabelLayer("final mask", opacity=0.5)
-        self.change_layer = ChangeLayer(visible=False)
-        self.uncertainty_layer = UncertaintyLayer(visible=False, opacity=0.8)
-        self.erf_layer = ErfLayer(opacity=0.8)
-        self.boxes_layer = BoxesLayer()
+        self.image_layer = ImageLayer(description="the input image")
+        self.mask_layer = LabelLayer("final mask", opacity=0.5, description="the network's prediction, class colours")
+        self.change_layer = ChangeLayer(
+            visible=False, description="pixels whose class the skip connections changed (finest vs coarsest stage)"
+        )
+        self.uncertainty_layer = UncertaintyLayer(
+            visible=False, opacity=0.8, description="confidence (top probability) or entropy of the prediction"
+        )
+        self.erf_layer = ErfLayer(
+            opacity=0.8, description="effective receptive field of the clicked pixel: |d logit / d input|"
+        )
+        self.boxes_layer = BoxesLayer(
+            description="theoretical receptive field of the clicked pixel at each stage (click; Shift+click keeps)"
+        )
         for layer in (
             self.image_layer,
             self.mask_layer,
@@ -181,11 +189,21 @@ class ViewerModel:
                 self.layers.remove(layer)
         for stage in stages:
             if stage_layer_name(stage) not in self.layers:
-                layer = LabelLayer(stage_layer_name(stage), visible=False, opacity=0.6)
+                layer = LabelLayer(
+                    stage_layer_name(stage),
+                    visible=False,
+                    opacity=0.6,
+                    description=f"what the stride-{stage} stage alone predicts (argmax of its scores)",
+                )
                 layer.hidden_classes = self._hidden
                 self.layers.insert(self.layers.index(self.mask_layer), layer)
             if score_layer_name(stage) not in self.layers:
                 self.layers.insert(
                     self.layers.index(self.uncertainty_layer),
-                    ScoreLayer(score_layer_name(stage), visible=False, opacity=0.7),
+                    ScoreLayer(
+                        score_layer_name(stage),
+                        visible=False,
+                        opacity=0.7,
+                        description=f"one class's score in the stride-{stage} map, one cell per unit",
+                    ),
                 )
