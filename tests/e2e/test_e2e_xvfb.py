@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
 import struct
 import subprocess
@@ -74,17 +75,20 @@ def display() -> Iterator[str]:
     xvfb = _require("Xvfb", skippable=True)
     for tool in ("xdotool", "xwd"):
         _require(tool)
-    number = 90 + os.getpid() % 100
-    name = f":{number}"
-    process = subprocess.Popen(
-        [xvfb, name, "-screen", "0", f"{SCREEN[0]}x{SCREEN[1]}x24", "-nolisten", "tcp"],
+    read_end, write_end = os.pipe()
+    process = subprocess.Popen(  # Xvfb picks a free display and writes its number to the pipe
+        [xvfb, "-displayfd", str(write_end), "-screen", "0", f"{SCREEN[0]}x{SCREEN[1]}x24", "-nolisten", "tcp"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        pass_fds=(write_end,),
     )
+    os.close(write_end)
     try:
-        _wait_for(lambda: Path(f"/tmp/.X11-unix/X{number}").exists() or process.poll() is not None, 10, "Xvfb")
-        assert process.poll() is None, "Xvfb exited at start"
-        yield name
+        with os.fdopen(read_end) as pipe:
+            ready, _, _ = select.select([pipe], [], [], 20)
+            number = pipe.readline().strip() if ready else ""
+        assert number and process.poll() is None, "Xvfb did not start"
+        yield f":{number}"
     finally:
         process.terminate()
         process.wait(5)
