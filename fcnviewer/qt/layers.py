@@ -516,11 +516,12 @@ class ErfLayer(HeatmapLayer):
     """
 
     _event_names = (*HeatmapLayer._event_names, "stage")
-    _data_names = (*HeatmapLayer._data_names, "_fields")
+    _data_names = (*HeatmapLayer._data_names, "_fields", "_origin")
 
     def __init__(self, name: str = "effective RF", **kwargs: Any) -> None:
         super().__init__(name, colormap="inferno", alpha_from_value=True, **kwargs)
         self._fields: dict[str, np.ndarray] = {}
+        self._origin = (0, 0)
         self._stage = "final"
 
     @property
@@ -528,9 +529,11 @@ class ErfLayer(HeatmapLayer):
         """Stages with a field."""
         return tuple(self._fields)
 
-    def set_fields(self, fields: Mapping[str, np.ndarray]) -> None:
-        """Show ``(H, W)`` fields by stage name (``"final"`` and stage names)."""
+    def set_fields(self, fields: Mapping[str, np.ndarray], origin: tuple[int, int] = (0, 0)) -> None:
+        """Show ``(h, w)`` fields by stage name (``"final"`` and stage names) of the image window
+        whose top-left pixel is ``origin`` (row, column); zero elsewhere."""
         self._fields = dict(fields)
+        self._origin = origin
         if self._stage not in self._fields and self._fields:
             self._stage = next(iter(self._fields))
         self._show_stage()
@@ -557,7 +560,8 @@ class ErfLayer(HeatmapLayer):
             data = self._fields[self._stage]
             # The field is heavy-tailed: saturate its top 0.5 % so that its extent shows.
             top = float(np.percentile(data[::4, ::4], 99.5)) or float(data.max()) or 1.0
-            self.set_data(data, limits=(0.0, top))
+            (row, col), (h, w) = self._origin, data.shape
+            self.set_data(data, rect=(float(col), float(row), float(w), float(h)), limits=(0.0, top))
 
 
 class ChangeLayer(RasterLayer):

@@ -524,7 +524,7 @@ class MainWindow(QMainWindow):
 
     def _on_probe_changed(self, result: Probed) -> None:
         request = result.request
-        self.model.erf_layer.set_fields(result.fields)
+        self.model.erf_layer.set_fields(result.fields, result.origin)
         self._fill_contributions(request.y, request.x, result.contributions, result.class_index, result.note)
         self.probe_shown.emit()
         self._write_e2e_report("probe")

@@ -119,13 +119,15 @@ class Predicted:
 
 @dataclass(frozen=True, eq=False)
 class Probed:
-    """ERF maps by stage (``"final"`` and stage names), their class, and branch contributions."""
+    """ERF maps by stage (``"final"`` and stage names) of the image window starting at ``origin``
+    (row, column; zero outside it), their class, and branch contributions."""
 
     request: ProbeRequest
     fields: dict[str, np.ndarray]
     class_index: int
     contributions: dict[str, float]
     note: str = ""
+    origin: tuple[int, int] = (0, 0)
 
 
 class Aborted(Exception):
@@ -294,18 +296,45 @@ class Worker(QObject):
         from fcnviewer.core.receptive import branch_contributions, effective_receptive_fields
 
         predictor = self._predictor
-        inputs = predictor.info.preprocessing.to_tensor(request.image, predictor.device, predictor.dtype)
-        fields = effective_receptive_fields(
-            predictor.model, inputs, request.y, request.x, class_index=request.class_index
-        )
+        y0, y1, x0, x1 = probe_window(predictor.model, request.y, request.x, request.image.shape[:2])
+        crop = request.image[y0:y1, x0:x1]
+        y, x = request.y - y0, request.x - x0
+        inputs = predictor.info.preprocessing.to_tensor(crop, predictor.device, predictor.dtype)
+        fields = effective_receptive_fields(predictor.model, inputs, y, x, class_index=request.class_index)
         self._check_abort()
         class_index = next(iter(fields.values())).class_index
         note = ""
         try:
-            contributions = branch_contributions(predictor.model, inputs, request.y, request.x, class_index)
+            contributions = branch_contributions(predictor.model, inputs, y, x, class_index)
         except (ValueError, KeyError) as exc:
             contributions, note = {}, f"no branch contributions for this network ({exc})"
-        return Probed(request, {k: v.values for k, v in fields.items()}, class_index, contributions, note)
+        values = {k: v.values for k, v in fields.items()}
+        return Probed(request, values, class_index, contributions, note, origin=(y0, x0))
+
+
+#: Stride of the coarsest FCN-VGG stage: shifting the input by a multiple of it shifts every map exactly.
+VGG_PERIOD = 32
+
+
+def probe_window(model: Any, y: int, x: int, size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """Rows ``y0:y1`` and columns ``x0:x1`` of the image that decide pixel ``(y, x)`` at every stage.
+
+    For FCN-VGG the union of the pixel's receptive-field boxes, widened to start on a multiple
+    of 32: the network then computes the same numbers on that crop as on the whole image (so
+    the effective RF of a 4096x4096 image costs what a crop of about 600x600 does). Networks
+    that resize to the input's size (FCN-ResNet) get the whole image.
+    """
+    from fcnviewer.core.models import FCNVGG
+    from fcnviewer.core.receptive import pixel_boxes
+
+    height, width = size
+    if not isinstance(model, FCNVGG):
+        return 0, height, 0, width
+    boxes = pixel_boxes(model, y, x, size).values()
+    top, left = min(b.y0 for b in boxes) - VGG_PERIOD, min(b.x0 for b in boxes) - VGG_PERIOD
+    bottom, right = max(b.y1 for b in boxes) + VGG_PERIOD + 1, max(b.x1 for b in boxes) + VGG_PERIOD + 1
+    y0, x0 = max(0, top // VGG_PERIOD * VGG_PERIOD), max(0, left // VGG_PERIOD * VGG_PERIOD)
+    return y0, min(height, bottom), x0, min(width, right)
 
 
 def _message(exc: BaseException) -> str:

@@ -167,6 +167,8 @@ def test_mode_class_and_stage_controls(qtbot) -> None:  # type: ignore[no-untype
     assert [erf_controls.stage_combo.itemText(i) for i in range(2)] == ["final", "8"]
     erf_controls.stage_combo.setCurrentText("8")
     assert erf.stage == "8"
+    erf.set_fields({"final": np.ones((4, 6), np.float32)}, origin=(32, 64))
+    assert erf.rect == (64.0, 32.0, 6.0, 4.0) and erf.stage == "final"
 
 
 def test_layer_panel_eye_reorder_and_solo(qtbot) -> None:  # type: ignore[no-untyped-def]

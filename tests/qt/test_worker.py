@@ -128,3 +128,30 @@ def test_stop_while_running_ends_the_thread_quickly(qtbot, ready: WorkerThread) 
     start = time.perf_counter()
     assert ready.stop(1000)
     assert time.perf_counter() - start < 1.0
+
+
+def test_probe_on_a_window_equals_the_whole_image(qtbot, ready: WorkerThread, checkpoint: Path) -> None:  # type: ignore[no-untyped-def]
+    from fcnviewer.core.checkpoints import load_checkpoint
+    from fcnviewer.core.receptive import branch_contributions, effective_receptive_fields
+    from fcnviewer.qt.worker import probe_window
+
+    image = np.random.default_rng(3).integers(0, 255, (672, 736, 3), dtype=np.uint8)
+    y, x = 340, 400
+    with qtbot.waitSignal(ready.signals.returned, timeout=60000) as blocker:
+        ready.worker.submit(Requests().make(ProbeRequest, image=image, y=y, x=x))
+    probed = blocker.args[0]
+    y0, x0 = probed.origin
+    h, w = probed.fields["final"].shape
+    assert (y0 % 32, x0 % 32) == (0, 0) and h * w < image.shape[0] * image.shape[1] / 1.5  # a real window
+    assert probe_window(ready.worker._predictor.model, y, x, image.shape[:2]) == (y0, y0 + h, x0, x0 + w)
+
+    loaded = load_checkpoint(checkpoint)
+    inputs = loaded.info.preprocessing.to_tensor(image)
+    full = effective_receptive_fields(loaded.model, inputs, y, x, class_index=probed.class_index)
+    for stage, field in full.items():
+        pasted = np.zeros_like(field.values)
+        pasted[y0 : y0 + h, x0 : x0 + w] = probed.fields[stage]
+        scale = float(field.values.max())
+        np.testing.assert_allclose(pasted, field.values, atol=1e-4 * scale, err_msg=stage)
+    whole = branch_contributions(loaded.model, inputs, y, x, probed.class_index)
+    assert probed.contributions == pytest.approx(whole, rel=1e-4, abs=1e-5)
