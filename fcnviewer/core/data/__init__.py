@@ -1,0 +1,1 @@
+"""Datasets: seeded synthetic scenes and segmentation folders (PASCAL VOC layout, images/ + masks/)."""

@@ -1,0 +1,45 @@
+"""The bundled default model: present, small, described, and good on scenes it never saw."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from fcnviewer.core.checkpoints import default_checkpoint_path, load_checkpoint
+from fcnviewer.core.data.synthetic import CLASS_NAMES, EVAL_SEED_BASE, PALETTE, SYNTHETIC_PREPROCESSING, SyntheticScenes
+from fcnviewer.core.training import evaluate
+
+PATH = default_checkpoint_path()
+pytestmark = pytest.mark.skipif(not PATH.exists(), reason="the bundled model has not been trained yet")
+
+
+@pytest.fixture(scope="module")
+def loaded():
+    return load_checkpoint(PATH)
+
+
+def test_is_small_and_carries_its_metadata(loaded):
+    assert PATH.stat().st_size < 20 * 1024 * 1024
+    info = loaded.info
+    assert info.spec.arch == "fcn8s" and info.spec.num_classes == len(CLASS_NAMES)
+    assert info.class_names == CLASS_NAMES and info.palette == PALETTE
+    assert info.preprocessing == SYNTHETIC_PREPROCESSING
+    for key in ("command", "seed", "steps", "seconds", "hardware", "device", "previous_stages"):
+        assert key in info.training, key
+    assert [s["arch"] for s in info.training["previous_stages"]] == ["fcn32s", "fcn16s"]
+    assert not loaded.model.training
+
+
+def test_passes_the_quality_bar_on_unseen_scenes(loaded):
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        result = evaluate(loaded.model, SyntheticScenes.evaluation(8), loaded.info.preprocessing, "cpu")
+    finally:
+        torch.set_num_threads(threads)
+    assert min(SyntheticScenes.evaluation(8).seeds) >= EVAL_SEED_BASE
+    assert result["final"]["mean_iu"] >= 0.8, result["final"]
+    assert result["final"]["pixel_acc"] >= 0.95
+    # the skips matter: the stride-8 map is clearly better than the stride-32 one
+    stages = result["stages"]
+    assert stages["8"]["mean_iu"] > stages["32"]["mean_iu"] + 0.05
