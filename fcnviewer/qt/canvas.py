@@ -8,7 +8,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPen
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem, QLabel, QVBoxLayout, QWidget
 
 from fcnviewer.qt.layers import BoxesLayer, Layer, LayerList, Pin, RasterLayer
 
@@ -105,6 +105,12 @@ class Canvas(pg.GraphicsView):
         layers.events.inserted.connect(self._on_layer_inserted)
         layers.events.removed.connect(self._on_layer_removed)
         layers.events.moved.connect(self._on_layers_moved)
+        self.hint = QLabel("Open an image (Ctrl+O) or a folder (Ctrl+Shift+O),\nor drop images here", self)
+        self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.hint.setWordWrap(True)
+        self.hint.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.hint.setStyleSheet("color: rgb(170, 170, 175); font-size: 14px; background: transparent;")
+        QVBoxLayout(self).addWidget(self.hint)
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.scene().sigMouseClicked.connect(self._on_mouse_clicked)
         self.setAcceptDrops(False)  # the main window takes drops
@@ -149,6 +155,7 @@ class Canvas(pg.GraphicsView):
 
     def set_image_size(self, height: int, width: int) -> None:
         """The image's size: bounds hovering/clicks; a new size refits the view."""
+        self.hint.hide()
         if (height, width) != self._image_size:
             self._image_size = (height, width)
             self._clip.setRect(QRectF(0, 0, width, height))

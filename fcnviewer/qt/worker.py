@@ -10,6 +10,7 @@ time of this module.
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import os
 import threading
@@ -430,3 +431,10 @@ class WorkerThread:
 
 #: Worker threads that did not end within their stop timeout (see :meth:`WorkerThread.stop`).
 _STOPPING: list[WorkerThread] = []
+
+
+@atexit.register
+def _finish_stopping() -> None:
+    """At interpreter exit, wait for those threads: destroying a running ``QThread`` aborts the process."""
+    for stopping in _STOPPING:
+        stopping.thread.wait()
