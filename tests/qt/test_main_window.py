@@ -465,3 +465,34 @@ def test_open_recent_and_copy_view(qtbot, loaded_window, tmp_path: Path) -> None
     win.copy_view()
     copied = QGuiApplication.clipboard().pixmap()
     assert (copied.width(), copied.height()) == (win.canvas.width(), win.canvas.height())
+
+
+def test_wheel_zooms_and_drag_pans(qtbot, loaded_window) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    win = loaded_window
+    canvas = win.canvas
+    centre = QPointF(canvas.viewport().width() / 2, canvas.viewport().height() / 2)
+    before = canvas.pixels_per_image_pixel()
+    wheel = QWheelEvent(
+        centre,
+        canvas.viewport().mapToGlobal(centre),
+        QPoint(0, 0),
+        QPoint(0, 240),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    QApplication.sendEvent(canvas.viewport(), wheel)
+    assert canvas.pixels_per_image_pixel() > before * 1.1
+    rect = canvas.view.viewRect()
+    start = centre.toPoint()
+    qtbot.mousePress(canvas.viewport(), Qt.MouseButton.LeftButton, pos=start)
+    for step in range(1, 6):
+        qtbot.mouseMove(canvas.viewport(), start + QPoint(20 * step, 0))
+    qtbot.mouseRelease(canvas.viewport(), Qt.MouseButton.LeftButton, pos=start + QPoint(100, 0))
+    assert canvas.view.viewRect().left() < rect.left()  # dragged right: the view moved left over the image
+    assert not win.model.boxes_layer.pins  # a drag is not a click
