@@ -41,7 +41,13 @@ def upsample_to_image(scores: Tensor, geometry: StageGeometry, height: int, widt
     """``(..., h, w)`` stage map -> ``(..., height, width)`` aligned to the image pixels.
 
     With ``top``, the result holds image rows ``top`` to ``top + height`` (for banded work).
+    When the units sit where ``F.interpolate``'s bilinear upsampling by the stride puts
+    them, up to a whole-pixel shift (FCN-VGG's stages), that fast kernel does the work;
+    otherwise two interpolation matrices do.
     """
+    shift = geometry.offset - (geometry.stride - 1) / 2
+    if float(geometry.stride).is_integer() and float(shift).is_integer() and scores.dim() == 3:
+        return _shifted_interpolate(scores, int(geometry.stride), int(shift), height, width, top)
     h, w = scores.shape[-2:]
     ys = _interpolation_matrix(geometry, np.arange(top, top + height), h, scores)
     xs = _interpolation_matrix(geometry, np.arange(width), w, scores)
@@ -56,3 +62,26 @@ def _interpolation_matrix(geometry: StageGeometry, pixels: np.ndarray, n: int, l
     np.add.at(matrix, (rows, lo), 1 - weight)
     np.add.at(matrix, (rows, hi), weight)
     return torch.from_numpy(matrix).to(device=like.device, dtype=like.dtype)
+
+
+def _shifted_interpolate(scores: Tensor, stride: int, shift: int, height: int, width: int, top: int) -> Tensor:
+    """:func:`upsample_to_image` by ``F.interpolate``: pixel ``p`` is its output ``p - shift``, clamped.
+
+    Only the stage rows that rows ``top .. top + height`` read are upsampled; clamping the
+    output index reproduces the clamping of the unit index at the map's borders.
+    """
+    h, w = scores.shape[-2:]
+    rows = np.clip(np.arange(top, top + height) - shift, 0, h * stride - 1)
+    first = max(0, int(np.floor((rows[0] + 0.5) / stride - 0.5)))
+    last = min(h - 1, int(np.ceil((rows[-1] + 0.5) / stride - 0.5)))
+    block = scores[None, :, first : last + 1].contiguous(memory_format=torch.channels_last)
+    up = torch.nn.functional.interpolate(block, scale_factor=stride, mode="bilinear", align_corners=False)[0]
+    cols = np.clip(np.arange(width) - shift, 0, w * stride - 1)
+    return up[:, _runs(rows - first * stride)][:, :, _runs(cols)]
+
+
+def _runs(indices: np.ndarray) -> slice | Tensor:
+    """``indices`` as a slice when they are consecutive, else as an index tensor."""
+    if len(indices) and np.all(np.diff(indices) == 1):
+        return slice(int(indices[0]), int(indices[-1]) + 1)
+    return torch.from_numpy(indices)

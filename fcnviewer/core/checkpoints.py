@@ -11,7 +11,6 @@ where such weights come from (Caffe-style BGR for FCN-VGG, ImageNet RGB for torc
 from __future__ import annotations
 
 import json
-import pickle
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -207,13 +206,13 @@ def _read(path: Path) -> tuple[dict[str, Tensor], dict[str, Any] | None]:
         return _read_safetensors(path)
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        found = re.search(r"(?:unsupported|Unsupported global:) GLOBAL (\S+)", str(exc))
-        what = f" ({found.group(1)})" if found else ""
-        raise CheckpointError(
-            f"{path}: refused to load: the file asks to run code or build objects{what}, not just tensors"
-        ) from None
     except Exception as exc:  # a malformed file can make the unpickler raise anything
+        wanted = re.search(r"(?:unsupported|Unsupported global:) GLOBAL (\S+)", str(exc))
+        if wanted:
+            raise CheckpointError(
+                f"{path}: refused to load: the file asks to run code or build objects ({wanted.group(1)}), "
+                "not just tensors"
+            ) from None
         raise CheckpointError(
             f"{path}: not a readable PyTorch checkpoint (truncated or corrupt?): {_short(exc)}"
         ) from None
@@ -279,6 +278,13 @@ def _load_state(module: nn.Module, state: dict[str, Tensor], path: Path) -> None
         module.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()}, strict=True)
 
 
+#: Lines of torch's weights-only error text that are advice to its developers, not the problem.
+_BOILERPLATE = ("Weights only load failed", "Please file an issue", "Check the documentation", "Trying to load")
+
+
 def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:200] if text else type(exc).__name__
+    """The informative first line of an exception's message."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    useful = [line for line in lines if not line.startswith(_BOILERPLATE)]
+    text = (useful or lines or [type(exc).__name__])[0]
+    return text[:200]

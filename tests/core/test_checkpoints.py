@@ -123,7 +123,9 @@ def _bad_files(tmp_path: Path, model) -> dict[str, tuple[Path, str]]:
     files["evil.pth"] = (evil, "refused to load: the file asks to run code")
     raw_pickle = tmp_path / "raw.pt"
     raw_pickle.write_bytes(pickle.dumps(_RunsCode()))
-    files["raw.pt"] = (raw_pickle, "refused to load|not a readable PyTorch checkpoint")
+    files["raw.pt"] = (raw_pickle, "not a readable PyTorch checkpoint")
+    (tmp_path / "random.pth").write_bytes(bytes(range(256)) * 4)
+    files["random.pth"] = (tmp_path / "random.pth", r"not a readable PyTorch checkpoint \(truncated or corrupt\?\): \w")
     torch.save([1, 2, 3], tmp_path / "list.pth")
     files["list.pth"] = (tmp_path / "list.pth", "holds a list, not a state dict")
     torch.save({"a": 1}, tmp_path / "nontensor.pth")
