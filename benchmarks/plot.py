@@ -15,6 +15,7 @@ import argparse
 import copy
 import itertools
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ def measure(sizes: list[int], runs: int, full_max: int) -> dict[str, Any]:
     from fcnviewer.core.inference import Predictor
     from fcnviewer.core.models import ArchSpec, build_model
 
+    info = machine()  # the load average before measuring
     networks: list[tuple[str, Any, int]] = []
     loaded, why = bundled()
     if loaded is None:
@@ -79,7 +81,8 @@ def measure(sizes: list[int], runs: int, full_max: int) -> dict[str, Any]:
             print(f"  {name} {size}: predictor {pred[-1][1]} s, eager {eager[-1][1]} s", file=sys.stderr, flush=True)
         series.append({"label": f"{name}: Predictor.predict", "points": pred, "dashed": False})
         series.append({"label": f"{name}: eager fp32 model(x)", "points": eager, "dashed": True})
-    return {"machine": machine(), "runs": runs, "series": series, "note": why}
+    info["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
+    return {"machine": info, "runs": runs, "series": series, "note": why}
 
 
 def from_run_json(data: dict[str, Any]) -> dict[str, Any]:
