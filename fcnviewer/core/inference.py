@@ -7,6 +7,7 @@ callers (a notebook, the CLI, the viewer's worker thread) never touch tensors.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import os
 import time
@@ -26,6 +27,8 @@ from fcnviewer.core.receptive import layer_table, stage_geometry, stage_map_shap
 
 #: Tile origins are multiples of this (the coarsest stride), so each tile's grid matches the image's.
 TILE_ALIGN = 32
+#: Rows per band in post-processing (bounds its temporaries to a few classes x rows x width).
+BAND_ROWS = 256
 #: Activation memory one tile may take, by default.
 DEFAULT_TILE_BUDGET = 2 * 1024**3
 
@@ -151,7 +154,8 @@ class Predictor:
                 notes.append(f"out of memory on {self.device}, in smaller tiles too: fell back to the CPU")
                 self._place(torch.device("cpu"))
                 outputs, tiles = self._run(image, self.tile_side, progress)
-        return self._finish(outputs, height, width, tiles, time.perf_counter() - start, tuple(notes))
+        prediction = self._finish(outputs, height, width, tiles, tuple(notes))
+        return dataclasses.replace(prediction, seconds=time.perf_counter() - start)
 
     def forward(self, x: Tensor) -> dict[str, Tensor]:
         """The network on a preprocessed batch, in inference mode, on the predictor's device.
@@ -205,35 +209,38 @@ class Predictor:
         full[:, :, y0:y1, x0:x1] = tile[:, :, y0 - shift_y : y1 - shift_y, x0 - shift_x : x1 - shift_x]
 
     def _finish(
-        self, outputs: dict[str, Tensor], height: int, width: int, tiles: int, seconds: float, notes: tuple[str, ...]
+        self, outputs: dict[str, Tensor], height: int, width: int, tiles: int, notes: tuple[str, ...]
     ) -> Prediction:
+        """Labels, confidence and image-aligned stage labels (in bands of rows, to bound memory)."""
         logits = outputs["out"][0]
         labels_dtype = torch.uint8 if logits.shape[0] <= 256 else torch.int16
-        confidence = 1.0 / torch.exp(logits - logits.amax(0, keepdim=True)).sum(0)
+        labels = torch.empty((height, width), dtype=labels_dtype, device=logits.device)
+        confidence = torch.empty((height, width), dtype=torch.float32, device=logits.device)
+        for top in range(0, height, BAND_ROWS):
+            band = logits[:, top : top + BAND_ROWS]
+            best, index = band.max(0)
+            labels[top : top + BAND_ROWS] = index
+            confidence[top : top + BAND_ROWS] = torch.exp(band - best).sum(0).reciprocal_()
         stages = {}
         for name in self.model.stage_names:
-            scores = outputs[name][0]
-            stage_labels = _aligned_argmax(scores, self.geometry[name], height, width).to(labels_dtype)
-            stages[name] = StageMap(name, scores.cpu().numpy(), self.geometry[name], stage_labels.cpu().numpy())
+            scores, geometry = outputs[name][0], self.geometry[name]
+            stage_labels = torch.cat(
+                [
+                    upsample_to_image(scores, geometry, min(BAND_ROWS, height - top), width, top=top).argmax(0)
+                    for top in range(0, height, BAND_ROWS)
+                ]
+            )
+            stages[name] = StageMap(name, scores.cpu().numpy(), geometry, stage_labels.to(labels_dtype).cpu().numpy())
         return Prediction(
             logits=logits.cpu().numpy(),
-            labels=logits.argmax(0).to(labels_dtype).cpu().numpy(),
+            labels=labels.cpu().numpy(),
             confidence=confidence.cpu().numpy(),
             stages=stages,
             device=str(self.device),
-            seconds=seconds,
+            seconds=0.0,
             tiles=tiles,
             notes=notes,
         )
-
-
-def _aligned_argmax(scores: Tensor, geometry: StageGeometry, height: int, width: int, rows: int = 512) -> Tensor:
-    """Argmax of the image-aligned scores, computed in bands of ``rows`` to bound memory."""
-    bands = [
-        upsample_to_image(scores, geometry, min(rows, height - top), width, top=top).argmax(0)
-        for top in range(0, height, rows)
-    ]
-    return torch.cat(bands, 0)
 
 
 @dataclass(frozen=True)
