@@ -425,8 +425,11 @@ def train(
     results: list[StageResult] = []
     previous: nn.Module | None = None
     if first_stage > 0:
-        prev_arch = schedule[first_stage - 1]
-        previous = load_checkpoint(out / f"{prev_arch}.safetensors").model
+        for done_arch in schedule[:first_stage]:  # stages finished before the resumed one
+            done = load_checkpoint(out / f"{done_arch}.safetensors")
+            steps, seconds = int(done.info.training.get("steps", 0)), float(done.info.training.get("seconds", 0.0))
+            results.append(StageResult(done_arch, out / f"{done_arch}.safetensors", steps, seconds, None))
+            previous = done.model
     elif config.init is not None:
         previous = load_checkpoint(config.init).model
     stream = BatchStream(train_set, config.batch, config.seed)

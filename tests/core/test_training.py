@@ -140,8 +140,10 @@ def test_train_staged_end_to_end_then_resume_and_evaluate(tmp_path):
     config.resume = tmp_path / "fcn8s-state.pth"
     again = train(config, train_set, None, SYNTHETIC_PREPROCESSING, class_names=CLASS_NAMES, palette=PALETTE,
                   log=logs.append, progress=False)
-    assert [r.arch for r in again] == ["fcn8s"]
+    assert [r.arch for r in again] == ["fcn32s", "fcn16s", "fcn8s"]
     assert any("resumed at step 2" in line for line in logs)
+    resumed = load_checkpoint(tmp_path / "fcn8s.safetensors").info.training
+    assert [s["arch"] for s in resumed["previous_stages"]] == ["fcn32s", "fcn16s"]
 
     result = evaluate(loaded.model, val_set, SYNTHETIC_PREPROCESSING, "cpu")
     assert set(result["stages"]) == {"32", "16", "8"}
