@@ -76,7 +76,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", default="runs/train", metavar="DIR", help="output folder (default runs/train)")
     parser.add_argument("--resume", metavar="CK", help="continue from <out>/<arch>-state.pth")
     parser.add_argument("--init", metavar="CK", help="initialise the first stage from this checkpoint (shared tensors)")
-    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: CUDA if available)")
+    parser.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:1, ... (default: CUDA if available)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 

@@ -298,8 +298,11 @@ class TrainConfig:
 
 def pick_device(name: str | None = None) -> torch.device:
     """``name``, else CUDA when available, else the CPU."""
-    if name:
-        return torch.device(name)
+    if name and name != "auto":
+        device = torch.device(name)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device {name!r} asked for, but CUDA is not available here")
+        return device
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 

@@ -224,3 +224,25 @@ def test_segmentation_folders(tmp_path, layout):
     assert fixed[1][0].shape == (16, 16, 3) and set(np.unique(fixed[1][1])) <= set(range(6)) | {255}
     with pytest.raises(DatasetError):
         open_folder(tmp_path / "nowhere")
+
+
+def test_cli_train_synthetic(tmp_path, capsys):
+    import argparse
+
+    from fcnviewer import cli_train
+    from fcnviewer.core.checkpoints import load_checkpoint
+
+    parser = argparse.ArgumentParser()
+    cli_train.add_parser(parser.add_subparsers())
+    args = parser.parse_args([
+        "train", "--synthetic", "--arch", "fcn16s", "--width", str(WIDTH), "--size", "40", "--steps", "2",
+        "--batch", "2", "--val-count", "1", "--out", str(tmp_path), "--no-progress", "--device", "cpu",
+        "--optimizer", "adam", "--lr", "1e-3", "--class-weights", "0.5,1,1,1,1,1",
+    ])  # fmt: skip
+    assert cli_train.run(args) == 0
+    loaded = load_checkpoint(tmp_path / "fcn16s.safetensors")
+    assert loaded.info.spec.arch == "fcn16s" and loaded.info.training["optimizer"] == "adam"
+    assert "fcn16s: 2 steps" in capsys.readouterr().out
+    bad = parser.parse_args(["train", "--synthetic", "--steps", "1", "--out", str(tmp_path), "--no-progress",
+                             "--class-weights", "1,2", "--width", str(WIDTH), "--size", "40"])
+    assert cli_train.run(bad) == 2
