@@ -22,9 +22,9 @@ VENV = ROOT / ".venv"
 PYTHON = VENV / "bin" / "python"
 #: Debian packages for the end-to-end test: an X server, xdotool, and the libraries of Qt's xcb plugin.
 APT_PACKAGES = (
-    "xvfb", "xdotool", "x11-utils", "libxcb-cursor0", "libxkbcommon-x11-0", "libxcb-icccm4", "libxcb-image0",
+    "xvfb", "xdotool", "x11-apps", "libxcb-cursor0", "libxkbcommon-x11-0", "libxcb-icccm4", "libxcb-image0",
     "libxcb-keysyms1", "libxcb-randr0", "libxcb-render-util0", "libxcb-shape0", "libxcb-xinerama0", "libxcb-xkb1",
-    "libegl1", "libgl1", "libfontconfig1", "libdbus-1-3",
+    "libegl1", "libgl1", "libfontconfig1", "libglib2.0-0", "libdbus-1-3", "fonts-dejavu-core",
 )  # fmt: skip
 
 
