@@ -26,7 +26,8 @@ def test_is_small_and_carries_its_metadata(loaded):
     assert info.preprocessing == SYNTHETIC_PREPROCESSING
     for key in ("command", "seed", "steps", "seconds", "hardware", "device", "previous_stages"):
         assert key in info.training, key
-    assert [s["arch"] for s in info.training["previous_stages"]][-2:] == ["fcn32s", "fcn16s"]
+    archs = [s["arch"] for s in info.training["previous_stages"]]
+    assert "fcn32s" in archs and "fcn16s" in archs and archs.index("fcn32s") < archs.index("fcn16s")
     assert not loaded.model.training
 
 
@@ -39,10 +40,10 @@ def test_passes_the_quality_bar_on_unseen_scenes(loaded):
         torch.set_num_threads(threads)
     assert min(SyntheticScenes.evaluation(8).seeds) >= EVAL_SEED_BASE
     # The bars the shipped model actually meets (see MODEL_CARD.md: on these 8 scenes it scores
-    # mean IU 0.379, pixel acc. 0.879, stride-8 map 0.379 vs stride-32 map 0.330). The target
+    # mean IU 0.389, pixel acc. 0.890, stride-8 map 0.389 vs stride-32 map 0.336). The target
     # of mean IU >= 0.8 is NOT met yet: the model is under-trained; raise these with a better one.
-    assert result["final"]["mean_iu"] >= 0.33, result["final"]
-    assert result["final"]["pixel_acc"] >= 0.85
+    assert result["final"]["mean_iu"] >= 0.35, result["final"]
+    assert result["final"]["pixel_acc"] >= 0.86
     # the skips matter: the stride-8 map is better than the stride-32 one
     stages = result["stages"]
-    assert stages["8"]["mean_iu"] > stages["32"]["mean_iu"] + 0.02
+    assert stages["8"]["mean_iu"] > stages["32"]["mean_iu"] + 0.03
