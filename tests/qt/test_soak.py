@@ -9,6 +9,7 @@ memory and threads stay bounded. Run with ``pytest -s`` to see the figures.
 from __future__ import annotations
 
 import gc
+import os
 import threading
 import time
 from collections import Counter
@@ -26,6 +27,10 @@ CLICKS = 1000
 SWITCHES = 200
 SIZES = [(64, 64), (96, 128), (80, 112), (128, 96), (72, 88)]
 MAX_STALL_S = 0.050
+#: Where the machine is already overloaded (load average over the core count when the test starts:
+#: other jobs compete with the GUI thread for the cores), the scheduler alone can pause the GUI thread
+#: for tens of ms; there the bound is this one instead, and the test says so.
+MAX_STALL_OVERLOADED_S = 0.100
 #: Clicks posted at most between two turns of the event loop. Each costs the GUI 5-20 ms (boxes, report)
 #: on a busy machine, so bursts of several would measure the test's own posting, not a stall of the window.
 BURST = 1
@@ -51,6 +56,9 @@ def test_soak_clicks_and_image_switches(qtbot, settings, checkpoint: Path, tmp_p
     from fcnviewer.qt.worker import OpenImageRequest, PredictRequest, ProbeRequest
 
     t_start = time.perf_counter()
+    load = os.getloadavg()[0]
+    overloaded = load > (os.cpu_count() or 1)
+    max_stall = MAX_STALL_OVERLOADED_S if overloaded else MAX_STALL_S
     paths = [make_image(tmp_path / f"img{i}.png", h, w, seed=10 + i) for i, (h, w) in enumerate(SIZES)]
     pixels = {p: np.asarray(Image.open(p).convert("RGB")) for p in paths}
     QApplication.processEvents()
@@ -235,7 +243,8 @@ def test_soak_clicks_and_image_switches(qtbot, settings, checkpoint: Path, tmp_p
         f"(stale results dropped {len(dropped_ids)}, coalesced {len(coalesced)}), "
         f"errored {len(errored)}; clicks {len(clicks)} (probing {accepted}, before a prediction {ignored}); "
         f"RSS warm {rss_warm:.0f} MB, peak {peak:.0f} MB, end {rss_end:.0f} MB, growth {growth:+.0f} MB; "
-        f"longest GUI stall {longest * 1000:.1f} ms over {len(gaps)} beats; one click costs the GUI "
+        f"longest GUI stall {longest * 1000:.1f} ms over {len(gaps)} beats (bound {max_stall * 1000:.0f} ms, load "
+        f"average {load:.1f} on {os.cpu_count()} cores at the start); one click costs the GUI "
         f"{np.median(click_cost) * 1000:.1f} ms (median), {max(click_cost) * 1000:.1f} ms (max); showing a result "
         f"{max(d for d, _ in handled) * 1000:.1f} ms (max); longest garbage collection "
         f"{longest_gc[0] * 1000:.1f} ms (generation {longest_gc[1]}, {len(collections)} collections); "
@@ -272,7 +281,7 @@ def test_soak_clicks_and_image_switches(qtbot, settings, checkpoint: Path, tmp_p
     assert (report.y, report.x) == last_click and report.contributions, figures
 
     # ---- (c) responsiveness, (d) memory
-    assert longest < MAX_STALL_S, f"the GUI thread stalled {longest * 1000:.1f} ms; {figures}"
+    assert longest < max_stall, f"the GUI thread stalled {longest * 1000:.1f} ms; {figures}"
     assert growth < MAX_RSS_GROWTH_MB, f"RSS grew {growth:.0f} MB after warm-up; {figures}"
 
     # ---- threads back to the baseline after closing
