@@ -26,11 +26,11 @@ from tests.qt.conftest import make_image
 CLICKS = 1000
 SWITCHES = 200
 SIZES = [(64, 64), (96, 128), (80, 112), (128, 96), (72, 88)]
+#: The GUI thread's own work between two heartbeats (its CPU time) never exceeds this.
 MAX_STALL_S = 0.050
-#: Where the machine is already overloaded (load average over the core count when the test starts:
-#: other jobs compete with the GUI thread for the cores), the scheduler alone can pause the GUI thread
-#: for tens of ms; there the bound is this one instead, and the test says so.
-MAX_STALL_OVERLOADED_S = 0.100
+#: Wall-clock gaps between heartbeats also count time the thread waits for a core (this machine's other
+#: jobs) or for the GIL (the worker's Python code): that bound is looser, and both figures are printed.
+MAX_WALL_GAP_S = 0.150
 #: Clicks posted at most between two turns of the event loop. Each costs the GUI 5-20 ms (boxes, report)
 #: on a busy machine, so bursts of several would measure the test's own posting, not a stall of the window.
 BURST = 1
@@ -57,8 +57,6 @@ def test_soak_clicks_and_image_switches(qtbot, settings, checkpoint: Path, tmp_p
 
     t_start = time.perf_counter()
     load = os.getloadavg()[0]
-    overloaded = load > (os.cpu_count() or 1)
-    max_stall = MAX_STALL_OVERLOADED_S if overloaded else MAX_STALL_S
     paths = [make_image(tmp_path / f"img{i}.png", h, w, seed=10 + i) for i, (h, w) in enumerate(SIZES)]
     pixels = {p: np.asarray(Image.open(p).convert("RGB")) for p in paths}
     QApplication.processEvents()
@@ -110,11 +108,16 @@ def test_soak_clicks_and_image_switches(qtbot, settings, checkpoint: Path, tmp_p
 
     gaps: list[float] = []
     last_beat = [time.perf_counter()]
+    cpu_gaps: list[float] = []  # the GUI thread's CPU time between two beats
+    last_cpu = [time.thread_time()]
 
     def beat() -> None:
         now = time.perf_counter()
         gaps.append(now - last_beat[0])
         last_beat[0] = now
+        cpu = time.thread_time()
+        cpu_gaps.append(cpu - last_cpu[0])
+        last_cpu[0] = cpu
 
     heartbeat = QTimer()
     heartbeat.setInterval(5)
@@ -156,7 +159,7 @@ def test_soak_clicks_and_image_switches(qtbot, settings, checkpoint: Path, tmp_p
             collections.append((time.perf_counter() - gc_started[0], info["generation"]))
 
     gc.callbacks.append(on_gc)
-    last_beat[0] = time.perf_counter()
+    last_beat[0], last_cpu[0] = time.perf_counter(), time.thread_time()
     heartbeat.start()
     soak_start = time.perf_counter()
     for round_ in range(SWITCHES):
@@ -169,7 +172,7 @@ def test_soak_clicks_and_image_switches(qtbot, settings, checkpoint: Path, tmp_p
             gc.freeze()
             rss_warm = peak = rss_mb()
             measuring[0] = True
-            last_beat[0] = time.perf_counter()
+            last_beat[0], last_cpu[0] = time.perf_counter(), time.thread_time()
             heartbeat.start()
         path = paths[(round_ + 1) % len(paths)]
         win.open_paths([path])
@@ -222,7 +225,7 @@ def test_soak_clicks_and_image_switches(qtbot, settings, checkpoint: Path, tmp_p
     heartbeat.stop()
     gc.callbacks.remove(on_gc)
     gc.unfreeze()
-    longest = max(gaps)
+    longest, busiest = max(gaps), max(cpu_gaps)
     longest_gc = max(collections, default=(0.0, -1))
     peak = max(peak, rss_mb())
     gc.collect()
@@ -243,8 +246,9 @@ def test_soak_clicks_and_image_switches(qtbot, settings, checkpoint: Path, tmp_p
         f"(stale results dropped {len(dropped_ids)}, coalesced {len(coalesced)}), "
         f"errored {len(errored)}; clicks {len(clicks)} (probing {accepted}, before a prediction {ignored}); "
         f"RSS warm {rss_warm:.0f} MB, peak {peak:.0f} MB, end {rss_end:.0f} MB, growth {growth:+.0f} MB; "
-        f"longest GUI stall {longest * 1000:.1f} ms over {len(gaps)} beats (bound {max_stall * 1000:.0f} ms, load "
-        f"average {load:.1f} on {os.cpu_count()} cores at the start); one click costs the GUI "
+        f"longest GUI stall {busiest * 1000:.1f} ms of the GUI thread's own work, {longest * 1000:.1f} ms wall clock "
+        f"(over {len(gaps)} beats; load average {load:.1f} on {os.cpu_count()} cores at the start); "
+        f"one click costs the GUI "
         f"{np.median(click_cost) * 1000:.1f} ms (median), {max(click_cost) * 1000:.1f} ms (max); showing a result "
         f"{max(d for d, _ in handled) * 1000:.1f} ms (max); longest garbage collection "
         f"{longest_gc[0] * 1000:.1f} ms (generation {longest_gc[1]}, {len(collections)} collections); "
@@ -281,7 +285,8 @@ def test_soak_clicks_and_image_switches(qtbot, settings, checkpoint: Path, tmp_p
     assert (report.y, report.x) == last_click and report.contributions, figures
 
     # ---- (c) responsiveness, (d) memory
-    assert longest < max_stall, f"the GUI thread stalled {longest * 1000:.1f} ms; {figures}"
+    assert busiest < MAX_STALL_S, f"the GUI thread worked {busiest * 1000:.1f} ms without a break; {figures}"
+    assert longest < MAX_WALL_GAP_S, f"the GUI thread stalled {longest * 1000:.1f} ms; {figures}"
     assert growth < MAX_RSS_GROWTH_MB, f"RSS grew {growth:.0f} MB after warm-up; {figures}"
 
     # ---- threads back to the baseline after closing
