@@ -233,7 +233,10 @@ def test_closing_during_a_probe_or_a_model_load_is_quick(
     start = time.perf_counter()
     win.close()
     took = time.perf_counter() - start
-    assert took < 1.2, f"closing took {took:.2f} s"
+    print(f"closing during a {what}: {took:.2f} s")
+    # Neither a probe nor a checkpoint load checks for abort midway: closeEvent waits at most 0.2 s for
+    # the files thread and 1 s for the worker, then leaves a thread still running to end on its own.
+    assert took < 1.5, f"closing took {took:.2f} s"
     assert win.worker_thread.thread.wait(30000) and win.files_thread.thread.wait(30000)
 
 
