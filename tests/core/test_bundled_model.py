@@ -10,7 +10,6 @@ from fcnviewer.core.data.synthetic import CLASS_NAMES, EVAL_SEED_BASE, PALETTE, 
 from fcnviewer.core.training import evaluate
 
 PATH = default_checkpoint_path()
-pytestmark = pytest.mark.skipif(not PATH.exists(), reason="the bundled model has not been trained yet")
 
 
 @pytest.fixture(scope="module")

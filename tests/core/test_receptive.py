@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import numpy as np
@@ -281,16 +280,15 @@ def test_branch_contributions_need_an_out_stream() -> None:
 
 
 def run_cli(argv: list[str]) -> int:
-    from fcnviewer import cli_rf
+    from fcnviewer.cli import main
 
-    parser = argparse.ArgumentParser(prog="fcnviewer")
-    cli_rf.add_parser(parser.add_subparsers(dest="command"))
-    return cli_rf.run(parser.parse_args(["rf", *argv]))
+    return main(["rf", *argv])
 
 
 @pytest.fixture
 def checkpoint(tmp_path):
-    checkpoints = pytest.importorskip("fcnviewer.core.checkpoints")
+    from fcnviewer.core import checkpoints
+
     spec = ArchSpec("fcn16s", width=TINY)
     path = tmp_path / "tiny.safetensors"
     checkpoints.save_checkpoint(path, tiny("fcn16s", seed=5), checkpoints.ModelInfo.default_for(spec))
