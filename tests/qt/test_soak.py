@@ -29,8 +29,9 @@ SIZES = [(64, 64), (96, 128), (80, 112), (128, 96), (72, 88)]
 #: The GUI thread's own work between two heartbeats (its CPU time) never exceeds this.
 MAX_STALL_S = 0.050
 #: Wall-clock gaps between heartbeats also count time the thread waits for a core (this machine's other
-#: jobs) or for the GIL (the worker's Python code): that bound is looser, and both figures are printed.
-MAX_WALL_GAP_S = 0.150
+#: jobs) or for the GIL (the worker's Python code): 34-188 ms seen on 2 shared cores, so this bound only
+#: catches hangs; both figures are printed.
+MAX_WALL_GAP_S = 0.500
 #: Clicks posted at most between two turns of the event loop. Each costs the GUI 5-20 ms (boxes, report)
 #: on a busy machine, so bursts of several would measure the test's own posting, not a stall of the window.
 BURST = 1
