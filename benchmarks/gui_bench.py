@@ -141,9 +141,9 @@ def gui(quick: bool) -> dict[str, Any]:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
-    from benchmarks.run import he_init, test_image
+    from benchmarks.run import test_image
     from fcnviewer.core.checkpoints import ModelInfo, default_checkpoint_path, save_checkpoint
-    from fcnviewer.core.models import ArchSpec, build_model
+    from fcnviewer.core.models import ArchSpec, build_model, randomize_weights
     from fcnviewer.qt.main_window import MainWindow
 
     result: dict[str, Any] = {"platform": os.environ.get("QT_QPA_PLATFORM")}
@@ -160,7 +160,7 @@ def gui(quick: bool) -> dict[str, Any]:
     if not default_checkpoint_path().exists():
         spec = ArchSpec("fcn8s", 21, 1 / 8)
         checkpoint = save_checkpoint(
-            folder / "fcn8s-w8-random.safetensors", he_init(build_model(spec)), ModelInfo.default_for(spec)
+            folder / "fcn8s-w8-random.safetensors", randomize_weights(build_model(spec)), ModelInfo.default_for(spec)
         )
         result["note"] = "bundled model missing: a random width-1/8 FCN-8s stands in"
     t0 = time.perf_counter()

@@ -33,10 +33,10 @@ def measure(sizes: list[int], runs: int, full_max: int) -> dict[str, Any]:
     """Median predictor and eager times per size and network, on the CPU."""
     import torch
 
-    from benchmarks.run import bundled, he_init, interleaved, machine, test_image
+    from benchmarks.run import bundled, interleaved, machine, test_image
     from fcnviewer.core.checkpoints import LoadedModel, ModelInfo
     from fcnviewer.core.inference import Predictor
-    from fcnviewer.core.models import ArchSpec, build_model
+    from fcnviewer.core.models import ArchSpec, build_model, randomize_weights
 
     info = machine()  # the load average before measuring
     networks: list[tuple[str, Any, int]] = []
@@ -46,7 +46,7 @@ def measure(sizes: list[int], runs: int, full_max: int) -> dict[str, Any]:
         networks.append(
             (
                 "FCN-8s width 1/8 (bundled stand-in)",
-                LoadedModel(he_init(build_model(spec)), ModelInfo.default_for(spec)),
+                LoadedModel(randomize_weights(build_model(spec)), ModelInfo.default_for(spec)),
                 10**9,
             )
         )
@@ -54,7 +54,11 @@ def measure(sizes: list[int], runs: int, full_max: int) -> dict[str, Any]:
         networks.append((f"bundled {loaded.info.spec.arch} x{loaded.info.spec.width:g}", loaded, 10**9))
     spec = ArchSpec("fcn8s")
     networks.append(
-        ("FCN-8s VGG16 full width", LoadedModel(he_init(build_model(spec)), ModelInfo.default_for(spec)), full_max)
+        (
+            "FCN-8s VGG16 full width",
+            LoadedModel(randomize_weights(build_model(spec)), ModelInfo.default_for(spec)),
+            full_max,
+        )
     )
     series: list[dict[str, Any]] = []
     for name, model, largest in networks:

@@ -114,18 +114,6 @@ def interleaved(fns: dict[str, Callable[[], Any]], warmup: int, n: int, device: 
     return {k: _stats(wall[k], cpu[k]) for k in fns}
 
 
-def he_init(model: Any, seed: int = 0) -> Any:
-    """Random He-scaled weights for every parameter (the zero-initialised score layers included)."""
-    import torch
-
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in model.parameters():
-            fan_in = p[0].numel() if p.dim() > 1 else 1
-            p.copy_(torch.randn(p.shape, generator=generator) * (2.0 / fan_in) ** 0.5)
-    return model.eval()
-
-
 def test_image(height: int, width: int, seed: int = 0) -> Any:
     """A deterministic RGB uint8 image with some structure (gradients and noise)."""
     import numpy as np
@@ -224,14 +212,14 @@ def bench_network(
 
 def section_forward(args: argparse.Namespace) -> dict[str, Any]:
     from fcnviewer.core.checkpoints import LoadedModel, ModelInfo
-    from fcnviewer.core.models import ArchSpec, build_model
+    from fcnviewer.core.models import ArchSpec, build_model, randomize_weights
 
     warmup, n = (1, 3) if args.quick else (2, 7)
     out: dict[str, Any] = {"warmup": warmup, "runs": n, "results": [], "notes": []}
     for device in devices(args.device):
         for precision in precisions(device):
             spec = ArchSpec("fcn8s")
-            loaded = LoadedModel(he_init(build_model(spec)), ModelInfo.default_for(spec))
+            loaded = LoadedModel(randomize_weights(build_model(spec)), ModelInfo.default_for(spec))
             out["results"].append(bench_network("fcn8s-vgg16 (full width)", loaded, 500, device, precision, warmup, n))
             _progress(out["results"][-1])
             model, why = bundled()
@@ -277,14 +265,14 @@ def section_erf(args: argparse.Namespace) -> dict[str, Any]:
 
     from fcnviewer.core.checkpoints import LoadedModel, ModelInfo
     from fcnviewer.core.inference import Predictor
-    from fcnviewer.core.models import ArchSpec, build_model
+    from fcnviewer.core.models import ArchSpec, build_model, randomize_weights
     from fcnviewer.core.receptive import effective_receptive_field, effective_receptive_fields
 
     loaded, why = bundled()
     note = None
     if loaded is None:
         spec = ArchSpec("fcn8s", 21, 1 / 8)
-        loaded = LoadedModel(he_init(build_model(spec)), ModelInfo.default_for(spec))
+        loaded = LoadedModel(randomize_weights(build_model(spec)), ModelInfo.default_for(spec))
         note = f"bundled model missing ({why}): a random width-1/8 FCN-8s instead"
     device = "cpu" if args.device in (None, "all") else args.device
     predictor = Predictor(loaded, device=device)
@@ -355,11 +343,11 @@ def section_gui(args: argparse.Namespace) -> dict[str, Any]:
 
 def _random_checkpoint(folder: Path) -> Path:
     from fcnviewer.core.checkpoints import ModelInfo, save_checkpoint
-    from fcnviewer.core.models import ArchSpec, build_model
+    from fcnviewer.core.models import ArchSpec, build_model, randomize_weights
 
     spec = ArchSpec("fcn8s", 21, 1 / 8)
     return save_checkpoint(
-        folder / "fcn8s-w8-random.safetensors", he_init(build_model(spec)), ModelInfo.default_for(spec)
+        folder / "fcn8s-w8-random.safetensors", randomize_weights(build_model(spec)), ModelInfo.default_for(spec)
     )
 
 
@@ -455,10 +443,10 @@ def memory_child(size: int) -> None:
 
     from fcnviewer.core.checkpoints import LoadedModel, ModelInfo
     from fcnviewer.core.inference import Predictor
-    from fcnviewer.core.models import ArchSpec, build_model
+    from fcnviewer.core.models import ArchSpec, build_model, randomize_weights
 
     spec = ArchSpec("fcn8s")
-    predictor = Predictor(LoadedModel(he_init(build_model(spec)), ModelInfo.default_for(spec)), device="cpu")
+    predictor = Predictor(LoadedModel(randomize_weights(build_model(spec)), ModelInfo.default_for(spec)), device="cpu")
     image = test_image(size, size)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t0 = time.perf_counter()

@@ -12,15 +12,10 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
 def randomize(model, seed: int = 0):
-    """Give every parameter (zero-initialised scores included) random He-scaled values."""
-    import torch
+    """Give every parameter random He-scaled values (see ``randomize_weights``)."""
+    from fcnviewer.core.models import randomize_weights
 
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for parameter in model.parameters():
-            fan_in = parameter[0].numel() if parameter.dim() > 1 else 1
-            parameter.copy_(torch.randn(parameter.shape, generator=generator) * (2.0 / fan_in) ** 0.5)
-    return model.eval()
+    return randomize_weights(model, seed)
 
 
 @pytest.fixture

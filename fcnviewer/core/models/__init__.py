@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
 from torch import nn
 
 from fcnviewer.core.models.fcn_resnet import BUILDERS as RESNET_BUILDERS
@@ -48,6 +49,19 @@ def build_model(spec: ArchSpec) -> SegmentationModel:
         return FCNResNet(spec.arch, num_classes=spec.num_classes, aux=spec.aux)
     skips = {"fcn32s": 0, "fcn16s": 1, "fcn8s": 2, "fcn8s-atonce": 2}[spec.arch]
     return FCNVGG(spec.num_classes, skips=skips, at_once=spec.arch == "fcn8s-atonce", width=spec.width)
+
+
+def randomize_weights(model: nn.Module, seed: int = 0) -> nn.Module:
+    """Give every parameter (the zero-initialised score layers too) random He-scaled values; eval mode.
+
+    For tests and benchmarks: a network that computes something non-trivial without training.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            fan_in = parameter[0].numel() if parameter.dim() > 1 else 1
+            parameter.copy_(torch.randn(parameter.shape, generator=generator) * (2.0 / fan_in) ** 0.5)
+    return model.eval()
 
 
 def is_segmentation_model(module: nn.Module) -> bool:
