@@ -61,11 +61,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch", type=int, default=8, help="images per step (default 8)")
     parser.add_argument("--lr", type=float, default=0.01, help="learning rate (default 0.01)")
     parser.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default 0.9)")
-    parser.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd",
-                        help="sgd (momentum, the paper) or adam (AdamW; --momentum is its beta1)")
+    parser.add_argument(
+        "--optimizer",
+        choices=("sgd", "adam"),
+        default="sgd",
+        help="sgd (momentum, the paper) or adam (AdamW; --momentum is its beta1)",
+    )
     parser.add_argument("--weight-decay", type=float, default=5e-4)
-    parser.add_argument("--class-weights", type=_floats, default=None, metavar="W0,W1,...",
-                        help="per-class loss weights (default: none, as in the paper)")
+    parser.add_argument(
+        "--class-weights",
+        type=_floats,
+        default=None,
+        metavar="W0,W1,...",
+        help="per-class loss weights (default: none, as in the paper)",
+    )
     parser.add_argument("--schedule", choices=("poly", "fixed"), default="poly", help="lr schedule per stage")
     parser.add_argument("--warmup", type=int, default=100, help="linear warm-up steps per stage")
     parser.add_argument("--dropout", type=float, default=0.5, help="dropout after fc6 and fc7 (default 0.5)")

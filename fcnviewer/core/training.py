@@ -544,8 +544,10 @@ def train(
                 val = evaluate(model, val_set, preprocessing, device, num_classes=config.num_classes, stages=False)
                 val = val["final"]
                 history.append({"step": done, "val_mean_iu": round(val["mean_iu"], 4)})
-                log(f"[{arch}] step {done}: loss {loss_avg:.4f}, "
-                    f"val pixel acc {val['pixel_acc']:.4f}, mean IU {val['mean_iu']:.4f}")
+                log(
+                    f"[{arch}] step {done}: loss {loss_avg:.4f}, "
+                    f"val pixel acc {val['pixel_acc']:.4f}, mean IU {val['mean_iu']:.4f}"
+                )
                 model.train()
             if config.save_every and done % config.save_every == 0 and done < total:
                 run.save_state(done)
