@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -12,8 +13,35 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
+
+
+class Heartbeat:
+    """A QTimer on the GUI thread that records, between two beats, the wall-clock gap and the
+    GUI thread's own CPU time: a long gap is a stall the user would see."""
+
+    def __init__(self, interval_ms: int = 5) -> None:
+        self.gaps: list[float] = []
+        self.cpu_gaps: list[float] = []
+        self._last = self._last_cpu = 0.0
+        self._timer = QTimer()
+        self._timer.setInterval(interval_ms)
+        self._timer.timeout.connect(self._beat)
+
+    def start(self) -> None:
+        """Start (or restart) measuring from now."""
+        self._last, self._last_cpu = time.perf_counter(), time.thread_time()
+        self._timer.start()
+
+    def stop(self) -> None:
+        self._timer.stop()
+
+    def _beat(self) -> None:
+        now, cpu = time.perf_counter(), time.thread_time()
+        self.gaps.append(now - self._last)
+        self.cpu_gaps.append(cpu - self._last_cpu)
+        self._last, self._last_cpu = now, cpu
 
 
 def make_checkpoint(path: Path, arch: str = "fcn8s", num_classes: int = 4, seed: int = 0) -> Path:

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QMessageBox
 
-from tests.qt.conftest import make_image
+from tests.qt.conftest import Heartbeat, make_image
 
 
 def test_click_draws_the_core_boxes_and_fills_the_inspector(qtbot, loaded_window) -> None:  # type: ignore[no-untyped-def]
@@ -360,32 +360,21 @@ def test_settings_are_kept_between_runs(qtbot, settings, image_path: Path) -> No
 def test_gui_thread_stays_responsive_while_the_network_runs(qtbot, loaded_window, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     win = loaded_window
     big = make_image(tmp_path / "big.png", 512, 512, seed=6)
-    gaps: list[float] = []
-    last = [time.perf_counter()]
-
-    def beat() -> None:
-        now = time.perf_counter()
-        gaps.append(now - last[0])
-        last[0] = now
-
-    timer = QTimer()
-    timer.setInterval(5)
-    timer.timeout.connect(beat)
+    heartbeat = Heartbeat()
     ran: list[float] = []
 
     def on_started(request) -> None:  # type: ignore[no-untyped-def]
         if getattr(request, "image", np.zeros((0, 0))).shape[:2] == (512, 512):
             ran.append(time.perf_counter())
-            last[0] = time.perf_counter()
-            timer.start()  # from the moment the network starts until its result is drawn
+            heartbeat.start()  # from the moment the network starts until its result is drawn
 
     win.worker_thread.signals.started.connect(on_started)
     win.prediction_shown.connect(lambda: ran.append(time.perf_counter()))
     win.open_paths([big])
     qtbot.waitUntil(lambda: len(ran) >= 2, timeout=30000)
-    timer.stop()
-    longest = max(gaps)
-    print(f"network + display {ran[1] - ran[0]:.2f} s; longest GUI stall {longest * 1000:.1f} ms, {len(gaps)} beats")
+    heartbeat.stop()
+    longest, beats = max(heartbeat.gaps), len(heartbeat.gaps)
+    print(f"network + display {ran[1] - ran[0]:.2f} s; longest GUI stall {longest * 1000:.1f} ms, {beats} beats")
     assert ran[1] - ran[0] > 0.05  # the network really ran meanwhile
     assert longest < 0.05
 

@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import Qt, QThread, QTimer
+from PySide6.QtCore import Qt, QThread
 from PySide6.QtWidgets import QApplication
 
-from tests.qt.conftest import make_image
+from tests.qt.conftest import Heartbeat, make_image
 
 CLICKS = 1000
 SWITCHES = 200
@@ -107,22 +107,7 @@ def test_soak_clicks_and_image_switches(qtbot, settings, checkpoint: Path, tmp_p
     clicks: list[tuple[int, int]] = []
     win.canvas.clicked.connect(lambda y, x, _keep: clicks.append((y, x)))
 
-    gaps: list[float] = []
-    last_beat = [time.perf_counter()]
-    cpu_gaps: list[float] = []  # the GUI thread's CPU time between two beats
-    last_cpu = [time.thread_time()]
-
-    def beat() -> None:
-        now = time.perf_counter()
-        gaps.append(now - last_beat[0])
-        last_beat[0] = now
-        cpu = time.thread_time()
-        cpu_gaps.append(cpu - last_cpu[0])
-        last_cpu[0] = cpu
-
-    heartbeat = QTimer()
-    heartbeat.setInterval(5)
-    heartbeat.timeout.connect(beat)
+    heartbeat = Heartbeat()
 
     rng = np.random.default_rng(1234)
     viewport = win.canvas.viewport()
@@ -160,7 +145,6 @@ def test_soak_clicks_and_image_switches(qtbot, settings, checkpoint: Path, tmp_p
             collections.append((time.perf_counter() - gc_started[0], info["generation"]))
 
     gc.callbacks.append(on_gc)
-    last_beat[0], last_cpu[0] = time.perf_counter(), time.thread_time()
     heartbeat.start()
     soak_start = time.perf_counter()
     for round_ in range(SWITCHES):
@@ -173,7 +157,6 @@ def test_soak_clicks_and_image_switches(qtbot, settings, checkpoint: Path, tmp_p
             gc.freeze()
             rss_warm = peak = rss_mb()
             measuring[0] = True
-            last_beat[0], last_cpu[0] = time.perf_counter(), time.thread_time()
             heartbeat.start()
         path = paths[(round_ + 1) % len(paths)]
         win.open_paths([path])
@@ -226,7 +209,8 @@ def test_soak_clicks_and_image_switches(qtbot, settings, checkpoint: Path, tmp_p
     heartbeat.stop()
     gc.callbacks.remove(on_gc)
     gc.unfreeze()
-    longest, busiest = max(gaps), max(cpu_gaps)
+    gaps = heartbeat.gaps
+    longest, busiest = max(gaps), max(heartbeat.cpu_gaps)
     longest_gc = max(collections, default=(0.0, -1))
     peak = max(peak, rss_mb())
     gc.collect()
