@@ -78,6 +78,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--schedule", choices=("poly", "fixed"), default="poly", help="lr schedule per stage")
     parser.add_argument("--warmup", type=int, default=100, help="linear warm-up steps per stage")
     parser.add_argument("--dropout", type=float, default=0.5, help="dropout after fc6 and fc7 (default 0.5)")
+    parser.add_argument(
+        "--batch-norm",
+        action="store_true",
+        help="batch norm after every backbone conv while training, folded into the convs when saved",
+    )
     parser.add_argument("--scale", type=_scale, default=(0.7, 1.4), help="random rescaling range (default 0.7,1.4)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--val-every", type=int, default=500, help="validate every N steps (0: only at the end)")
@@ -129,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
             schedule=args.schedule,
             warmup=args.warmup,
             dropout=args.dropout,
+            batch_norm=args.batch_norm,
             scale=args.scale,
             crop=crop,
             seed=args.seed,

@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from fcnviewer.core.batch_norm import attach_batch_norm, folded, has_batch_norm
 from fcnviewer.core.labels import IGNORE_INDEX
 from fcnviewer.core.metrics import ConfusionMatrix
 from fcnviewer.core.models import ArchSpec, build_model
@@ -278,6 +279,7 @@ class TrainConfig:
     schedule: str = "poly"
     warmup: int = 100
     dropout: float = 0.5
+    batch_norm: bool = False
     clip: float = 10.0
     scale: tuple[float, float] = (0.7, 1.4)
     crop: int | None = None
@@ -443,18 +445,23 @@ def train(
         weights = torch.tensor(config.class_weights, dtype=torch.float32, device=device)
     hardware = hardware_description(device)
     palette_t = tuple(tuple(int(v) for v in c) for c in palette)
+    # A few training images: LSUV initialisation and batch-norm calibration look at their activations.
+    sample, _ = to_batch([train_set[i] for i in range(min(8, len(train_set)))], preprocessing, "cpu")
     for index in range(first_stage, len(schedule)):
         arch = schedule[index]
         total = config.stage_steps(index)
         spec = ArchSpec(arch, config.num_classes, config.width)
         model = build_model(spec)
+        if config.batch_norm and previous is not None and has_batch_norm(previous):
+            attach_batch_norm(model)  # the previous stage's batch norms are copied too
         if previous is None:
-            sample, _ = to_batch([train_set[i] for i in range(min(8, len(train_set)))], preprocessing, "cpu")
             init_from_scratch(model, sample)
             log(f"[{arch}] from scratch (orthogonal + LSUV-initialised backbone)")
         else:
             copied = transfer_weights(previous, model)
             log(f"[{arch}] initialised from {getattr(previous, 'arch', 'checkpoint')}: {len(copied)} tensors copied")
+        if config.batch_norm and not has_batch_norm(model):
+            attach_batch_norm(model, sample)
         set_dropout(model, config.dropout)
         model.to(device).train()
         optimizer = _optimizer(model, config)
@@ -497,6 +504,7 @@ def train(
             "weight_decay": config.weight_decay,
             "lr_schedule": config.schedule,
             "dropout": config.dropout,
+            "batch_norm": "while training, folded into the convolutions" if config.batch_norm else None,
             "previous_stages": [{"arch": r.arch, "steps": r.steps, "seconds": round(r.seconds, 1)} for r in results],
             "hardware": hardware,
             "device": str(device),
@@ -541,7 +549,9 @@ def train(
                     rate = images_seen / max(time.perf_counter() - tick, 1e-9)
                     log(f"[{arch}] step {done}/{total}: loss {loss_avg:.4f}, lr {lr:.3g}, {rate:.1f} img/s")
             if val_set is not None and config.val_every and (done % config.val_every == 0 or done == total):
-                val = evaluate(model, val_set, preprocessing, device, num_classes=config.num_classes, stages=False)
+                val = evaluate(
+                    _exported(model), val_set, preprocessing, device, num_classes=config.num_classes, stages=False
+                )
                 val = val["final"]
                 history.append({"step": done, "val_mean_iu": round(val["mean_iu"], 4)})
                 log(
@@ -551,17 +561,22 @@ def train(
                 model.train()
             if config.save_every and done % config.save_every == 0 and done < total:
                 run.save_state(done)
-                save_checkpoint(out / f"{arch}.safetensors", model, info(done))
+                save_checkpoint(out / f"{arch}.safetensors", _exported(model), info(done))
         if bar is not None:
             bar.close()
         model.eval()
         seconds = run.seconds()
-        path = save_checkpoint(out / f"{arch}.safetensors", model, info(total))
+        path = save_checkpoint(out / f"{arch}.safetensors", _exported(model), info(total))
         run.save_state(total)
         log(f"[{arch}] done: {total} steps in {seconds:.0f} s -> {path}")
         results.append(StageResult(arch, path, total, seconds, val))
         previous = model.cpu()
     return results
+
+
+def _exported(model: nn.Module) -> nn.Module:
+    """``model`` as it is saved and evaluated: batch norms folded into the convolutions."""
+    return folded(model) if has_batch_norm(model) else model
 
 
 def command_line() -> str:
