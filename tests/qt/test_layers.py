@@ -171,6 +171,31 @@ def test_mode_class_and_stage_controls(qtbot) -> None:  # type: ignore[no-untype
     assert erf.rect == (64.0, 32.0, 6.0, 4.0) and erf.stage == "final"
 
 
+def test_erf_saturates_its_heavy_tail_without_importing_numpy_ma() -> None:
+    import subprocess
+    import sys
+
+    rng = np.random.default_rng(0)
+    field = rng.exponential(1.0, (200, 200)).astype(np.float32) ** 4  # heavy-tailed, like a gradient field
+    erf = ErfLayer()
+    erf.set_fields({"final": field, "zero": np.zeros((8, 8), np.float32)})
+    low, top = erf.limits
+    sample = field[::4, ::4]
+    assert low == 0.0 and top < float(field.max())
+    assert (sample > top).mean() <= 0.005 <= (sample >= top).mean()  # the top 0.5 % saturate
+    erf.stage = "zero"
+    assert erf.limits == (0.0, 1.0)
+    # numpy.ma (tens of ms to import under PySide's import hook) stays out of a click's path
+    code = (
+        "import sys, numpy as np; from fcnviewer.qt.layers import ErfLayer; "
+        "ErfLayer().set_fields({'final': np.ones((64, 64), np.float32)}); print('numpy.ma' in sys.modules)"
+    )
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+        == "False"
+    )
+
+
 def test_layer_panel_eye_reorder_and_solo(qtbot) -> None:  # type: ignore[no-untyped-def]
     layers = LayerList()
     image, mask, heat = ImageLayer(), LabelLayer("mask"), HeatmapLayer("heat")

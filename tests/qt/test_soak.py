@@ -26,12 +26,9 @@ from tests.qt.conftest import Heartbeat, make_image
 CLICKS = 1000
 SWITCHES = 200
 SIZES = [(64, 64), (96, 128), (80, 112), (128, 96), (72, 88)]
-#: The GUI thread's own work between two heartbeats (its CPU time) never exceeds this.
+#: No gap between two heartbeats (wall clock) exceeds this. The GUI thread's own CPU time between
+#: beats is printed beside it: the rest of a gap is waiting for a core or for the GIL.
 MAX_STALL_S = 0.050
-#: Wall-clock gaps between heartbeats also count time the thread waits for a core (this machine's other
-#: jobs) or for the GIL (the worker's Python code): 34-188 ms seen on 2 shared cores, so this bound only
-#: catches hangs; both figures are printed.
-MAX_WALL_GAP_S = 0.500
 #: Clicks posted at most between two turns of the event loop. Each costs the GUI 5-20 ms (boxes, report)
 #: on a busy machine, so bursts of several would measure the test's own posting, not a stall of the window.
 BURST = 1
@@ -231,8 +228,10 @@ def test_soak_clicks_and_image_switches(qtbot, settings, checkpoint: Path, tmp_p
         f"(stale results dropped {len(dropped_ids)}, coalesced {len(coalesced)}), "
         f"errored {len(errored)}; clicks {len(clicks)} (probing {accepted}, before a prediction {ignored}); "
         f"RSS warm {rss_warm:.0f} MB, peak {peak:.0f} MB, end {rss_end:.0f} MB, growth {growth:+.0f} MB; "
-        f"longest GUI stall {busiest * 1000:.1f} ms of the GUI thread's own work, {longest * 1000:.1f} ms wall clock "
-        f"(over {len(gaps)} beats; load average {load:.1f} on {os.cpu_count()} cores at the start); "
+        f"longest GUI stall {longest * 1000:.1f} ms wall clock ({len(gaps)} beats, "
+        f"{sum(g > MAX_STALL_S for g in gaps)} gaps over {MAX_STALL_S * 1000:.0f} ms; the GUI thread's own work "
+        f"at most {busiest * 1000:.1f} ms between two beats; load average {load:.1f} on {os.cpu_count()} cores "
+        f"at the start); "
         f"one click costs the GUI "
         f"{np.median(click_cost) * 1000:.1f} ms (median), {max(click_cost) * 1000:.1f} ms (max); showing a result "
         f"{max(d for d, _ in handled) * 1000:.1f} ms (max); longest garbage collection "
@@ -270,8 +269,7 @@ def test_soak_clicks_and_image_switches(qtbot, settings, checkpoint: Path, tmp_p
     assert (report.y, report.x) == last_click and report.contributions, figures
 
     # ---- (c) responsiveness, (d) memory
-    assert busiest < MAX_STALL_S, f"the GUI thread worked {busiest * 1000:.1f} ms without a break; {figures}"
-    assert longest < MAX_WALL_GAP_S, f"the GUI thread stalled {longest * 1000:.1f} ms; {figures}"
+    assert longest < MAX_STALL_S, f"the GUI thread stalled {longest * 1000:.1f} ms; {figures}"
     assert growth < MAX_RSS_GROWTH_MB, f"RSS grew {growth:.0f} MB after warm-up; {figures}"
 
     # ---- threads back to the baseline after closing
