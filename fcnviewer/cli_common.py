@@ -21,6 +21,13 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_max_pixels_argument(parser: argparse.ArgumentParser) -> None:
+    """``--max-pixels``: the largest image accepted."""
+    parser.add_argument(
+        "--max-pixels", type=int, default=None, metavar="N", help="refuse larger images (default 100 megapixels)"
+    )
+
+
 def fail(message: str) -> None:
     """Print one error line to stderr."""
     print(f"fcnviewer: error: {message}", file=sys.stderr)

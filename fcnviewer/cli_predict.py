@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from fcnviewer.cli_common import add_model_arguments, fail
+from fcnviewer.cli_common import add_max_pixels_argument, add_model_arguments, fail
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -15,7 +15,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
     parser.add_argument("--scores", action="store_true", help="also write <stem>_scores.npz (logits and stage maps)")
     parser.add_argument("--force", action="store_true", help="overwrite existing output files")
-    parser.add_argument("--max-pixels", type=int, default=None, help="refuse larger images (default 100 megapixels)")
+    add_max_pixels_argument(parser)
     add_model_arguments(parser)
 
 

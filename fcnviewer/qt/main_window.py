@@ -112,7 +112,9 @@ class MainWindow(QMainWindow):
     model_loaded = Signal()
     error_shown = Signal(str)
 
-    def __init__(self, settings: QSettings | None = None, *, device: str = "auto") -> None:
+    def __init__(
+        self, settings: QSettings | None = None, *, device: str = "auto", max_pixels: int | None = None
+    ) -> None:
         super().__init__()
         self.setWindowTitle("FCN Viewer")
         self.setAcceptDrops(True)
@@ -146,8 +148,8 @@ class MainWindow(QMainWindow):
         self.canvas.hovered.connect(self._on_hovered_changed)
         self.canvas.clicked.connect(self._on_pixel_clicked)
 
-        self.worker_thread = WorkerThread()
-        self.files_thread = WorkerThread(warm_up=False)  # images open while the network runs
+        self.worker_thread = WorkerThread(max_pixels=max_pixels)
+        self.files_thread = WorkerThread(warm_up=False, max_pixels=max_pixels)  # images open while the network runs
         for thread in (self.worker_thread, self.files_thread):
             thread.signals.started.connect(self._on_job_started)
             thread.signals.finished.connect(self._on_job_finished)

@@ -167,7 +167,8 @@ class Worker(QObject):
 
     Signals (all carry the request): ``started``, ``returned`` (the result object),
     ``errored`` (a message naming the file and problem), ``progress`` (done, total) and
-    ``finished`` (after ``returned`` or ``errored``).
+    ``finished`` (after ``returned`` or ``errored``). ``max_pixels`` (default: the core's,
+    100 megapixels) is the largest image it reads or runs the network on.
     """
 
     started = Signal(object)
@@ -177,8 +178,9 @@ class Worker(QObject):
     finished = Signal(object)
     _wake = Signal()
 
-    def __init__(self) -> None:
+    def __init__(self, max_pixels: int | None = None) -> None:
         super().__init__()
+        self._limit = {} if max_pixels is None else {"max_pixels": max_pixels}
         self._lock = threading.Lock()
         self._pending: dict[type[Request], Request] = {}
         self._abort = threading.Event()
@@ -266,13 +268,13 @@ class Worker(QObject):
 
         loaded = load_checkpoint(request.path or default_checkpoint_path(), arch=request.arch)
         self._check_abort()
-        self._predictor = Predictor(loaded, device=request.device)
+        self._predictor = Predictor(loaded, device=request.device, **self._limit)
         return ModelLoaded(request, loaded, str(self._predictor.device))
 
     def _open_image(self, request: OpenImageRequest) -> ImageOpened:
         from fcnviewer.core.images import load_image
 
-        image = load_image(request.path)
+        image = load_image(request.path, **self._limit)
         layer = ImageLayer()
         layer.set_image(image)
         return ImageOpened(request, image, layer)
@@ -399,10 +401,10 @@ class WorkerThread:
     imports the network stack; requests submitted before wait for it.
     """
 
-    def __init__(self, *, warm_up: bool = True) -> None:
+    def __init__(self, *, warm_up: bool = True, max_pixels: int | None = None) -> None:
         self.thread = QThread()
         self.thread.setObjectName("fcnviewer-worker")
-        self.worker = Worker()
+        self.worker = Worker(max_pixels)
         self.signals = WorkerSignals()
         self.signals.relay(self.worker)
         self.worker.moveToThread(self.thread)

@@ -71,19 +71,11 @@ def broken_images(folder: Path, image: np.ndarray) -> dict[str, tuple[Path, str]
     return cases
 
 
-def test_broken_images_keep_what_is_shown(qtbot, loaded_window, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from fcnviewer.core import images
-
+def test_broken_images_keep_what_is_shown(qtbot, loaded_window, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     win = loaded_window
     rgb = np.random.default_rng(5).integers(0, 256, (60, 80, 3), dtype=np.uint8)
     cases = broken_images(tmp_path, rgb)
-    large = tmp_path / "large.png"
-    Image.new("RGB", (200, 100)).save(large)
-    cases["over the pixel limit"] = (large, "over the limit")
     for name, (path, word) in cases.items():
-        if name == "over the pixel limit":
-            # The window has no pixel-limit setting: lower the reader's default to check that refusal too.
-            monkeypatch.setitem(images.load_image.__kwdefaults__, "max_pixels", 10_000)
         before = shown_state(win)
         with qtbot.waitSignal(win.error_shown, timeout=30000) as blocker:
             win.open_paths([path])
@@ -96,8 +88,34 @@ def test_broken_images_keep_what_is_shown(qtbot, loaded_window, tmp_path: Path, 
         assert all(a is b for a, b in zip(shown_state(win), before, strict=True)), f"{name}: what is shown changed"
         assert win.model.mask_layer.has_data, name
         close_error_dialogs()
-    monkeypatch.undo()
     assert_still_works(qtbot, win, tmp_path, "images")
+
+
+def test_the_viewers_pixel_limit_refuses_larger_images(qtbot, settings, checkpoint: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from fcnviewer.qt.main_window import MainWindow
+
+    win = MainWindow(settings, device="cpu", max_pixels=10_000)  # what `fcnviewer view --max-pixels 10000` makes
+    qtbot.addWidget(win)
+    win.show()
+    small, large = tmp_path / "small.png", tmp_path / "large.png"
+    Image.new("RGB", (100, 100), (90, 20, 200)).save(small)
+    Image.new("RGB", (200, 100)).save(large)
+    try:
+        with qtbot.waitSignal(win.prediction_shown, timeout=30000):
+            win.load_model(checkpoint)
+            win.open_paths([small])  # exactly at the limit
+        before = shown_state(win)
+        with qtbot.waitSignal(win.error_shown, timeout=30000) as blocker:
+            win.open_paths([large])
+        message = blocker.args[0]
+        assert str(large) in message and "over the limit of 0.01 megapixels (raise it with --max-pixels)" in message
+        QApplication.processEvents()
+        assert all(a is b for a, b in zip(shown_state(win), before, strict=True))
+        close_error_dialogs()
+    finally:
+        win.close()
+        for thread in (win.worker_thread, win.files_thread):
+            assert thread.thread.wait(60000)
 
 
 class RunsCode:
