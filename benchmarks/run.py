@@ -278,7 +278,7 @@ def section_erf(args: argparse.Namespace) -> dict[str, Any]:
     predictor = Predictor(loaded, device=device)
     size = 512
     image = test_image(size, size)
-    x = loaded.info.preprocessing.to_tensor(image, predictor.device, predictor.dtype)
+    x = loaded.info.preprocessing.to_tensor(image, predictor.device)  # float32, as predictor.model
     warmup, n = (1, 3) if args.quick else (1, 7)
     timings = interleaved(
         {

@@ -9,6 +9,9 @@ DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 
 ARCH_CHOICES = ("fcn32s", "fcn16s", "fcn8s", "fcn8s-atonce", "fcn_resnet50", "fcn_resnet101")
 
+# The same names as fcnviewer.core (tests/test_architecture.py checks), without importing torch here.
+PRECISION_CHOICES = ("auto", "float32", "bfloat16", "float16")
+
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """``--checkpoint``, ``--arch`` and ``--device``."""
@@ -21,10 +24,16 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_max_pixels_argument(parser: argparse.ArgumentParser) -> None:
-    """``--max-pixels``: the largest image accepted."""
+def add_prediction_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--max-pixels`` (the largest image accepted) and ``--precision``."""
     parser.add_argument(
         "--max-pixels", type=int, default=None, metavar="N", help="refuse larger images (default 100 megapixels)"
+    )
+    parser.add_argument(
+        "--precision",
+        default="auto",
+        choices=PRECISION_CHOICES,
+        help="auto (default): float16 on GPUs, bfloat16 on CPUs with native bfloat16, else float32",
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from fcnviewer.cli_common import add_max_pixels_argument, add_model_arguments, fail
+from fcnviewer.cli_common import add_model_arguments, add_prediction_arguments, fail
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -15,7 +15,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
     parser.add_argument("--scores", action="store_true", help="also write <stem>_scores.npz (logits and stage maps)")
     parser.add_argument("--force", action="store_true", help="overwrite existing output files")
-    add_max_pixels_argument(parser)
+    add_prediction_arguments(parser)
     add_model_arguments(parser)
 
 
@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     max_pixels = args.max_pixels or DEFAULT_MAX_PIXELS
     try:
         loaded = load_checkpoint(args.checkpoint or default_checkpoint_path(), arch=args.arch)
-        predictor = Predictor(loaded, device=args.device, max_pixels=max_pixels)
+        predictor = Predictor(loaded, device=args.device, precision=args.precision, max_pixels=max_pixels)
     except (CheckpointError, ValueError) as exc:
         fail(str(exc))
         return 2

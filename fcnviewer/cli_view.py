@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from fcnviewer.cli_common import add_max_pixels_argument, add_model_arguments
+from fcnviewer.cli_common import add_model_arguments, add_prediction_arguments
 
 SAMPLES = Path(__file__).resolve().parents[1] / "resources" / "samples"
 
@@ -25,7 +25,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     parser.add_argument("paths", nargs="*", metavar="IMAGE|FOLDER", help="images or folders of images to open")
     add_model_arguments(parser)
-    add_max_pixels_argument(parser)
+    add_prediction_arguments(parser)
     return parser
 
 
@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("fcnviewer")
     app.setOrganizationName("fcnviewer")
-    window = MainWindow(device=args.device, max_pixels=args.max_pixels)
+    window = MainWindow(device=args.device, max_pixels=args.max_pixels, precision=args.precision)
     window.show()
     app.processEvents()
     window.load_model(args.checkpoint, arch=args.arch)

@@ -46,3 +46,13 @@ def test_the_command_line_parser_loads_no_torch() -> None:
     code = "import sys; from fcnviewer.cli import build_parser; build_parser(); print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_the_command_line_choices_are_the_cores() -> None:
+    from fcnviewer import cli_common
+    from fcnviewer.core.devices import PRECISIONS
+    from fcnviewer.core.models import ARCHITECTURES
+
+    assert cli_common.PRECISION_CHOICES == PRECISIONS
+    assert cli_common.ARCH_CHOICES == ARCHITECTURES
+    assert set(cli_common.DEVICE_CHOICES) <= {"auto", "cpu", "cuda", "mps"}

@@ -22,5 +22,20 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 
 def default_dtype(device: torch.device) -> torch.dtype:
-    """Half precision on GPUs, float32 on the CPU."""
-    return torch.float16 if device.type in ("cuda", "mps") else torch.float32
+    """The fast precision the hardware has: float16 on GPUs, bfloat16 on a CPU with native
+    bfloat16 arithmetic (AVX512-BF16 or AMX), else float32."""
+    if device.type in ("cuda", "mps"):
+        return torch.float16
+    return torch.bfloat16 if device.type == "cpu" and cpu_has_bfloat16() else torch.float32
+
+
+def cpu_has_bfloat16() -> bool:
+    """Whether this CPU computes bfloat16 natively (oneDNN then runs bfloat16 convolutions ~2x faster)."""
+    try:
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    except AttributeError:
+        return False
+
+
+#: What ``--precision`` accepts.
+PRECISIONS = ("auto", "float32", "bfloat16", "float16")

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from fcnviewer.core.alignment import StageGeometry, upsample_to_image
 from fcnviewer.core.checkpoints import LoadedModel
-from fcnviewer.core.devices import default_dtype, resolve_device
+from fcnviewer.core.devices import PRECISIONS, default_dtype, resolve_device
 from fcnviewer.core.images import DEFAULT_MAX_PIXELS, ImageError
 from fcnviewer.core.receptive import layer_table, stage_geometry, stage_map_shapes
 
@@ -85,10 +85,13 @@ class Predictor:
     """Runs a loaded network on images: device, precision, channels-last, tiling, limits.
 
     ``device`` is ``auto`` (CUDA, then MPS, then CPU) or a torch device name; ``precision``
-    ``auto`` (float16 on GPUs, float32 on the CPU), ``float32`` or ``float16``. Images larger
-    than one tile (``tile_side`` pixels square, by default sized from ``tile_budget`` bytes of
-    activations) run in tiles whose overlap covers the output's receptive field, so that
-    the seams do not show.
+    ``auto`` (:func:`~fcnviewer.core.devices.default_dtype`: float16 on GPUs, bfloat16 on CPUs
+    that compute it natively, else float32), ``float32``, ``bfloat16`` or ``float16`` (GPUs
+    only): the forward pass runs on a copy of the network in that precision, while ``model``
+    stays float32 for gradients (effective receptive fields). Outputs are float32 whatever
+    the precision. Images larger than one tile (``tile_side`` pixels square, by default sized
+    from ``tile_budget`` bytes of activations) run in tiles whose overlap covers the output's
+    receptive field, so that the seams do not show.
     """
 
     def __init__(
@@ -112,12 +115,20 @@ class Predictor:
         self._place(resolve_device(device), precision)
 
     def _place(self, device: torch.device, precision: str = "auto") -> None:
+        if precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {precision!r}; expected one of {', '.join(PRECISIONS)}")
         dtype = default_dtype(device) if precision == "auto" else getattr(torch, precision)
-        if device.type == "cpu" and dtype != torch.float32:
-            raise ValueError("half precision is for GPUs; use float32 on the CPU")
+        if device.type == "cpu" and dtype == torch.float16:
+            raise ValueError("float16 (half precision) is for GPUs; use bfloat16 or float32 on the CPU")
         self.device, self.dtype = device, dtype
-        self.model.to(device=device, dtype=dtype, memory_format=torch.channels_last)
-        self._net = cpu_fast_path(self.model) if device.type == "cpu" else self.model
+        # ``model`` stays float32: gradients (effective receptive fields) and other analyses run on it.
+        self.model.to(device=device, memory_format=torch.channels_last)
+        if dtype != torch.float32:
+            self._net = copy.deepcopy(self.model).to(dtype=dtype)
+        elif device.type == "cpu":
+            self._net = cpu_fast_path(self.model)
+        else:
+            self._net = self.model
         if device.type == "cuda":
             torch.backends.cudnn.benchmark = True
 

@@ -37,6 +37,9 @@ from fcnviewer.core.models.graph import Crop, Op, Scale, Stream
 #: Name of the network's final output in the mappings returned here.
 FINAL = "final"
 
+#: A unit or pixel index: one int, or an int64 array of them.
+Index = int | np.ndarray
+
 
 @dataclass(frozen=True)
 class LayerRF:
@@ -125,7 +128,7 @@ def _kspd(module: nn.Module, axis: int) -> tuple[int, int, int, int]:
     return k, s, p, d
 
 
-def _op_back(op: Op, a: np.ndarray, b: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+def _op_back(op: Op, a: Index, b: Index, axis: int) -> tuple[Index, Index]:
     """Input index range of ``op`` that output range ``[a, b]`` reads."""
     if isinstance(op, Crop):
         return a + op.offset, b + op.offset
@@ -137,25 +140,26 @@ def _op_back(op: Op, a: np.ndarray, b: np.ndarray, axis: int) -> tuple[np.ndarra
     return a * s - p, b * s - p + d * (k - 1)
 
 
-def input_interval(
-    stream: Stream, first: np.ndarray | int, last: np.ndarray | int, axis: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Input pixels (inclusive range, per element) that output units ``first..last`` of
-    ``stream`` can depend on along ``axis`` (0: y, 1: x); not clipped to the image."""
-    a = np.asarray(first, dtype=np.int64)
-    b = np.asarray(last, dtype=np.int64)
+def input_interval(stream: Stream, first: Index, last: Index, axis: int) -> tuple[Index, Index]:
+    """Input pixels (inclusive range) that output units ``first..last`` of ``stream`` can depend
+    on along ``axis`` (0: y, 1: x); not clipped to the image. ``first`` and ``last`` are ints
+    (one range, plain Python arithmetic: a click) or int64 arrays (one range per element)."""
+    a, b = first, last
     for op in reversed(stream.ops):
         a, b = _op_back(op, a, b, axis)
     if not stream.branches:
         return a, b
     ranges = [input_interval(branch, a, b, axis) for branch in stream.branches]
-    return np.minimum.reduce([r[0] for r in ranges]), np.maximum.reduce([r[1] for r in ranges])
+    lows, highs = [r[0] for r in ranges], [r[1] for r in ranges]
+    if isinstance(a, np.ndarray):
+        return np.minimum.reduce(lows), np.maximum.reduce(highs)
+    return min(lows), max(highs)
 
 
 def unit_box(stream: Stream, rows: tuple[int, int], cols: tuple[int, int]) -> Box:
     """Input box of the units ``rows[0]..rows[1]`` x ``cols[0]..cols[1]`` of ``stream``'s output."""
-    y0, y1 = input_interval(stream, rows[0], rows[1], 0)
-    x0, x1 = input_interval(stream, cols[0], cols[1], 1)
+    y0, y1 = input_interval(stream, int(rows[0]), int(rows[1]), 0)
+    x0, x1 = input_interval(stream, int(cols[0]), int(cols[1]), 1)
     return Box(int(x0), int(y0), int(x1), int(y1))
 
 
@@ -181,7 +185,7 @@ def _period(stream: Stream, axis: int) -> int:
 def _stream_rf(stream: Stream, axis: int = 0) -> tuple[int, Fraction, float]:
     """Largest box width over a period, stride, and offset of the linear fit of the box centres."""
     stride = _stride(stream, axis)
-    units = np.arange(_period(stream, axis))
+    units = np.arange(_period(stream, axis), dtype=np.int64)
     a, b = input_interval(stream, units, units, axis)
     offset = float(np.mean((a + b) / 2 - units * float(stride)))
     return int(np.max(b - a + 1)), stride, offset
@@ -260,8 +264,9 @@ def stage_map_shapes(model: nn.Module, image_size: tuple[int, int]) -> dict[str,
     arithmetic, no memory), so ``ceil_mode``, crops and resizes are exactly the network's.
     """
     meta = {name: torch.empty_like(t, device="meta") for name, t in (*model.named_parameters(), *model.named_buffers())}
+    dtype = next(model.parameters()).dtype  # float32, or the half precision a predictor runs it in
     with _evaluating(model), torch.no_grad():
-        out = functional_call(model, meta, (torch.empty(1, 3, *image_size, device="meta"),))
+        out = functional_call(model, meta, (torch.empty(1, 3, *image_size, device="meta", dtype=dtype),))
     return {name: tuple(out[name].shape[-2:]) for name in model.stage_names}  # type: ignore[attr-defined,misc]
 
 
@@ -279,6 +284,7 @@ def pixel_boxes(
     x: int,
     image_size: tuple[int, int],
     stage_shapes: dict[str, tuple[int, int]] | None = None,
+    geometry: dict[str, StageGeometry] | None = None,
 ) -> dict[str, Box]:
     """Input boxes behind image pixel ``(y, x)``: one per stage, then ``"final"``.
 
@@ -286,10 +292,11 @@ def pixel_boxes(
     (:func:`fcnviewer.core.alignment.upsample_to_image`) reads at ``(y, x)``; ``"final"`` is
     the box of output pixel ``(y, x)``. Networks without an ``"out"`` stream (FCN-ResNet)
     resize their first stage bilinearly, and their ``"final"`` box follows that resize.
-    Stage shapes are computed with :func:`stage_map_shapes` when not given. Not clipped.
+    Stage shapes and geometry are computed with :func:`stage_map_shapes` and
+    :func:`stage_geometry` when not given (a viewer has them from the prediction). Not clipped.
     """
     shapes = stage_shapes if stage_shapes is not None else stage_map_shapes(model, image_size)
-    geometry = stage_geometry(model)
+    geometry = geometry if geometry is not None else stage_geometry(model)
     streams = _streams(model)
     boxes = {}
     for name, g in geometry.items():

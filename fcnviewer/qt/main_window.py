@@ -113,7 +113,12 @@ class MainWindow(QMainWindow):
     error_shown = Signal(str)
 
     def __init__(
-        self, settings: QSettings | None = None, *, device: str = "auto", max_pixels: int | None = None
+        self,
+        settings: QSettings | None = None,
+        *,
+        device: str = "auto",
+        max_pixels: int | None = None,
+        precision: str = "auto",
     ) -> None:
         super().__init__()
         self.setWindowTitle("FCN Viewer")
@@ -148,7 +153,7 @@ class MainWindow(QMainWindow):
         self.canvas.hovered.connect(self._on_hovered_changed)
         self.canvas.clicked.connect(self._on_pixel_clicked)
 
-        self.worker_thread = WorkerThread(max_pixels=max_pixels)
+        self.worker_thread = WorkerThread(max_pixels=max_pixels, precision=precision)
         self.files_thread = WorkerThread(warm_up=False, max_pixels=max_pixels)  # images open while the network runs
         for thread in (self.worker_thread, self.files_thread):
             thread.signals.started.connect(self._on_job_started)
@@ -453,7 +458,7 @@ class MainWindow(QMainWindow):
         info = result.loaded.info
         self.model.set_classes(info.class_names, info.palette_array)
         self.inspector.set_classes(info.class_names, info.palette_array)
-        self.model_label.setText(f"{result.loaded.name} · {info.spec.arch} · {result.device}")
+        self.model_label.setText(f"{result.loaded.name} · {info.spec.arch} · {result.device} {result.precision}")
         if request.path is not None:
             self._remember(request.path)
         self.model.clear_prediction()
@@ -504,9 +509,9 @@ class MainWindow(QMainWindow):
         from fcnviewer.core.receptive import pixel_boxes  # torch is loaded by now (there is a model)
 
         shapes = {name: stage.scores.shape[-2:] for name, stage in prediction.stages.items()}
-        boxes = {
-            k: tuple(b.as_list()) for k, b in pixel_boxes(self.loaded.model, y, x, prediction.size, shapes).items()
-        }
+        geometry = {name: stage.geometry for name, stage in prediction.stages.items()}
+        found = pixel_boxes(self.loaded.model, y, x, prediction.size, shapes, geometry)
+        boxes = {k: tuple(b.as_list()) for k, b in found.items()}
         self.model.boxes_layer.pin(Pin(y, x, boxes), keep=keep)  # type: ignore[arg-type]
         report = pixel_report(prediction, y, x, boxes)  # type: ignore[arg-type]
         self.reports = [*self.reports, report] if keep else [report]

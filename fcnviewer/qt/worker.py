@@ -97,6 +97,7 @@ class ModelLoaded:
     request: LoadModelRequest
     loaded: Any
     device: str
+    precision: str = "float32"
 
 
 @dataclass(frozen=True, eq=False)
@@ -168,7 +169,8 @@ class Worker(QObject):
     Signals (all carry the request): ``started``, ``returned`` (the result object),
     ``errored`` (a message naming the file and problem), ``progress`` (done, total) and
     ``finished`` (after ``returned`` or ``errored``). ``max_pixels`` (default: the core's,
-    100 megapixels) is the largest image it reads or runs the network on.
+    100 megapixels) is the largest image it reads or runs the network on; ``precision`` is
+    the predictor's (``auto``: the fast one the hardware has).
     """
 
     started = Signal(object)
@@ -178,9 +180,10 @@ class Worker(QObject):
     finished = Signal(object)
     _wake = Signal()
 
-    def __init__(self, max_pixels: int | None = None) -> None:
+    def __init__(self, max_pixels: int | None = None, precision: str = "auto") -> None:
         super().__init__()
         self._limit = {} if max_pixels is None else {"max_pixels": max_pixels}
+        self._precision = precision
         self._lock = threading.Lock()
         self._pending: dict[type[Request], Request] = {}
         self._abort = threading.Event()
@@ -268,8 +271,9 @@ class Worker(QObject):
 
         loaded = load_checkpoint(request.path or default_checkpoint_path(), arch=request.arch)
         self._check_abort()
-        self._predictor = Predictor(loaded, device=request.device, **self._limit)
-        return ModelLoaded(request, loaded, str(self._predictor.device))
+        self._predictor = Predictor(loaded, device=request.device, precision=self._precision, **self._limit)
+        precision = str(self._predictor.dtype).removeprefix("torch.")
+        return ModelLoaded(request, loaded, str(self._predictor.device), precision)
 
     def _open_image(self, request: OpenImageRequest) -> ImageOpened:
         from fcnviewer.core.images import load_image
@@ -302,7 +306,7 @@ class Worker(QObject):
         y0, y1, x0, x1 = probe_window(predictor.model, request.y, request.x, request.image.shape[:2])
         crop = request.image[y0:y1, x0:x1]
         y, x = request.y - y0, request.x - x0
-        inputs = predictor.info.preprocessing.to_tensor(crop, predictor.device, predictor.dtype)
+        inputs = predictor.info.preprocessing.to_tensor(crop, predictor.device)  # float32, as predictor.model
         fields = effective_receptive_fields(predictor.model, inputs, y, x, class_index=request.class_index)
         self._check_abort()
         class_index = next(iter(fields.values())).class_index
@@ -401,10 +405,10 @@ class WorkerThread:
     imports the network stack; requests submitted before wait for it.
     """
 
-    def __init__(self, *, warm_up: bool = True, max_pixels: int | None = None) -> None:
+    def __init__(self, *, warm_up: bool = True, max_pixels: int | None = None, precision: str = "auto") -> None:
         self.thread = QThread()
         self.thread.setObjectName("fcnviewer-worker")
-        self.worker = Worker(max_pixels)
+        self.worker = Worker(max_pixels, precision)
         self.signals = WorkerSignals()
         self.signals.relay(self.worker)
         self.worker.moveToThread(self.thread)

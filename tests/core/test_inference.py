@@ -14,9 +14,11 @@ from fcnviewer.core.preprocessing import CAFFE_BGR, IMAGENET_RGB
 from tests.conftest import randomize
 
 
-def _predictor(arch: str = "fcn8s", num_classes: int = 4, **kwargs) -> Predictor:
+def _predictor(arch: str = "fcn8s", num_classes: int = 4, precision: str = "float32", **kwargs) -> Predictor:
+    """A predictor of a tiny random network; float32 (exact comparisons) unless asked otherwise."""
     spec = ArchSpec(arch, num_classes, 1 / 16)
-    return Predictor(LoadedModel(randomize(build_model(spec)), ModelInfo.default_for(spec)), device="cpu", **kwargs)
+    model = randomize(build_model(spec))
+    return Predictor(LoadedModel(model, ModelInfo.default_for(spec)), device="cpu", precision=precision, **kwargs)
 
 
 def test_prediction_holds_every_output_as_numpy(rgb_image: np.ndarray) -> None:
@@ -87,6 +89,32 @@ def test_images_over_the_pixel_limit_are_refused_with_how_to_raise_it() -> None:
 def test_half_precision_is_refused_on_the_cpu() -> None:
     with pytest.raises(ValueError, match="half precision"):
         _predictor(precision="float16")
+    with pytest.raises(ValueError, match="unknown precision 'float8'"):
+        _predictor(precision="float8")
+
+
+def test_bfloat16_on_the_cpu_agrees_with_float32(rgb_image: np.ndarray) -> None:
+    exact = _predictor(precision="float32").predict(rgb_image)
+    fast = _predictor(precision="bfloat16")
+    assert fast.dtype == torch.bfloat16 and next(fast._net.parameters()).dtype == torch.bfloat16
+    assert next(fast.model.parameters()).dtype == torch.float32  # gradients (effective RFs) stay float32
+    rough = fast.predict(rgb_image)
+    assert rough.logits.dtype == np.float32 and rough.labels.shape == exact.labels.shape
+    scale = np.abs(exact.logits).max()
+    assert np.abs(rough.logits - exact.logits).max() < 0.05 * scale  # bfloat16 keeps 8 significant bits
+    assert (rough.labels == exact.labels).mean() > 0.95
+    for name, stage in exact.stages.items():
+        assert np.abs(rough.stages[name].scores - stage.scores).max() < 0.05 * np.abs(stage.scores).max()
+
+
+def test_auto_precision_is_bfloat16_only_on_cpus_that_compute_it(monkeypatch) -> None:
+    from fcnviewer.core import devices
+
+    for native, expected in ((True, torch.bfloat16), (False, torch.float32)):
+        monkeypatch.setattr(devices, "cpu_has_bfloat16", lambda native=native: native)
+        assert devices.default_dtype(torch.device("cpu")) == expected
+        assert _predictor(precision="auto").dtype == expected
+    assert devices.default_dtype(torch.device("cuda")) == torch.float16
 
 
 def test_resnet_prediction_has_main_and_aux_stages(tiny_checkpoint, tmp_path) -> None:

@@ -1,4 +1,4 @@
-"""The Predictor's fast CPU path computes what the plain network computes."""
+"""The Predictor's fast float32 CPU path computes what the plain network computes."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def _relative_error(got: dict[str, torch.Tensor], want: dict[str, torch.Tensor])
 def test_fast_path_equals_the_plain_forward(arch: str) -> None:
     model, info = _model(arch)
     plain = copy.deepcopy(model)
-    predictor = Predictor(LoadedModel(model, info), device="cpu")
+    predictor = Predictor(LoadedModel(model, info), device="cpu", precision="float32")
     assert isinstance(predictor._net.fc6, inference._NNPACKConv2d)  # the 7x7 fc6 takes the fast path
     x = info.preprocessing.to_tensor(np.random.default_rng(0).integers(0, 256, (123, 157, 3), dtype=np.uint8))
     with torch.no_grad():
@@ -45,7 +45,7 @@ def test_fast_path_equals_the_plain_forward(arch: str) -> None:
 @nnpack
 def test_fast_path_leaves_the_model_itself_plain() -> None:
     model, info = _model()
-    predictor = Predictor(LoadedModel(model, info), device="cpu")
+    predictor = Predictor(LoadedModel(model, info), device="cpu", precision="float32")
     assert predictor.model is model and isinstance(model.fc6, torch.nn.Conv2d)
     assert predictor._net is not model and predictor._net.fc6.conv is model.fc6  # shared weights, no copy
     x = torch.randn(1, 3, 64, 80)
@@ -59,7 +59,7 @@ def test_fast_path_leaves_the_model_itself_plain() -> None:
 def test_fast_path_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(FAST_CPU_ENV, "0")
     model, info = _model()
-    assert Predictor(LoadedModel(model, info), device="cpu")._net is model
+    assert Predictor(LoadedModel(model, info), device="cpu", precision="float32")._net is model
 
 
 @nnpack

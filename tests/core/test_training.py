@@ -125,8 +125,16 @@ def test_train_staged_end_to_end_then_resume_and_evaluate(tmp_path):
         val_every=0, save_every=1, out=tmp_path, command="test",
     )  # fmt: skip
     logs: list[str] = []
-    results = train(config, train_set, val_set, SYNTHETIC_PREPROCESSING, class_names=CLASS_NAMES, palette=PALETTE,
-                    log=logs.append, progress=False)
+    results = train(
+        config,
+        train_set,
+        val_set,
+        SYNTHETIC_PREPROCESSING,
+        class_names=CLASS_NAMES,
+        palette=PALETTE,
+        log=logs.append,
+        progress=False,
+    )
     assert [r.arch for r in results] == ["fcn32s", "fcn16s", "fcn8s"]
     loaded = load_checkpoint(tmp_path / "fcn8s.safetensors")
     assert loaded.info.class_names == CLASS_NAMES and loaded.info.training["steps"] == 2
@@ -138,8 +146,16 @@ def test_train_staged_end_to_end_then_resume_and_evaluate(tmp_path):
 
     # resume the last stage from its saved state: nothing left to do but save again
     config.resume = tmp_path / "fcn8s-state.pth"
-    again = train(config, train_set, None, SYNTHETIC_PREPROCESSING, class_names=CLASS_NAMES, palette=PALETTE,
-                  log=logs.append, progress=False)
+    again = train(
+        config,
+        train_set,
+        None,
+        SYNTHETIC_PREPROCESSING,
+        class_names=CLASS_NAMES,
+        palette=PALETTE,
+        log=logs.append,
+        progress=False,
+    )
     assert [r.arch for r in again] == ["fcn32s", "fcn16s", "fcn8s"]
     assert any("resumed at step 2" in line for line in logs)
     resumed = load_checkpoint(tmp_path / "fcn8s.safetensors").info.training
@@ -163,8 +179,23 @@ def test_cli_eval_json(tmp_path, capsys):
     path = save_checkpoint(tmp_path / "m.safetensors", randomize(build_model(spec)), info)
     parser = argparse.ArgumentParser()
     cli_eval.add_parser(parser.add_subparsers())
-    args = parser.parse_args(["eval", "--checkpoint", str(path), "--synthetic", "--count", "2", "--size", "40",
-                              "--json", "--device", "cpu", "--confusion", str(tmp_path / "cm.png")])
+    args = parser.parse_args(
+        [
+            "eval",
+            "--checkpoint",
+            str(path),
+            "--synthetic",
+            "--count",
+            "2",
+            "--size",
+            "40",
+            "--json",
+            "--device",
+            "cpu",
+            "--confusion",
+            str(tmp_path / "cm.png"),
+        ]
+    )
     assert cli_eval.run(args) == 0
     out = json.loads(capsys.readouterr().out)
     assert set(out) == {"final", "stages", "classes"} and set(out["stages"]) == {"32", "16", "8"}
@@ -243,6 +274,21 @@ def test_cli_train_synthetic(tmp_path, capsys):
     loaded = load_checkpoint(tmp_path / "fcn16s.safetensors")
     assert loaded.info.spec.arch == "fcn16s" and loaded.info.training["optimizer"] == "adam"
     assert "fcn16s: 2 steps" in capsys.readouterr().out
-    bad = parser.parse_args(["train", "--synthetic", "--steps", "1", "--out", str(tmp_path), "--no-progress",
-                             "--class-weights", "1,2", "--width", str(WIDTH), "--size", "40"])
+    bad = parser.parse_args(
+        [
+            "train",
+            "--synthetic",
+            "--steps",
+            "1",
+            "--out",
+            str(tmp_path),
+            "--no-progress",
+            "--class-weights",
+            "1,2",
+            "--width",
+            str(WIDTH),
+            "--size",
+            "40",
+        ]
+    )
     assert cli_train.run(bad) == 2

@@ -96,10 +96,11 @@ def settings(tmp_path: Path) -> QSettings:
 
 @pytest.fixture
 def window(qtbot, settings: QSettings) -> Iterator[object]:  # type: ignore[no-untyped-def]
-    """A shown main window with temp settings, on the CPU; closed (worker stopped) afterwards."""
+    """A shown main window with temp settings, on the CPU in float32 (results comparable with the
+    core's to float tolerance on any CPU); closed (worker stopped) afterwards."""
     from fcnviewer.qt.main_window import MainWindow
 
-    win = MainWindow(settings, device="cpu")
+    win = MainWindow(settings, device="cpu", precision="float32")
     qtbot.addWidget(win)
     win.resize(1100, 700)
     win.show()

@@ -205,6 +205,29 @@ def test_stale_predictions_are_dropped(qtbot, loaded_window, tmp_path: Path) -> 
     assert shown == [(48, 72)]  # ...and was dropped
 
 
+def test_a_bfloat16_window_predicts_and_probes(qtbot, settings, checkpoint: Path, image_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from fcnviewer.qt.main_window import MainWindow
+
+    win = MainWindow(settings, device="cpu", precision="bfloat16")
+    qtbot.addWidget(win)
+    win.show()
+    try:
+        with qtbot.waitSignal(win.prediction_shown, timeout=30000):
+            win.load_model(checkpoint)
+            win.open_paths([image_path])
+        assert win.model_label.text().endswith("cpu bfloat16")
+        assert win.model.mask_layer.labels.shape == win.model.image.shape[:2]
+        with qtbot.waitSignal(win.probe_shown, timeout=30000):
+            win.pin_pixel(20, 30)
+        report = win.reports[0]
+        assert set(report.contributions) == {"stride32", "pool4", "pool3"}
+        assert win.model.erf_layer.has_data
+    finally:
+        win.close()
+        for thread in (win.worker_thread, win.files_thread):
+            assert thread.thread.wait(60000)
+
+
 def test_changing_model_and_device(qtbot, loaded_window, checkpoint32: Path) -> None:  # type: ignore[no-untyped-def]
     win = loaded_window
     with qtbot.waitSignals([win.model_loaded, win.prediction_shown], timeout=20000):
