@@ -138,7 +138,12 @@ def devices(asked: str | None) -> list[str]:
 
 
 def precisions(device: str) -> list[str]:
-    return ["float32"] if device == "cpu" else ["float16", "float32"]
+    """float32, and the faster precision the device computes natively (what ``auto`` picks there)."""
+    from fcnviewer.core.devices import cpu_has_bfloat16
+
+    if device == "cpu":
+        return ["float32", "bfloat16"] if cpu_has_bfloat16() else ["float32"]
+    return ["float16", "float32"]
 
 
 def bundled() -> tuple[Any, str | None]:

@@ -63,3 +63,19 @@ def test_predict_reports_a_bad_checkpoint_in_one_line(tmp_path: Path, capsys) ->
     assert main(["predict", "x.png", "--checkpoint", str(bad), "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and str(bad) in err[0]
+
+
+def test_predict_precision_option(tmp_path: Path, tiny_checkpoint, rgb_image, capsys) -> None:
+    checkpoint = tiny_checkpoint("fcn8s", num_classes=4)
+    image = tmp_path / "a.png"
+    Image.fromarray(rgb_image).save(image)
+    args = ["predict", str(image), "--checkpoint", str(checkpoint), "--force", "--scores"]
+    assert main([*args, "--out", str(tmp_path / "exact"), "--precision", "float32"]) == 0
+    exact = Predictor(load_checkpoint(checkpoint), device="cpu", precision="float32").predict(load_image(image))
+    np.testing.assert_array_equal(np.load(tmp_path / "exact" / "a_scores.npz")["logits"], exact.logits)
+    assert main([*args, "--out", str(tmp_path / "fast"), "--precision", "bfloat16"]) == 0
+    fast = np.load(tmp_path / "fast" / "a_scores.npz")["logits"]
+    assert 0 < np.abs(fast - exact.logits).max() < 0.05 * np.abs(exact.logits).max()
+    capsys.readouterr()
+    assert main([*args, "--out", str(tmp_path / "half"), "--precision", "float16", "--device", "cpu"]) == 2
+    assert "float16 (half precision) is for GPUs" in capsys.readouterr().err
