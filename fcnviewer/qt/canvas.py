@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QPen
+from PySide6.QtGui import QColor, QPen, QPixmapCache
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem, QLabel, QVBoxLayout, QWidget
 
 from fcnviewer.qt.layers import BoxesLayer, Layer, LayerList, Pin, RasterLayer
@@ -16,6 +16,8 @@ from fcnviewer.qt.layers import BoxesLayer, Layer, LayerList, Pin, RasterLayer
 ZOOM_STEP = 1.25
 #: Dash length of receptive-field box outlines, in pen widths.
 BOX_DASH = 5.0
+#: Pixmap cache for the layers as drawn: a dozen full-screen layers at 4K.
+PIXMAP_CACHE_KB = 512 * 1024
 
 
 class _RasterVisual:
@@ -24,6 +26,9 @@ class _RasterVisual:
     def __init__(self, layer: RasterLayer, clip: QGraphicsItem) -> None:
         self.layer = layer
         self.item = pg.ImageItem(axisOrder="row-major")
+        # Keep the layer as drawn on screen: a click, a toggle or an opacity change then blits it
+        # instead of resampling the whole raster again (Qt redraws it when the view zooms or pans).
+        self.item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.item.setParentItem(clip)
         layer.events.rendered.connect(self.update_image)
         self.update_image()
@@ -89,6 +94,8 @@ class Canvas(pg.GraphicsView):
 
     def __init__(self, layers: LayerList, parent: QWidget | None = None) -> None:
         super().__init__(parent, background=QColor(40, 40, 44))
+        # Room for every layer's on-screen pixmap (see _RasterVisual), not Qt's default 10 MB.
+        QPixmapCache.setCacheLimit(max(QPixmapCache.cacheLimit(), PIXMAP_CACHE_KB))
         self.view = pg.ViewBox(lockAspect=True, invertY=True, enableMenu=False)
         self.view.setDefaultPadding(0.02)
         self.setCentralItem(self.view)

@@ -508,3 +508,38 @@ def test_wheel_zooms_and_drag_pans(qtbot, loaded_window) -> None:  # type: ignor
     qtbot.mouseRelease(canvas.viewport(), Qt.MouseButton.LeftButton, pos=start + QPoint(100, 0))
     assert canvas.view.viewRect().left() < rect.left()  # dragged right: the view moved left over the image
     assert not win.model.boxes_layer.pins  # a drag is not a click
+
+
+def test_cached_layers_draw_what_an_uncached_canvas_draws(qtbot, loaded_window) -> None:  # type: ignore[no-untyped-def]
+    """The image layers keep their on-screen pixmaps (a click or toggle then only blits): after a
+    zoom, a pan, a toggle and a new click, what shows equals a fresh, uncached drawing."""
+    import pyqtgraph as pg
+    from PySide6.QtWidgets import QApplication, QGraphicsItem
+
+    win = loaded_window
+    canvas = win.canvas
+    items = [item for item in canvas.view.scene().items() if isinstance(item, pg.ImageItem)]
+    assert items and all(i.cacheMode() == QGraphicsItem.CacheMode.DeviceCoordinateCache for i in items)
+
+    def uncached() -> np.ndarray:
+        for item in items:
+            item.setCacheMode(QGraphicsItem.CacheMode.NoCache)
+        try:
+            return canvas.rendered_rgb()
+        finally:
+            for item in items:
+                item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+
+    steps = [
+        lambda: qtbot.keyClick(canvas, Qt.Key.Key_Plus),
+        lambda: canvas.view.translateBy(x=3.5, y=-2.0),
+        lambda: setattr(win.model.mask_layer, "visible", False),
+        lambda: setattr(win.model.mask_layer, "opacity", 0.3),
+        lambda: setattr(win.model.mask_layer, "visible", True),
+        lambda: win.pin_pixel(10, 12),
+    ]
+    for step in steps:
+        step()
+        QApplication.processEvents()
+        cached = canvas.rendered_rgb()
+        assert pixels_differ(cached, uncached()) == 0
