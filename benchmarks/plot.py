@@ -83,7 +83,8 @@ def measure(sizes: list[int], runs: int, full_max: int) -> dict[str, Any]:
             pred.append([size, t["predictor"]["median_s"]])
             eager.append([size, t["eager"]["median_s"]])
             print(f"  {name} {size}: predictor {pred[-1][1]} s, eager {eager[-1][1]} s", file=sys.stderr, flush=True)
-        series.append({"label": f"{name}: Predictor.predict", "points": pred, "dashed": False})
+        precision = str(predictor.dtype).removeprefix("torch.")
+        series.append({"label": f"{name}: Predictor.predict ({precision})", "points": pred, "dashed": False})
         series.append({"label": f"{name}: eager fp32 model(x)", "points": eager, "dashed": True})
     info["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
     return {"machine": info, "runs": runs, "series": series, "note": why}
