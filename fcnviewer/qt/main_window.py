@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from fcnviewer.cli_common import DEVICE_CHOICES
 from fcnviewer.core.images import is_image_path
 from fcnviewer.qt.canvas import ZOOM_STEP, Canvas
+from fcnviewer.qt.icons import app_icon
 from fcnviewer.qt.inspector_panel import InspectorPanel, PixelReport, pixel_report
 from fcnviewer.qt.layer_panel import LayerPanel
 from fcnviewer.qt.layers import Pin
@@ -122,6 +123,7 @@ class MainWindow(QMainWindow):
     ) -> None:
         super().__init__()
         self.setWindowTitle("FCN Viewer")
+        self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
         self.settings = settings if settings is not None else QSettings("fcnviewer", "fcnviewer")
         self.device = str(self.settings.value("device", device)) if device == "auto" else device

@@ -543,3 +543,11 @@ def test_cached_layers_draw_what_an_uncached_canvas_draws(qtbot, loaded_window) 
         QApplication.processEvents()
         cached = canvas.rendered_rgb()
         assert pixels_differ(cached, uncached()) == 0
+
+
+def test_the_window_has_the_app_icon_in_every_size(window) -> None:  # type: ignore[no-untyped-def]
+    from fcnviewer.qt.icons import ICON_DIR
+
+    sizes = {(s.width(), s.height()) for s in window.windowIcon().availableSizes()}
+    assert {(16, 16), (32, 32), (256, 256)} <= sizes
+    assert len(sizes) == len(list(ICON_DIR.glob("fcnviewer-*.png")))
