@@ -18,30 +18,42 @@ from PySide6.QtWidgets import QApplication
 
 
 class Heartbeat:
-    """A QTimer on the GUI thread that records, between two beats, the wall-clock gap and the
-    GUI thread's own CPU time: a long gap is a stall the user would see."""
+    """A QTimer on the GUI thread that records, between two beats, the wall-clock gap, the GUI
+    thread's own CPU time, and the time it spent runnable but waiting for a core (Linux
+    ``/proc/thread-self/schedstat``; 0 elsewhere): a long gap is a stall the user would see."""
 
     def __init__(self, interval_ms: int = 5) -> None:
         self.gaps: list[float] = []
         self.cpu_gaps: list[float] = []
-        self._last = self._last_cpu = 0.0
+        self.queue_waits: list[float] = []
+        self._last = self._last_cpu = self._last_queue = 0.0
         self._timer = QTimer()
         self._timer.setInterval(interval_ms)
         self._timer.timeout.connect(self._beat)
 
     def start(self) -> None:
         """Start (or restart) measuring from now."""
-        self._last, self._last_cpu = time.perf_counter(), time.thread_time()
+        self._last, self._last_cpu, self._last_queue = time.perf_counter(), time.thread_time(), _queue_wait()
         self._timer.start()
 
     def stop(self) -> None:
         self._timer.stop()
 
     def _beat(self) -> None:
-        now, cpu = time.perf_counter(), time.thread_time()
+        now, cpu, queue = time.perf_counter(), time.thread_time(), _queue_wait()
         self.gaps.append(now - self._last)
         self.cpu_gaps.append(cpu - self._last_cpu)
-        self._last, self._last_cpu = now, cpu
+        self.queue_waits.append(queue - self._last_queue)
+        self._last, self._last_cpu, self._last_queue = now, cpu, queue
+
+
+def _queue_wait() -> float:
+    """Seconds this thread has spent runnable on a run queue, waiting for a core (0 if unknown)."""
+    try:
+        with open("/proc/thread-self/schedstat", encoding="ascii") as handle:
+            return int(handle.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 def make_checkpoint(path: Path, arch: str = "fcn8s", num_classes: int = 4, seed: int = 0) -> Path:
