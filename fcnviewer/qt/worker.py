@@ -92,12 +92,12 @@ KINDS: tuple[type[Request], ...] = (LoadModelRequest, OpenImageRequest, PredictR
 
 @dataclass(frozen=True, eq=False)
 class ModelLoaded:
-    """The loaded network (``fcnviewer.core.checkpoints.LoadedModel``) and the device it runs on."""
+    """The loaded network (``fcnviewer.core.checkpoints.LoadedModel``), the device and precision it runs in."""
 
     request: LoadModelRequest
     loaded: Any
     device: str
-    precision: str = "float32"
+    precision: str
 
 
 @dataclass(frozen=True, eq=False)

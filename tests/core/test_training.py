@@ -125,16 +125,8 @@ def test_train_staged_end_to_end_then_resume_and_evaluate(tmp_path):
         val_every=0, save_every=1, out=tmp_path, command="test",
     )  # fmt: skip
     logs: list[str] = []
-    results = train(
-        config,
-        train_set,
-        val_set,
-        SYNTHETIC_PREPROCESSING,
-        class_names=CLASS_NAMES,
-        palette=PALETTE,
-        log=logs.append,
-        progress=False,
-    )
+    kwargs = {"class_names": CLASS_NAMES, "palette": PALETTE, "log": logs.append, "progress": False}
+    results = train(config, train_set, val_set, SYNTHETIC_PREPROCESSING, **kwargs)
     assert [r.arch for r in results] == ["fcn32s", "fcn16s", "fcn8s"]
     loaded = load_checkpoint(tmp_path / "fcn8s.safetensors")
     assert loaded.info.class_names == CLASS_NAMES and loaded.info.training["steps"] == 2
@@ -146,16 +138,7 @@ def test_train_staged_end_to_end_then_resume_and_evaluate(tmp_path):
 
     # resume the last stage from its saved state: nothing left to do but save again
     config.resume = tmp_path / "fcn8s-state.pth"
-    again = train(
-        config,
-        train_set,
-        None,
-        SYNTHETIC_PREPROCESSING,
-        class_names=CLASS_NAMES,
-        palette=PALETTE,
-        log=logs.append,
-        progress=False,
-    )
+    again = train(config, train_set, None, SYNTHETIC_PREPROCESSING, **kwargs)
     assert [r.arch for r in again] == ["fcn32s", "fcn16s", "fcn8s"]
     assert any("resumed at step 2" in line for line in logs)
     resumed = load_checkpoint(tmp_path / "fcn8s.safetensors").info.training
