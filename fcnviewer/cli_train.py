@@ -8,6 +8,8 @@ from pathlib import Path
 from fcnviewer.cli_common import fail
 
 ARCH_CHOICES = ("staged", "fcn32s", "fcn16s", "fcn8s", "fcn8s-atonce")
+#: ``fcnviewer.core.training.TRAIN_PRECISIONS`` (not imported here: that would load torch for ``--help``).
+PRECISION_CHOICES = ("float32", "bfloat16")
 
 
 def _steps(text: str) -> tuple[int, ...]:
@@ -83,6 +85,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="batch norm after every backbone conv while training, folded into the convs when saved",
     )
+    parser.add_argument(
+        "--precision",
+        choices=PRECISION_CHOICES,
+        default="float32",
+        help="bfloat16: forward and backward under autocast, weights stay float32 (fast on GPUs and on CPUs "
+        "with AVX512-BF16 or AMX)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=0, help="processes drawing the training scenes while the net trains (default 0)"
+    )
     parser.add_argument("--scale", type=_scale, default=(0.7, 1.4), help="random rescaling range (default 0.7,1.4)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--val-every", type=int, default=500, help="validate every N steps (0: only at the end)")
@@ -135,6 +147,8 @@ def run(args: argparse.Namespace) -> int:
             warmup=args.warmup,
             dropout=args.dropout,
             batch_norm=args.batch_norm,
+            precision=args.precision,
+            workers=args.workers,
             scale=args.scale,
             crop=crop,
             seed=args.seed,

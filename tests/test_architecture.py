@@ -49,10 +49,13 @@ def test_the_command_line_parser_loads_no_torch() -> None:
 
 
 def test_the_command_line_choices_are_the_cores() -> None:
-    from fcnviewer import cli_common
+    from fcnviewer import cli_common, cli_train
     from fcnviewer.core.devices import PRECISIONS
     from fcnviewer.core.models import ARCHITECTURES
+    from fcnviewer.core.training import SCHEDULES, TRAIN_PRECISIONS
 
     assert cli_common.PRECISION_CHOICES == PRECISIONS
+    assert cli_train.PRECISION_CHOICES == TRAIN_PRECISIONS
+    assert set(cli_train.ARCH_CHOICES) == set(SCHEDULES)
     assert cli_common.ARCH_CHOICES == ARCHITECTURES
     assert set(cli_common.DEVICE_CHOICES) <= {"auto", "cpu", "cuda", "mps"}

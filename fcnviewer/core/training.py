@@ -14,6 +14,7 @@ scratch (no ImageNet VGG here) starts from He-initialised convolutions.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import platform
@@ -91,18 +92,31 @@ def init_from_scratch(model: nn.Module, sample: Tensor | None = None) -> None:
 
 
 def transfer_weights(source: nn.Module, target: nn.Module) -> list[str]:
-    """Copy every tensor ``source`` and ``target`` share (same name and shape); return their names.
+    """Copy every tensor ``source`` and ``target`` share (same name); return their names.
 
     For a staged step (32s -> 16s, 16s -> 8s) that is everything but the new skip's score
     layer (left at zero) and the new or resized deconvolutions (left bilinear).
+
+    A narrower ``source`` (fewer channels, same kernels) fills the leading channels of a
+    wider ``target``, and the old channels are cut off from the new ones (those weights are
+    zeroed), so the wider net starts out computing exactly what the narrower one did while
+    its new channels, still at their initial values, begin to learn.
     """
     src = source.state_dict()
     dst = target.state_dict()
-    copied = [k for k, v in dst.items() if k in src and tuple(src[k].shape) == tuple(v.shape)]
+    copied = [k for k, v in dst.items() if k in src and _fits(src[k].shape, v.shape)]
     with torch.no_grad():
         for key in copied:
-            dst[key].copy_(src[key])
+            old, new = src[key], dst[key]
+            if old.ndim >= 2 and old.shape[1] < new.shape[1]:
+                new[: old.shape[0], old.shape[1] :] = 0
+            new[tuple(slice(0, n) for n in old.shape)] = old
     return copied
+
+
+def _fits(old: torch.Size, new: torch.Size) -> bool:
+    """Whether a tensor of shape ``old`` is ``new`` or its leading channels (same kernel size)."""
+    return len(old) == len(new) and old[2:] == new[2:] and all(o <= n for o, n in zip(old[:2], new[:2], strict=False))
 
 
 def set_dropout(model: nn.Module, p: float) -> None:
@@ -179,22 +193,56 @@ class BatchStream:
         self.batch = batch
         self.seed = seed
 
-    def batches(self, start_step: int = 0) -> Iterator[list[tuple[np.ndarray, np.ndarray]]]:
+    def batch_at(self, step: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The items of batch number ``step``."""
         n = len(self.dataset)
-        step = start_step
-        while True:
-            position = step * self.batch
-            epoch = position // n
-            order = np.random.Generator(np.random.PCG64([self.seed, epoch])).permutation(n)
-            picks = [order[(position + k) % n] if (position + k) // n == epoch else None for k in range(self.batch)]
-            items = []
-            for k, p in enumerate(picks):
-                if p is None:  # the batch runs over into the next epoch
-                    e = (position + k) // n
-                    p = np.random.Generator(np.random.PCG64([self.seed, e])).permutation(n)[(position + k) % n]
-                items.append(self.dataset[int(p)])
-            yield items
-            step += 1
+        position = step * self.batch
+        orders: dict[int, np.ndarray] = {}
+        items = []
+        for k in range(self.batch):
+            epoch, index = divmod(position + k, n)  # a batch may run over into the next epoch
+            if epoch not in orders:
+                orders[epoch] = np.random.Generator(np.random.PCG64([self.seed, epoch])).permutation(n)
+            items.append(self.dataset[int(orders[epoch][index])])
+        return items
+
+    def batches(self, start_step: int = 0) -> Iterator[list[tuple[np.ndarray, np.ndarray]]]:
+        """Batch after batch from ``start_step`` on."""
+        for step in itertools.count(start_step):
+            yield self.batch_at(step)
+
+
+class _StreamBatches(torch.utils.data.IterableDataset):
+    """A :class:`BatchStream`'s batches as CPU network input; in a data-loader worker, every n-th of them."""
+
+    def __init__(self, stream: BatchStream, start_step: int, preprocessing: Preprocessing) -> None:
+        self.stream = stream
+        self.start_step = start_step
+        self.preprocessing = preprocessing
+
+    def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
+        worker = torch.utils.data.get_worker_info()
+        first, every = (0, 1) if worker is None else (worker.id, worker.num_workers)
+        if worker is not None:
+            torch.set_num_threads(1)
+        for step in itertools.count(self.start_step + first, every):
+            yield to_batch(self.stream.batch_at(step), self.preprocessing, "cpu")
+
+
+def batch_loader(
+    stream: BatchStream, start_step: int, preprocessing: Preprocessing, workers: int = 0
+) -> Iterator[tuple[Tensor, Tensor]]:
+    """``(input, labels)`` CPU batches of ``stream`` from ``start_step`` on, in the stream's order.
+
+    With ``workers`` > 0 the scenes are drawn (or read) in that many processes while the
+    network trains: worker ``k`` makes every ``workers``-th batch from ``start_step + k``,
+    and the loader takes them in turn, so the order does not depend on ``workers``.
+    """
+    batches = _StreamBatches(stream, start_step, preprocessing)
+    if workers <= 0:
+        return iter(batches)
+    loader = torch.utils.data.DataLoader(batches, batch_size=None, num_workers=workers, prefetch_factor=4)
+    return iter(loader)
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -280,6 +328,8 @@ class TrainConfig:
     warmup: int = 100
     dropout: float = 0.5
     batch_norm: bool = False
+    precision: str = "float32"
+    workers: int = 0
     clip: float = 10.0
     scale: tuple[float, float] = (0.7, 1.4)
     crop: int | None = None
@@ -355,6 +405,42 @@ def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     if config.optimizer != "sgd":
         raise ValueError(f"unknown optimizer {config.optimizer!r}; expected sgd or adam")
     return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum)
+
+
+#: Precisions a network can be trained in (bfloat16: autocast, with float32 weights and loss).
+TRAIN_PRECISIONS = ("float32", "bfloat16")
+
+
+def _autocast_dtype(precision: str) -> torch.dtype:
+    if precision not in TRAIN_PRECISIONS:
+        raise ValueError(f"unknown training precision {precision!r}; expected {' or '.join(TRAIN_PRECISIONS)}")
+    return getattr(torch, precision)
+
+
+def train_step(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    x: Tensor,
+    labels: Tensor,
+    *,
+    weights: Tensor | None = None,
+    dtype: torch.dtype = torch.float32,
+    clip: float = 0.0,
+) -> float:
+    """One optimiser step on the cross entropy of ``model(x)["out"]`` (label 255 ignored); the loss.
+
+    With ``dtype`` bfloat16 the forward and backward run under autocast; the weights, the
+    loss and the optimiser stay float32.
+    """
+    with torch.autocast(x.device.type, dtype=dtype, enabled=dtype != torch.float32):
+        logits = model(x)["out"]
+    loss = F.cross_entropy(logits.float(), labels, weight=weights, ignore_index=IGNORE_INDEX)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if clip:
+        nn.utils.clip_grad_norm_(model.parameters(), clip)
+    optimizer.step()
+    return float(loss.detach())
 
 
 @dataclass
@@ -438,6 +524,7 @@ def train(
     elif config.init is not None:
         previous = load_checkpoint(config.init).model
     stream = BatchStream(train_set, config.batch, config.seed)
+    autocast_dtype = _autocast_dtype(config.precision)
     weights = None
     if config.class_weights is not None:
         if len(config.class_weights) != config.num_classes:
@@ -478,7 +565,7 @@ def train(
             log(f"[{arch}] resumed at step {start}")
             resume_state = None
         rng = np.random.Generator(np.random.PCG64([config.seed, index, start]))
-        batches = stream.batches(start_step=start + index * 1_000_000)
+        batches = batch_loader(stream, start + index * 1_000_000, preprocessing, config.workers)
         started = time.perf_counter()
         bar = None
         if progress:
@@ -504,6 +591,7 @@ def train(
             "weight_decay": config.weight_decay,
             "lr_schedule": config.schedule,
             "dropout": config.dropout,
+            "precision": config.precision,
             "batch_norm": "while training, folded into the convolutions" if config.batch_norm else None,
             "previous_stages": [{"arch": r.arch, "steps": r.steps, "seconds": round(r.seconds, 1)} for r in results],
             "hardware": hardware,
@@ -523,16 +611,9 @@ def train(
             lr = learning_rate(config, step, total)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            x, y = to_batch(next(batches), preprocessing, device)
-            x, y = augment(x, y, rng, scale=config.scale, size=config.crop)
-            logits = model(x)["out"]
-            loss = F.cross_entropy(logits, y, weight=weights, ignore_index=IGNORE_INDEX)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.clip:
-                nn.utils.clip_grad_norm_(model.parameters(), config.clip)
-            optimizer.step()
-            value = float(loss.detach())
+            x, y = next(batches)
+            x, y = augment(x.to(device), y.to(device), rng, scale=config.scale, size=config.crop)
+            value = train_step(model, optimizer, x, y, weights=weights, dtype=autocast_dtype, clip=config.clip)
             if not math.isfinite(value):
                 raise FloatingPointError(f"[{arch}] the loss became {value} at step {step}; lower --lr")
             loss_avg = value if math.isnan(loss_avg) else 0.95 * loss_avg + 0.05 * value

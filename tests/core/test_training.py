@@ -7,7 +7,6 @@ import json
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
 from fcnviewer.core.data.synthetic import CLASS_NAMES, PALETTE, SYNTHETIC_PREPROCESSING, SyntheticScenes
 from fcnviewer.core.models import ArchSpec, build_model
@@ -16,10 +15,12 @@ from fcnviewer.core.training import (
     TrainConfig,
     _optimizer,
     augment,
+    batch_loader,
     evaluate,
     init_from_scratch,
     to_batch,
     train,
+    train_step,
     transfer_weights,
 )
 from tests.conftest import randomize
@@ -62,6 +63,27 @@ def test_8s_from_16s_copies_pool4_skip():
     assert not dst["score_pool3.weight"].any()
 
 
+def test_a_narrower_net_fills_the_leading_channels_of_a_wider_one():
+    narrow = randomize(build_model(ArchSpec("fcn8s", 6, WIDTH)), seed=3)
+    wide = randomize(build_model(ArchSpec("fcn8s", 6, 2 * WIDTH)), seed=4).eval()
+    assert wide.conv3_1.weight.shape[0] == 2 * narrow.conv3_1.weight.shape[0]
+    copied = transfer_weights(narrow, wide)
+    assert set(copied) == set(wide.state_dict())
+    assert torch.equal(wide.conv1_1.weight[: narrow.conv1_1.out_channels], narrow.conv1_1.weight)
+    # the new channels keep their own (random) weights and feed only new channels
+    assert wide.conv2_1.weight[narrow.conv2_1.out_channels :].abs().sum() > 0
+    assert not wide.fc7.weight[: narrow.fc7.out_channels, narrow.fc7.in_channels :].any()
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        want, got = narrow(x), wide(x)
+    for key in ("out", "32", "16", "8"):
+        torch.testing.assert_close(got[key], want[key], rtol=1e-4, atol=1e-5)
+    # a wider source does not fit a narrower target
+    assert transfer_weights(wide, build_model(ArchSpec("fcn8s", 6, WIDTH))) == [
+        k for k, v in narrow.state_dict().items() if tuple(v.shape) == tuple(wide.state_dict()[k].shape)
+    ]
+
+
 def test_lsuv_init_gives_unit_variance_and_keeps_scores_zero():
     model = build_model(ArchSpec("fcn32s", 6, WIDTH))
     x = torch.randn(2, 3, 48, 48)
@@ -92,10 +114,31 @@ def test_batch_stream_is_deterministic_and_resumable():
     first = [next(a) for _ in range(5)]
     b = BatchStream(ds, 3, seed=5).batches(start_step=3)
     assert all(np.array_equal(x[0], y[0]) for x, y in zip(first[3], next(b), strict=True))
+    # a batch that runs over into the next epoch takes the rest from that epoch's order
+    over = BatchStream(ds, 3, seed=5).batch_at(3)  # positions 9, 10, 11: epoch 0's last, epoch 1's first two
+    order0 = np.random.Generator(np.random.PCG64([5, 0])).permutation(10)
+    order1 = np.random.Generator(np.random.PCG64([5, 1])).permutation(10)
+    expected = [ds[int(order0[9])], ds[int(order1[0])], ds[int(order1[1])]]
+    assert all(np.array_equal(a[0], b[0]) for a, b in zip(over, expected, strict=True))
 
 
-@pytest.mark.parametrize(("optimizer", "lr"), [("sgd", 0.05), ("adam", 1e-3)])
-def test_a_few_steps_lower_the_loss(optimizer, lr):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_loader_workers_give_the_streams_batches_in_order(workers):
+    stream = BatchStream(SyntheticScenes(range(7), 16), 3, seed=2)
+    loader = batch_loader(stream, 4, SYNTHETIC_PREPROCESSING, workers)
+    for step in range(4, 9):
+        x, y = next(loader)
+        expected_x, expected_y = to_batch(stream.batch_at(step), SYNTHETIC_PREPROCESSING, "cpu")
+        assert torch.equal(x, expected_x) and torch.equal(y, expected_y), step
+    in_process = batch_loader(stream, 4, SYNTHETIC_PREPROCESSING)
+    assert torch.equal(next(in_process)[1], to_batch(stream.batch_at(4), SYNTHETIC_PREPROCESSING, "cpu")[1])
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "lr", "dtype"),
+    [("sgd", 0.05, torch.float32), ("adam", 1e-3, torch.float32), ("adam", 1e-3, torch.bfloat16)],
+)
+def test_a_few_steps_lower_the_loss(optimizer, lr, dtype):
     torch.manual_seed(0)
     ds = SyntheticScenes(range(4), 48)
     model = build_model(ArchSpec("fcn8s", 6, WIDTH))
@@ -103,14 +146,9 @@ def test_a_few_steps_lower_the_loss(optimizer, lr):
     init_from_scratch(model, x)
     model.train()
     opt = _optimizer(model, TrainConfig(optimizer=optimizer, lr=lr))
-    losses = []
-    for _ in range(12):
-        loss = F.cross_entropy(model(x)["out"], y, ignore_index=255)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(float(loss.detach()))
+    losses = [train_step(model, opt, x, y, dtype=dtype) for _ in range(12)]
     assert losses[-1] < 0.8 * losses[0]
+    assert all(p.dtype == torch.float32 for p in model.parameters())
     # the bilinear deconvolutions stay fixed
     assert torch.equal(model.upscore8.weight, build_model(ArchSpec("fcn8s", 6, WIDTH)).upscore8.weight)
 
@@ -252,10 +290,13 @@ def test_cli_train_synthetic(tmp_path, capsys):
         "train", "--synthetic", "--arch", "fcn16s", "--width", str(WIDTH), "--size", "40", "--steps", "2",
         "--batch", "2", "--val-count", "1", "--out", str(tmp_path), "--no-progress", "--device", "cpu",
         "--optimizer", "adam", "--lr", "1e-3", "--class-weights", "0.5,1,1,1,1,1",
+        "--precision", "bfloat16", "--workers", "1",
     ])  # fmt: skip
     assert cli_train.run(args) == 0
     loaded = load_checkpoint(tmp_path / "fcn16s.safetensors")
     assert loaded.info.spec.arch == "fcn16s" and loaded.info.training["optimizer"] == "adam"
+    assert loaded.info.training["precision"] == "bfloat16"
+    assert all(t.dtype == torch.float32 for t in loaded.model.state_dict().values())
     assert "fcn16s: 2 steps" in capsys.readouterr().out
     bad = parser.parse_args(
         [
