@@ -52,7 +52,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "<out>/<arch>.safetensors.",
     )
     parser.add_argument("--arch", default="staged", choices=ARCH_CHOICES, help="what to train (default: staged)")
-    parser.add_argument("--width", type=float, default=0.09375, help="channel width multiplier (default 6/64)")
+    parser.add_argument(
+        "--width", type=float, default=0.125, help="channel width multiplier (default 8/64, the bundled model's)"
+    )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--synthetic", action="store_true", help="generated scenes (seeds 0 .. --train-count - 1)")
     source.add_argument("--data", metavar="DIR", help="a PASCAL VOC layout folder or an images/ + masks/ folder")
