@@ -116,7 +116,7 @@ def transfer_weights(source: nn.Module, target: nn.Module) -> list[str]:
 
 def _fits(old: torch.Size, new: torch.Size) -> bool:
     """Whether a tensor of shape ``old`` is ``new`` or its leading channels (same kernel size)."""
-    return len(old) == len(new) and old[2:] == new[2:] and all(o <= n for o, n in zip(old[:2], new[:2], strict=False))
+    return len(old) == len(new) and old[2:] == new[2:] and all(o <= n for o, n in zip(old[:2], new[:2], strict=True))
 
 
 def set_dropout(model: nn.Module, p: float) -> None:
