@@ -180,7 +180,7 @@ def augment(
 
 
 class BatchStream:
-    """Endless shuffled batches from a map-style dataset of ``(image, labels)`` pairs.
+    """Shuffled batches of a map-style dataset of ``(image, labels)`` pairs, addressed by step number.
 
     The order is a function of ``seed`` and the position, so a resumed run sees the same
     batches as an uninterrupted one.
@@ -205,11 +205,6 @@ class BatchStream:
                 orders[epoch] = np.random.Generator(np.random.PCG64([self.seed, epoch])).permutation(n)
             items.append(self.dataset[int(orders[epoch][index])])
         return items
-
-    def batches(self, start_step: int = 0) -> Iterator[list[tuple[np.ndarray, np.ndarray]]]:
-        """Batch after batch from ``start_step`` on."""
-        for step in itertools.count(start_step):
-            yield self.batch_at(step)
 
 
 class _StreamBatches(torch.utils.data.IterableDataset):

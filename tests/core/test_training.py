@@ -110,10 +110,10 @@ def test_augment_keeps_pairs_aligned_and_pads_with_ignore():
 
 def test_batch_stream_is_deterministic_and_resumable():
     ds = SyntheticScenes(range(10), 16)
-    a = BatchStream(ds, 3, seed=5).batches()
+    a = batch_loader(BatchStream(ds, 3, seed=5), 0, SYNTHETIC_PREPROCESSING)
     first = [next(a) for _ in range(5)]
-    b = BatchStream(ds, 3, seed=5).batches(start_step=3)
-    assert all(np.array_equal(x[0], y[0]) for x, y in zip(first[3], next(b), strict=True))
+    b = batch_loader(BatchStream(ds, 3, seed=5), 3, SYNTHETIC_PREPROCESSING)
+    assert all(torch.equal(x, y) for x, y in zip(first[3], next(b), strict=True))
     # a batch that runs over into the next epoch takes the rest from that epoch's order
     over = BatchStream(ds, 3, seed=5).batch_at(3)  # positions 9, 10, 11: epoch 0's last, epoch 1's first two
     order0 = np.random.Generator(np.random.PCG64([5, 0])).permutation(10)
