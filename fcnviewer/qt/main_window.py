@@ -35,6 +35,7 @@ from fcnviewer.qt.inspector_panel import InspectorPanel, PixelReport, pixel_repo
 from fcnviewer.qt.layer_panel import LayerPanel
 from fcnviewer.qt.layers import Pin
 from fcnviewer.qt.legend_panel import LegendPanel
+from fcnviewer.qt.settings_store import SettingsStore
 from fcnviewer.qt.viewer_model import ViewerModel
 from fcnviewer.qt.worker import (
     ImageOpened,
@@ -125,7 +126,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("FCN Viewer")
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
-        self.settings = settings if settings is not None else QSettings("fcnviewer", "fcnviewer")
+        self.settings = SettingsStore(settings if settings is not None else QSettings("fcnviewer", "fcnviewer"))
         self.device = str(self.settings.value("device", device)) if device == "auto" else device
         self.model = ViewerModel()
         self.requests = Requests()
@@ -262,10 +263,10 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
 
     def _save_settings(self) -> None:
-        self.settings.setValue("geometry", self.saveGeometry())
-        self.settings.setValue("state", self.saveState())
-        self.settings.setValue("device", self.device)
-        self.settings.sync()
+        self.settings.set_value("geometry", self.saveGeometry())
+        self.settings.set_value("state", self.saveState())
+        self.settings.set_value("device", self.device)
+        self.settings.close()
 
     def recent_paths(self) -> list[str]:
         """Recently opened images, folders and checkpoints, newest first."""
@@ -275,7 +276,7 @@ class MainWindow(QMainWindow):
     def _remember(self, path: str | Path) -> None:
         path = str(Path(path).resolve())
         recent = [path, *(p for p in self.recent_paths() if p != path)][:MAX_RECENT]
-        self.settings.setValue("recent", recent)
+        self.settings.set_value("recent", recent)
 
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()
@@ -350,7 +351,7 @@ class MainWindow(QMainWindow):
     def _on_open_folder_requested(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Open folder of images", self._last_dir())
         if folder:
-            self.settings.setValue("last_dir", folder)
+            self.settings.set_value("last_dir", folder)
             self.open_paths([folder])
 
     def _on_open_checkpoint_requested(self) -> None:
@@ -365,7 +366,7 @@ class MainWindow(QMainWindow):
         return str(self.settings.value("last_dir", str(Path.home())))
 
     def _set_last_dir(self, path: str) -> None:
-        self.settings.setValue("last_dir", str(Path(path).parent))
+        self.settings.set_value("last_dir", str(Path(path).parent))
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if event.mimeData().hasUrls():

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import resource
 import time
+from dataclasses import astuple, dataclass
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -19,14 +21,18 @@ from PySide6.QtWidgets import QApplication
 
 class Heartbeat:
     """A QTimer on the GUI thread that records, between two beats, the wall-clock gap, the GUI
-    thread's own CPU time, and the time it spent runnable but waiting for a core (Linux
-    ``/proc/thread-self/schedstat``; 0 elsewhere): a long gap is a stall the user would see."""
+    thread's own CPU time, the time it spent runnable but waiting for a core (Linux
+    ``/proc/thread-self/schedstat``; 0 elsewhere), and what else happened to it meanwhile
+    (:class:`ThreadEvents`): a long gap is a stall the user would see."""
 
     def __init__(self, interval_ms: int = 5) -> None:
         self.gaps: list[float] = []
         self.cpu_gaps: list[float] = []
         self.queue_waits: list[float] = []
+        self.events: list[ThreadEvents] = []
+        self.times: list[float] = []
         self._last = self._last_cpu = self._last_queue = 0.0
+        self._last_events = ThreadEvents.now()
         self._timer = QTimer()
         self._timer.setInterval(interval_ms)
         self._timer.timeout.connect(self._beat)
@@ -34,17 +40,49 @@ class Heartbeat:
     def start(self) -> None:
         """Start (or restart) measuring from now."""
         self._last, self._last_cpu, self._last_queue = time.perf_counter(), time.thread_time(), _queue_wait()
+        self._last_events = ThreadEvents.now()
         self._timer.start()
 
     def stop(self) -> None:
         self._timer.stop()
 
     def _beat(self) -> None:
-        now, cpu, queue = time.perf_counter(), time.thread_time(), _queue_wait()
+        now, cpu, queue, events = time.perf_counter(), time.thread_time(), _queue_wait(), ThreadEvents.now()
         self.gaps.append(now - self._last)
         self.cpu_gaps.append(cpu - self._last_cpu)
         self.queue_waits.append(queue - self._last_queue)
-        self._last, self._last_cpu, self._last_queue = now, cpu, queue
+        self.events.append(events - self._last_events)
+        self.times.append(now)
+        self._last, self._last_cpu, self._last_queue, self._last_events = now, cpu, queue, events
+
+
+@dataclass(frozen=True)
+class ThreadEvents:
+    """Counters of the calling thread (``getrusage(RUSAGE_THREAD)``) and the machine's stolen time."""
+
+    sleeps: int = 0  # voluntary context switches: the thread blocked (GIL, lock, I/O)
+    preempted: int = 0  # involuntary context switches
+    major_faults: int = 0  # page faults that read from disk
+    minor_faults: int = 0
+    steal_s: float = 0.0  # time the hypervisor ran something else on this machine's cores
+
+    @classmethod
+    def now(cls) -> ThreadEvents:
+        usage = resource.getrusage(getattr(resource, "RUSAGE_THREAD", resource.RUSAGE_SELF))
+        return cls(usage.ru_nvcsw, usage.ru_nivcsw, usage.ru_majflt, usage.ru_minflt, _steal())
+
+    def __sub__(self, other: ThreadEvents) -> ThreadEvents:
+        return ThreadEvents(*(a - b for a, b in zip(astuple(self), astuple(other), strict=True)))
+
+
+def _steal() -> float:
+    """Seconds of all cores stolen by the hypervisor since boot (/proc/stat; 0 if unknown)."""
+    try:
+        with open("/proc/stat", encoding="ascii") as handle:
+            fields = handle.readline().split()
+        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 def _queue_wait() -> float:

@@ -28,7 +28,7 @@ CLICKS = 1000
 SWITCHES = 200
 SIZES = [(64, 64), (96, 128), (80, 112), (128, 96), (72, 88)]
 #: No gap between two heartbeats (wall clock) exceeds this. The GUI thread's own CPU time between
-#: beats is printed beside it: the rest of a gap is waiting for a core or for the GIL.
+#: beats is printed beside it, and what else kept it: a core, the GIL, the disk, the hypervisor.
 MAX_STALL_S = 0.050
 #: Clicks posted at most between two turns of the event loop. Each costs the GUI 5-20 ms (boxes, report)
 #: on a busy machine, so bursts of several would measure the test's own posting, not a stall of the window.
@@ -42,6 +42,31 @@ def rss_mb() -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+class GilProbe(threading.Thread):
+    """A Python thread that wakes every millisecond and records how late it woke: when the GUI
+    thread stalls and this one is late too, the whole process waited (for the GIL or the machine)."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.wakes: list[tuple[float, float]] = []  # (time, lateness)
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        while not self._done.is_set():
+            asked = time.perf_counter()
+            time.sleep(0.001)
+            now = time.perf_counter()
+            self.wakes.append((now, now - asked - 0.001))
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
+
+    def latest_within(self, start: float, end: float) -> float:
+        """The longest lateness of a wake between ``start`` and ``end``."""
+        return max((late for t, late in self.wakes if start <= t <= end + 0.01), default=0.0)
 
 
 def running_qthreads() -> int:
@@ -143,6 +168,8 @@ def test_soak_clicks_and_image_switches(qtbot, settings, checkpoint: Path, tmp_p
             collections.append((time.perf_counter() - gc_started[0], info["generation"]))
 
     gc.callbacks.append(on_gc)
+    probe = GilProbe()
+    probe.start()
     heartbeat.start()
     soak_start = time.perf_counter()
     for round_ in range(SWITCHES):
@@ -205,12 +232,15 @@ def test_soak_clicks_and_image_switches(qtbot, settings, checkpoint: Path, tmp_p
         raise
     QApplication.processEvents()
     heartbeat.stop()
+    probe.stop()
     gc.callbacks.remove(on_gc)
     gc.unfreeze()
     gaps = heartbeat.gaps
     longest, busiest = max(gaps), max(heartbeat.cpu_gaps)
     worst = max(range(len(gaps)), key=gaps.__getitem__)
     worst_cpu, worst_queue = heartbeat.cpu_gaps[worst], heartbeat.queue_waits[worst]
+    events, worst_end = heartbeat.events[worst], heartbeat.times[worst]
+    probe_late = probe.latest_within(worst_end - longest, worst_end)
     longest_gc = max(collections, default=(0.0, -1))
     peak = max(peak, rss_mb())
     gc.collect()
@@ -234,7 +264,11 @@ def test_soak_clicks_and_image_switches(qtbot, settings, checkpoint: Path, tmp_p
         f"longest GUI stall {longest * 1000:.1f} ms wall clock ({len(gaps)} beats, "
         f"{sum(g > MAX_STALL_S for g in gaps)} gaps over {MAX_STALL_S * 1000:.0f} ms; the GUI thread's own work "
         f"at most {busiest * 1000:.1f} ms between two beats; in the longest gap {worst_cpu * 1000:.1f} ms of its "
-        f"own work and {worst_queue * 1000:.1f} ms waiting for a core; load average {load:.1f} "
+        f"own work, {worst_queue * 1000:.1f} ms waiting for a core, {events.sleeps} sleeps, "
+        f"{events.preempted} preemptions, {events.major_faults} major and {events.minor_faults} minor page faults, "
+        f"{events.steal_s * 1000:.0f} ms stolen by the hypervisor, at {worst_end - soak_start:.1f} s into the soak, "
+        f"while a Python thread beside it woke up to {probe_late * 1000:.1f} ms late; "
+        f"load average {load:.1f} "
         f"on {os.cpu_count()} cores at the start); "
         f"one click costs the GUI "
         f"{np.median(click_cost) * 1000:.1f} ms (median), {max(click_cost) * 1000:.1f} ms (max); showing a result "

@@ -1,0 +1,80 @@
+"""The window's settings, kept in memory and written to disk on a thread of their own.
+
+QSettings saves a change with a lock file and a temporary file, each flushed with ``fdatasync``.
+On a busy disk that takes 100-300 ms, and PySide holds the GIL through a ``sync()`` called from
+Python, so no Python thread may call it while the window runs. Here every change goes to a
+QSettings that lives on the store's own thread, whose event loop saves it in C++ (the GIL
+released); the window reads from a copy in memory.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QObject, QSettings, QThread, Signal, Slot
+
+
+class _Writer(QObject):
+    """Owns the QSettings that writes, created on (and so saved by) the store's thread."""
+
+    def __init__(self, file_name: str, file_format: QSettings.Format) -> None:
+        super().__init__()
+        self._file = (file_name, file_format)
+        self._settings: QSettings | None = None
+
+    @Slot(str, object)
+    def write(self, key: str, value: Any) -> None:
+        if self._settings is None:
+            self._settings = QSettings(*self._file)
+        self._settings.setValue(key, value)  # QSettings saves it from this thread's event loop
+
+    @Slot()
+    def close(self) -> None:
+        if self._settings is not None:
+            self._settings.sync()
+            self._settings = None
+        QThread.currentThread().quit()
+
+
+class SettingsStore(QObject):
+    """Every value of ``settings`` read once; :meth:`set_value` updates the copy and queues the
+    write; :meth:`close` waits until all is on disk."""
+
+    _write = Signal(str, object)
+    _close = Signal()
+
+    def __init__(self, settings: QSettings) -> None:
+        super().__init__()
+        self.file_name = settings.fileName()
+        self._values: dict[str, Any] = {key: settings.value(key) for key in settings.allKeys()}
+        self._thread = QThread()
+        self._thread.setObjectName("fcnviewer-settings")
+        self._writer = _Writer(self.file_name, settings.format())
+        self._writer.moveToThread(self._thread)
+        self._write.connect(self._writer.write)
+        self._close.connect(self._writer.close)
+        self._thread.finished.connect(self._writer.deleteLater)
+        self._thread.start()
+
+    def value(self, key: str, default: Any = None) -> Any:
+        """The value of ``key``, or ``default`` if it has none."""
+        return self._values.get(key, default)
+
+    def set_value(self, key: str, value: Any) -> None:
+        """Set ``key`` now, and write it to disk soon (on the store's thread)."""
+        self._values[key] = value
+        self._write.emit(key, value)
+
+    def close(self, timeout_ms: int = 5000) -> bool:
+        """Write what is left and end the thread; whether that took under ``timeout_ms``."""
+        if self._thread.isFinished():
+            return True
+        self._close.emit()
+        if self._thread.wait(timeout_ms):
+            return True
+        _UNFINISHED.append(self)  # never destroyed while its thread still writes
+        return False
+
+
+#: Stores whose thread had not ended when :meth:`SettingsStore.close` gave up waiting.
+_UNFINISHED: list[SettingsStore] = []
