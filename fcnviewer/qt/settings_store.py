@@ -45,11 +45,10 @@ class SettingsStore(QObject):
 
     def __init__(self, settings: QSettings) -> None:
         super().__init__()
-        self.file_name = settings.fileName()
         self._values: dict[str, Any] = {key: settings.value(key) for key in settings.allKeys()}
         self._thread = QThread()
         self._thread.setObjectName("fcnviewer-settings")
-        self._writer = _Writer(self.file_name, settings.format())
+        self._writer = _Writer(settings.fileName(), settings.format())
         self._writer.moveToThread(self._thread)
         self._write.connect(self._writer.write)
         self._close.connect(self._writer.close)
