@@ -6,8 +6,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QSignalBlocker, Qt, Signal
-from PySide6.QtGui import QColor, QLinearGradient, QMouseEvent, QPainter, QPaintEvent
+from PySide6.QtCore import QEvent, QModelIndex, QSignalBlocker, Qt, Signal
+from PySide6.QtGui import QColor, QKeyEvent, QLinearGradient, QMouseEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -64,6 +64,27 @@ class ColorBar(QWidget):
         painter.drawText(text, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, f"{self.limits[1]:.3g}")
 
 
+class Slider(QSlider):
+    """A slider that keeps its own keys: with focus, the arrows and Page Up/Down move it
+    instead of firing the window's shortcuts (next / previous image)."""
+
+    KEYS = frozenset(
+        {Qt.Key.Key_Left, Qt.Key.Key_Right, Qt.Key.Key_Up, Qt.Key.Key_Down}
+        | {Qt.Key.Key_PageUp, Qt.Key.Key_PageDown, Qt.Key.Key_Home, Qt.Key.Key_End}
+    )
+
+    def event(self, event: QEvent) -> bool:
+        if (
+            event.type() == QEvent.Type.ShortcutOverride
+            and isinstance(event, QKeyEvent)
+            and event.key() in self.KEYS
+            and event.modifiers() == Qt.KeyboardModifier.NoModifier
+        ):
+            event.accept()  # the key goes to keyPressEvent, not to a shortcut
+            return True
+        return super().event(event)
+
+
 class LayerControls(QWidget):
     """Controls of one layer, wired both ways: a widget edit sets the layer; a layer change
     updates the widget with its signals blocked (no feedback loop)."""
@@ -74,7 +95,7 @@ class LayerControls(QWidget):
         self._links: list[tuple[Emitter, Callable[..., Any]]] = []
         form = QFormLayout(self)
         form.setContentsMargins(0, 4, 0, 0)
-        self.opacity_slider = QSlider(Qt.Orientation.Horizontal)
+        self.opacity_slider = Slider(Qt.Orientation.Horizontal)
         self.opacity_slider.setRange(0, 100)
         self.opacity_slider.setValue(round(layer.opacity * 100))
         self.opacity_slider.valueChanged.connect(self._on_opacity_slider_changed)

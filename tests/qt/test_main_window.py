@@ -280,6 +280,29 @@ def test_zoom_fit_and_pixel_exact_display(qtbot, window) -> None:  # type: ignor
     assert view.contains(QRectF(0, 0, 16, 16)) and (view.width() < 16 * 1.2 or view.height() < 16 * 1.2)
 
 
+def test_a_focused_slider_keeps_its_keys_from_the_image_shortcuts(qtbot, loaded_window, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    win = loaded_window
+    for name in ("a.png", "b.png"):
+        make_image(tmp_path / name, 40, 40)
+    with qtbot.waitSignal(win.image_shown, timeout=20000):
+        win.open_paths([tmp_path / "a.png", tmp_path / "b.png"])
+    layer = win.model.layers[-1]
+    win.layer_panel.select(layer)
+    slider = win.layer_panel.controls.opacity_slider
+    slider.setFocus()
+    qtbot.waitUntil(slider.hasFocus)
+    before = slider.value()
+    qtbot.keyClick(slider, Qt.Key.Key_Left)
+    qtbot.keyClick(slider, Qt.Key.Key_PageDown)
+    assert slider.value() < before - 1 and layer.opacity == pytest.approx(slider.value() / 100)
+    assert win.image_path.name == "a.png"  # the slider moved, the image stayed
+    win.canvas.setFocus()
+    qtbot.waitUntil(win.canvas.hasFocus)
+    with qtbot.waitSignal(win.image_shown, timeout=20000):
+        qtbot.keyClick(win.canvas, Qt.Key.Key_Right)
+    assert win.image_path.name == "b.png"
+
+
 def test_folder_navigation_skips_broken_images(qtbot, loaded_window, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     win = loaded_window
     folder = tmp_path / "folder"
