@@ -79,6 +79,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="W0,W1,...",
         help="per-class loss weights (default: none, as in the paper)",
     )
+    parser.add_argument(
+        "--lovasz",
+        type=float,
+        default=0.0,
+        metavar="W",
+        help="add W times the Lovász-softmax loss, a surrogate of mean IU (default 0: cross entropy only)",
+    )
     parser.add_argument("--schedule", choices=("poly", "fixed"), default="poly", help="lr schedule per stage")
     parser.add_argument("--warmup", type=int, default=100, help="linear warm-up steps per stage")
     parser.add_argument("--dropout", type=float, default=0.5, help="dropout after fc6 and fc7 (default 0.5)")
@@ -144,6 +151,7 @@ def run(args: argparse.Namespace) -> int:
             momentum=args.momentum,
             optimizer=args.optimizer,
             class_weights=args.class_weights,
+            lovasz=args.lovasz,
             weight_decay=args.weight_decay,
             schedule=args.schedule,
             warmup=args.warmup,

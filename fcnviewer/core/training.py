@@ -33,6 +33,7 @@ from torch import Tensor, nn
 
 from fcnviewer.core.batch_norm import attach_batch_norm, folded, has_batch_norm
 from fcnviewer.core.labels import IGNORE_INDEX
+from fcnviewer.core.losses import segmentation_loss
 from fcnviewer.core.metrics import ConfusionMatrix
 from fcnviewer.core.models import ArchSpec, build_model
 from fcnviewer.core.preprocessing import Preprocessing
@@ -318,6 +319,7 @@ class TrainConfig:
     momentum: float = 0.9
     optimizer: str = "sgd"
     class_weights: tuple[float, ...] | None = None
+    lovasz: float = 0.0
     weight_decay: float = WEIGHT_DECAY
     schedule: str = "poly"
     warmup: int = 100
@@ -421,15 +423,17 @@ def train_step(
     weights: Tensor | None = None,
     dtype: torch.dtype = torch.float32,
     clip: float = 0.0,
+    lovasz: float = 0.0,
 ) -> float:
-    """One optimiser step on the cross entropy of ``model(x)["out"]`` (label 255 ignored); the loss.
+    """One optimiser step on :func:`~fcnviewer.core.losses.segmentation_loss` of ``model(x)["out"]``
+    (cross entropy, plus ``lovasz`` times Lovász-softmax); the loss.
 
     With ``dtype`` bfloat16 the forward and backward run under autocast; the weights, the
     loss and the optimiser stay float32.
     """
     with torch.autocast(x.device.type, dtype=dtype, enabled=dtype != torch.float32):
         logits = model(x)["out"]
-    loss = F.cross_entropy(logits.float(), labels, weight=weights, ignore_index=IGNORE_INDEX)
+    loss = segmentation_loss(logits, labels, weights=weights, lovasz=lovasz)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     if clip:
@@ -583,6 +587,7 @@ def train(
             "momentum": config.momentum,
             "optimizer": config.optimizer,
             "class_weights": list(config.class_weights) if config.class_weights else None,
+            "lovasz": config.lovasz,
             "weight_decay": config.weight_decay,
             "lr_schedule": config.schedule,
             "dropout": config.dropout,
@@ -608,7 +613,9 @@ def train(
                 group["lr"] = lr
             x, y = next(batches)
             x, y = augment(x.to(device), y.to(device), rng, scale=config.scale, size=config.crop)
-            value = train_step(model, optimizer, x, y, weights=weights, dtype=autocast_dtype, clip=config.clip)
+            value = train_step(
+                model, optimizer, x, y, weights=weights, dtype=autocast_dtype, clip=config.clip, lovasz=config.lovasz
+            )
             if not math.isfinite(value):
                 raise FloatingPointError(f"[{arch}] the loss became {value} at step {step}; lower --lr")
             loss_avg = value if math.isnan(loss_avg) else 0.95 * loss_avg + 0.05 * value

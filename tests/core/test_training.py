@@ -135,10 +135,15 @@ def test_loader_workers_give_the_streams_batches_in_order(workers):
 
 
 @pytest.mark.parametrize(
-    ("optimizer", "lr", "dtype"),
-    [("sgd", 0.05, torch.float32), ("adam", 1e-3, torch.float32), ("adam", 1e-3, torch.bfloat16)],
+    ("optimizer", "lr", "dtype", "lovasz"),
+    [
+        ("sgd", 0.05, torch.float32, 0.0),
+        ("adam", 1e-3, torch.float32, 0.0),
+        ("adam", 1e-3, torch.bfloat16, 0.0),
+        ("adam", 1e-3, torch.bfloat16, 1.0),
+    ],
 )
-def test_a_few_steps_lower_the_loss(optimizer, lr, dtype):
+def test_a_few_steps_lower_the_loss(optimizer, lr, dtype, lovasz):
     torch.manual_seed(0)
     ds = SyntheticScenes(range(4), 48)
     model = build_model(ArchSpec("fcn8s", 6, WIDTH))
@@ -146,7 +151,7 @@ def test_a_few_steps_lower_the_loss(optimizer, lr, dtype):
     init_from_scratch(model, x)
     model.train()
     opt = _optimizer(model, TrainConfig(optimizer=optimizer, lr=lr))
-    losses = [train_step(model, opt, x, y, dtype=dtype) for _ in range(12)]
+    losses = [train_step(model, opt, x, y, dtype=dtype, lovasz=lovasz) for _ in range(12)]
     assert losses[-1] < 0.8 * losses[0]
     assert all(p.dtype == torch.float32 for p in model.parameters())
     # the bilinear deconvolutions stay fixed
@@ -290,12 +295,12 @@ def test_cli_train_synthetic(tmp_path, capsys):
         "train", "--synthetic", "--arch", "fcn16s", "--width", str(WIDTH), "--size", "40", "--steps", "2",
         "--batch", "2", "--val-count", "1", "--out", str(tmp_path), "--no-progress", "--device", "cpu",
         "--optimizer", "adam", "--lr", "1e-3", "--class-weights", "0.5,1,1,1,1,1",
-        "--precision", "bfloat16", "--workers", "1",
+        "--precision", "bfloat16", "--workers", "1", "--lovasz", "0.5",
     ])  # fmt: skip
     assert cli_train.run(args) == 0
     loaded = load_checkpoint(tmp_path / "fcn16s.safetensors")
     assert loaded.info.spec.arch == "fcn16s" and loaded.info.training["optimizer"] == "adam"
-    assert loaded.info.training["precision"] == "bfloat16"
+    assert loaded.info.training["precision"] == "bfloat16" and loaded.info.training["lovasz"] == 0.5
     assert all(t.dtype == torch.float32 for t in loaded.model.state_dict().values())
     assert "fcn16s: 2 steps" in capsys.readouterr().out
     bad = parser.parse_args(
