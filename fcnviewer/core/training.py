@@ -473,6 +473,15 @@ class _StageRun:
         os.replace(tmp, self.out / f"{self.arch}-state.pth")
 
 
+def stages_behind(training: dict[str, Any]) -> list[dict[str, Any]]:
+    """The training stages that made a checkpoint's weights, oldest first: those its metadata
+    lists, then its own (arch, steps, seconds, command); none for a checkpoint without ours."""
+    if "stage" not in training:
+        return []
+    own = {key: training[key] for key in ("steps", "seconds", "command") if key in training}
+    return [*training.get("previous_stages", []), {"arch": training["stage"], **own}]
+
+
 @dataclass
 class StageResult:
     arch: str
@@ -514,6 +523,7 @@ def train(
         first_stage = schedule.index(str(resume_state["arch"]))
     results: list[StageResult] = []
     previous: nn.Module | None = None
+    lineage: list[dict[str, Any]] = []  # the stages behind an --init checkpoint's weights
     if first_stage > 0:
         for done_arch in schedule[:first_stage]:  # stages finished before the resumed one
             done = load_checkpoint(out / f"{done_arch}.safetensors")
@@ -521,7 +531,8 @@ def train(
             results.append(StageResult(done_arch, out / f"{done_arch}.safetensors", steps, seconds, None))
             previous = done.model
     elif config.init is not None:
-        previous = load_checkpoint(config.init).model
+        init = load_checkpoint(config.init)
+        previous, lineage = init.model, stages_behind(init.info.training)
     stream = BatchStream(train_set, config.batch, config.seed)
     autocast_dtype = _autocast_dtype(config.precision)
     weights = None
@@ -593,7 +604,8 @@ def train(
             "dropout": config.dropout,
             "precision": config.precision,
             "batch_norm": "while training, folded into the convolutions" if config.batch_norm else None,
-            "previous_stages": [{"arch": r.arch, "steps": r.steps, "seconds": round(r.seconds, 1)} for r in results],
+            "previous_stages": lineage
+            + [{"arch": r.arch, "steps": r.steps, "seconds": round(r.seconds, 1)} for r in results],
             "hardware": hardware,
             "device": str(device),
             "torch": torch.__version__,

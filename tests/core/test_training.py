@@ -193,6 +193,16 @@ def test_train_staged_end_to_end_then_resume_and_evaluate(tmp_path):
         assert 0.0 <= scores["pixel_acc"] <= 1.0
     assert result["confusion"]["final"].sum() == 2 * 40 * 40
 
+    # a run started --init from that 8s records the stages behind its weights
+    onward = TrainConfig(
+        arch="fcn8s", width=WIDTH, num_classes=6, steps=(1,), batch=2, lr=0.01, warmup=1, val_every=0,
+        out=tmp_path / "onward", init=tmp_path / "fcn8s.safetensors", command="onward",
+    )  # fmt: skip
+    train(onward, train_set, None, SYNTHETIC_PREPROCESSING, **kwargs)
+    behind = load_checkpoint(tmp_path / "onward" / "fcn8s.safetensors").info.training["previous_stages"]
+    assert [s["arch"] for s in behind] == ["fcn32s", "fcn16s", "fcn8s"]
+    assert behind[-1]["steps"] == 2 and behind[-1]["command"] == "test"
+
 
 def test_cli_eval_json(tmp_path, capsys):
     import argparse
