@@ -140,6 +140,7 @@ class MainWindow(QMainWindow):
         self.reports: list[PixelReport] = []
         self.last_error = ""
         self._running: set[int] = set()
+        self._closed = False
 
         self.canvas = Canvas(self.model.layers)
         self.setCentralWidget(self.canvas)
@@ -425,8 +426,8 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"running tile {done} of {total}…", 2000)
 
     def _on_job_returned(self, result: Any) -> None:
-        if not self.requests.is_current(result.request):
-            return  # belongs to an image, model or click no longer shown
+        if self._closed or not self.requests.is_current(result.request):
+            return  # belongs to an image, model or click no longer shown (or to a closed window)
         if isinstance(result, ModelLoaded):
             self._on_model_changed(result)
         elif isinstance(result, ImageOpened):
@@ -437,6 +438,8 @@ class MainWindow(QMainWindow):
             self._on_probe_changed(result)
 
     def _on_job_errored(self, request: Request, message: str) -> None:
+        if self._closed:
+            return  # a job that ended as the window closed: nobody is left to tell
         if isinstance(request, LoadModelRequest):
             self.report_error(message)
             self._show_device(self.loaded_device)  # the model stays where it was
@@ -663,6 +666,7 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ closing
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self._closed = True  # results already on their way here are dropped
         self._save_settings()
         self.files_thread.stop(timeout_ms=200)
         self.worker_thread.stop(timeout_ms=1000)

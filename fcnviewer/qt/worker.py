@@ -192,7 +192,10 @@ class Worker(QObject):
         self._wake.connect(self._drain, Qt.ConnectionType.QueuedConnection)
 
     def submit(self, request: Request) -> None:
-        """Queue ``request``, replacing a pending one of the same kind (any thread)."""
+        """Queue ``request``, replacing a pending one of the same kind (any thread); a worker
+        that was aborted takes no more work (it may already be deleted with its thread)."""
+        if self.stopped:
+            return
         with self._lock:
             self._pending[type(request)] = request
         self._wake.emit()

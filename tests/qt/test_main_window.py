@@ -502,6 +502,26 @@ def test_open_recent_and_copy_view(qtbot, loaded_window, tmp_path: Path) -> None
     assert (copied.width(), copied.height()) == (win.canvas.width(), win.canvas.height())
 
 
+def test_results_that_arrive_after_close_are_dropped(qtbot, loaded_window, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from fcnviewer.qt.worker import LoadModelRequest
+
+    win = loaded_window
+    returned: list[object] = []
+    win.files_thread.signals.returned.connect(returned.append)
+    with qtbot.waitSignal(win.prediction_shown, timeout=20000):
+        win.open_paths([make_image(tmp_path / "late.png", 40, 40)])
+    late = returned[-1]  # an ImageOpened still current: as if queued to the window as it closed
+    assert win.requests.is_current(late.request)  # type: ignore[attr-defined]
+    win.close()
+    assert win.worker_thread.thread.wait(5000) and win.files_thread.thread.wait(5000)
+    qtbot.wait(50)  # the stopped workers are deleted with their threads
+    shown = win.model.prediction
+    win._on_job_returned(late)  # used to re-run the network: a request to a deleted worker
+    win._on_job_errored(win.requests.make(LoadModelRequest, path="x.pth"), "x.pth: broken")
+    qtbot.wait(50)
+    assert win.model.prediction is shown and win.last_error == ""  # nothing ran, no dialog after close
+
+
 def test_wheel_zooms_and_drag_pans(qtbot, loaded_window) -> None:  # type: ignore[no-untyped-def]
     from PySide6.QtCore import QPointF
     from PySide6.QtGui import QWheelEvent

@@ -155,3 +155,14 @@ def test_probe_on_a_window_equals_the_whole_image(qtbot, ready: WorkerThread, ch
         np.testing.assert_allclose(pasted, field.values, atol=1e-4 * scale, err_msg=stage)
     whole = branch_contributions(loaded.model, inputs, y, x, probed.class_index)
     assert probed.contributions == pytest.approx(whole, rel=1e-4, abs=1e-5)
+
+
+def test_a_stopped_worker_takes_no_more_work(qtbot) -> None:  # type: ignore[no-untyped-def]
+    from shiboken6 import isValid
+
+    thread = WorkerThread(warm_up=False)
+    qtbot.waitUntil(thread.thread.isRunning, timeout=2000)
+    assert thread.stop(2000)
+    qtbot.waitUntil(lambda: not isValid(thread.worker), timeout=2000)  # deleted with its thread
+    thread.worker.submit(Requests().make(PredictRequest, image=IMAGE))  # a late request: dropped, no error
+    assert thread.worker.pending() == []
