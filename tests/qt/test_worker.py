@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,6 +12,7 @@ import numpy as np
 import pytest
 
 from fcnviewer.qt.worker import (
+    BACKGROUND_NICENESS,
     LoadModelRequest,
     ModelLoaded,
     Predicted,
@@ -166,3 +170,13 @@ def test_a_stopped_worker_takes_no_more_work(qtbot) -> None:  # type: ignore[no-
     qtbot.waitUntil(lambda: not isValid(thread.worker), timeout=2000)  # deleted with its thread
     thread.worker.submit(Requests().make(PredictRequest, image=IMAGE))  # a late request: dropped, no error
     assert thread.worker.pending() == []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
+def test_worker_threads_run_below_the_gui_threads_priority(qtbot, worker_thread: WorkerThread) -> None:  # type: ignore[no-untyped-def]
+    gui = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    qtbot.waitUntil(lambda: worker_thread.worker.native_thread_id is not None, timeout=5000)
+    tid = worker_thread.worker.native_thread_id
+    assert tid != threading.get_native_id()
+    assert os.getpriority(os.PRIO_PROCESS, tid) == min(19, gui + BACKGROUND_NICENESS)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == gui  # the GUI thread keeps its own
