@@ -529,6 +529,8 @@ def train(
             done = load_checkpoint(out / f"{done_arch}.safetensors")
             steps, seconds = int(done.info.training.get("steps", 0)), float(done.info.training.get("seconds", 0.0))
             results.append(StageResult(done_arch, out / f"{done_arch}.safetensors", steps, seconds, None))
+            if previous is None:  # the run's first stage lists what its --init weights came from
+                lineage = list(done.info.training.get("previous_stages", []))
             previous = done.model
     elif config.init is not None:
         init = load_checkpoint(config.init)

@@ -68,10 +68,10 @@ class Slider(QSlider):
     """A slider that keeps its own keys: with focus, the arrows and Page Up/Down move it
     instead of firing the window's shortcuts (next / previous image)."""
 
-    KEYS = frozenset(
-        {Qt.Key.Key_Left, Qt.Key.Key_Right, Qt.Key.Key_Up, Qt.Key.Key_Down}
-        | {Qt.Key.Key_PageUp, Qt.Key.Key_PageDown, Qt.Key.Key_Home, Qt.Key.Key_End}
-    )
+    KEYS = frozenset({
+        Qt.Key.Key_Left, Qt.Key.Key_Right, Qt.Key.Key_Up, Qt.Key.Key_Down,
+        Qt.Key.Key_PageUp, Qt.Key.Key_PageDown, Qt.Key.Key_Home, Qt.Key.Key_End,
+    })  # fmt: skip
 
     def event(self, event: QEvent) -> bool:
         if (

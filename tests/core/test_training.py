@@ -202,6 +202,16 @@ def test_train_staged_end_to_end_then_resume_and_evaluate(tmp_path):
     behind = load_checkpoint(tmp_path / "onward" / "fcn8s.safetensors").info.training["previous_stages"]
     assert [s["arch"] for s in behind] == ["fcn32s", "fcn16s", "fcn8s"]
     assert behind[-1]["steps"] == 2 and behind[-1]["command"] == "test"
+    # a staged run from --init, resumed at a later stage, keeps that list
+    staged = TrainConfig(
+        arch="staged", width=WIDTH, num_classes=6, steps=(1,), batch=2, lr=0.01, warmup=1, val_every=0,
+        save_every=1, out=tmp_path / "staged-init", init=tmp_path / "fcn8s.safetensors", command="staged",
+    )  # fmt: skip
+    train(staged, train_set, None, SYNTHETIC_PREPROCESSING, **kwargs)
+    staged.resume = tmp_path / "staged-init" / "fcn16s-state.pth"
+    train(staged, train_set, None, SYNTHETIC_PREPROCESSING, **kwargs)
+    behind = load_checkpoint(tmp_path / "staged-init" / "fcn8s.safetensors").info.training["previous_stages"]
+    assert [s["arch"] for s in behind] == ["fcn32s", "fcn16s", "fcn8s", "fcn32s", "fcn16s"]
 
 
 def test_cli_eval_json(tmp_path, capsys):
