@@ -23,10 +23,16 @@ class Heartbeat:
     """A QTimer on the GUI thread that records, between two beats, the wall-clock gap, the GUI
     thread's own CPU time, the time it spent runnable but waiting for a core (Linux
     ``/proc/thread-self/schedstat``; 0 elsewhere), and what else happened to it meanwhile
-    (:class:`ThreadEvents`): a long gap is a stall the user would see."""
+    (:class:`ThreadEvents`): a long gap is a stall the user would see. For the longest gap it
+    also keeps what every thread of the process did meanwhile (:func:`thread_times`), to name
+    the thread that ran while the GUI thread waited."""
 
     def __init__(self, interval_ms: int = 5) -> None:
+        self.longest_gap_threads: dict[str, tuple[float, float]] = {}  # name -> (CPU s, waiting for a core s)
+        self._last_threads: dict[int, tuple[float, float]] = {}
+        self._names: dict[int, str] = {}
         self.gaps: list[float] = []
+        self._longest = 0.0
         self.cpu_gaps: list[float] = []
         self.queue_waits: list[float] = []
         self.events: list[ThreadEvents] = []
@@ -41,6 +47,7 @@ class Heartbeat:
         """Start (or restart) measuring from now."""
         self._last, self._last_cpu, self._last_queue = time.perf_counter(), time.thread_time(), _queue_wait()
         self._last_events = ThreadEvents.now()
+        self._last_threads = thread_times()
         self._timer.start()
 
     def stop(self) -> None:
@@ -48,12 +55,39 @@ class Heartbeat:
 
     def _beat(self) -> None:
         now, cpu, queue, events = time.perf_counter(), time.thread_time(), _queue_wait(), ThreadEvents.now()
+        threads = thread_times()
+        if now - self._last > self._longest:
+            self._longest = now - self._last
+            self.longest_gap_threads = {}
+            for tid, (run, wait) in threads.items():
+                run_before, wait_before = self._last_threads.get(tid, (0.0, 0.0))
+                self.longest_gap_threads[f"{self._name(tid)} ({tid})"] = (run - run_before, wait - wait_before)
+        self._last_threads = threads
         self.gaps.append(now - self._last)
         self.cpu_gaps.append(cpu - self._last_cpu)
         self.queue_waits.append(queue - self._last_queue)
         self.events.append(events - self._last_events)
         self.times.append(now)
         self._last, self._last_cpu, self._last_queue, self._last_events = now, cpu, queue, events
+
+    def _name(self, tid: int) -> str:
+        if tid not in self._names:
+            try:
+                with open(f"/proc/self/task/{tid}/comm", encoding="utf-8") as handle:
+                    self._names[tid] = handle.read().strip()
+            except OSError:
+                self._names[tid] = "?"
+        return self._names[tid]
+
+    def longest_gap_report(self, at_least_s: float = 0.001) -> str:
+        """The threads that ran or waited for a core at least ``at_least_s`` in the longest gap."""
+        busy = sorted(self.longest_gap_threads.items(), key=lambda item: -sum(item[1]))
+        lines = [
+            f"{name} ran {run * 1000:.1f} ms, waited {wait * 1000:.1f} ms for a core"
+            for name, (run, wait) in busy
+            if max(run, wait) >= at_least_s
+        ]
+        return ", ".join(lines) or "no thread ran"
 
 
 @dataclass(frozen=True)
@@ -73,6 +107,23 @@ class ThreadEvents:
 
     def __sub__(self, other: ThreadEvents) -> ThreadEvents:
         return ThreadEvents(*(a - b for a, b in zip(astuple(self), astuple(other), strict=True)))
+
+
+def thread_times() -> dict[int, tuple[float, float]]:
+    """Seconds each thread of this process has run and waited for a core (Linux schedstat; {} elsewhere)."""
+    times: dict[int, tuple[float, float]] = {}
+    try:
+        tids = os.listdir("/proc/self/task")
+    except OSError:
+        return times
+    for tid in tids:
+        try:
+            with open(f"/proc/self/task/{tid}/schedstat", encoding="ascii") as handle:
+                run, wait = handle.read().split()[:2]
+        except (OSError, ValueError):
+            continue
+        times[int(tid)] = (int(run) / 1e9, int(wait) / 1e9)
+    return times
 
 
 def _steal() -> float:
