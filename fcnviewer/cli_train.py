@@ -86,6 +86,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="W",
         help="add W times the Lovász-softmax loss, a surrogate of mean IU (default 0: cross entropy only)",
     )
+    parser.add_argument(
+        "--learn-upsampling",
+        action="store_true",
+        help="let the deconvolutions learn from their bilinear start (default: fixed, as in the reference)",
+    )
     parser.add_argument("--schedule", choices=("poly", "fixed"), default="poly", help="lr schedule per stage")
     parser.add_argument("--warmup", type=int, default=100, help="linear warm-up steps per stage")
     parser.add_argument("--dropout", type=float, default=0.5, help="dropout after fc6 and fc7 (default 0.5)")
@@ -152,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
             optimizer=args.optimizer,
             class_weights=args.class_weights,
             lovasz=args.lovasz,
+            learn_upsampling=args.learn_upsampling,
             weight_decay=args.weight_decay,
             schedule=args.schedule,
             warmup=args.warmup,

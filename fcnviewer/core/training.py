@@ -320,6 +320,7 @@ class TrainConfig:
     optimizer: str = "sgd"
     class_weights: tuple[float, ...] | None = None
     lovasz: float = 0.0
+    learn_upsampling: bool = False
     weight_decay: float = WEIGHT_DECAY
     schedule: str = "poly"
     warmup: int = 100
@@ -382,20 +383,23 @@ def learning_rate(config: TrainConfig, step: int, total: int) -> float:
 
 
 def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
-    """SGD with momentum (the paper) or AdamW; weight decay on weights, not biases; deconvolutions frozen.
+    """SGD with momentum (the paper) or AdamW; weight decay on weights, not biases.
 
+    The deconvolutions start as bilinear interpolation and stay fixed, as in the reference,
+    unless ``config.learn_upsampling``: then they learn too, without weight decay (the
+    paper's "learnable deconvolution initialised bilinear").
     Adam is offered because a VGG16 without batch normalisation trained *from scratch*
     (the paper fine-tunes ImageNet weights) barely moves under SGD at stable rates; AdamW
     with decoupled decay gets it going within a few hundred steps.
     """
-    decay = [p for n, p in model.named_parameters() if n.endswith("weight") and p.ndim > 1]
-    rest = [p for n, p in model.named_parameters() if not (n.endswith("weight") and p.ndim > 1)]
-    # The deconvolutions are bilinear interpolation and are kept fixed, as in the reference.
-    frozen = {id(m.weight) for m in model.modules() if isinstance(m, nn.ConvTranspose2d)}
-    decay = [p for p in decay if id(p) not in frozen]
-    for m in model.modules():
-        if isinstance(m, nn.ConvTranspose2d):
-            m.weight.requires_grad_(False)
+    upsampling = [m.weight for m in model.modules() if isinstance(m, nn.ConvTranspose2d)]
+    for weight in upsampling:
+        weight.requires_grad_(config.learn_upsampling)
+    matrices = {id(p) for n, p in model.named_parameters() if n.endswith("weight") and p.ndim > 1}
+    decay = [p for p in model.parameters() if id(p) in matrices and not any(p is w for w in upsampling)]
+    rest = [p for p in model.parameters() if id(p) not in matrices]
+    if config.learn_upsampling:
+        rest += upsampling
     groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": rest, "weight_decay": 0.0}]
     if config.optimizer == "adam":
         return torch.optim.AdamW(groups, lr=config.lr, betas=(config.momentum, 0.999))
@@ -601,6 +605,7 @@ def train(
             "optimizer": config.optimizer,
             "class_weights": list(config.class_weights) if config.class_weights else None,
             "lovasz": config.lovasz,
+            "learn_upsampling": config.learn_upsampling,
             "weight_decay": config.weight_decay,
             "lr_schedule": config.schedule,
             "dropout": config.dropout,

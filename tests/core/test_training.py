@@ -135,27 +135,31 @@ def test_loader_workers_give_the_streams_batches_in_order(workers):
 
 
 @pytest.mark.parametrize(
-    ("optimizer", "lr", "dtype", "lovasz"),
+    ("optimizer", "lr", "dtype", "lovasz", "learn_upsampling"),
     [
-        ("sgd", 0.05, torch.float32, 0.0),
-        ("adam", 1e-3, torch.float32, 0.0),
-        ("adam", 1e-3, torch.bfloat16, 0.0),
-        ("adam", 1e-3, torch.bfloat16, 1.0),
+        ("sgd", 0.05, torch.float32, 0.0, False),
+        ("adam", 1e-3, torch.float32, 0.0, False),
+        ("adam", 1e-3, torch.bfloat16, 0.0, False),
+        ("adam", 1e-3, torch.bfloat16, 1.0, False),
+        ("adam", 1e-3, torch.float32, 0.0, True),
     ],
 )
-def test_a_few_steps_lower_the_loss(optimizer, lr, dtype, lovasz):
+def test_a_few_steps_lower_the_loss(optimizer, lr, dtype, lovasz, learn_upsampling):
     torch.manual_seed(0)
     ds = SyntheticScenes(range(4), 48)
     model = build_model(ArchSpec("fcn8s", 6, WIDTH))
     x, y = to_batch([ds[i] for i in range(4)], SYNTHETIC_PREPROCESSING, "cpu")
     init_from_scratch(model, x)
     model.train()
-    opt = _optimizer(model, TrainConfig(optimizer=optimizer, lr=lr))
+    opt = _optimizer(model, TrainConfig(optimizer=optimizer, lr=lr, learn_upsampling=learn_upsampling))
     losses = [train_step(model, opt, x, y, dtype=dtype, lovasz=lovasz) for _ in range(12)]
     assert losses[-1] < 0.8 * losses[0]
     assert all(p.dtype == torch.float32 for p in model.parameters())
-    # the bilinear deconvolutions stay fixed
-    assert torch.equal(model.upscore8.weight, build_model(ArchSpec("fcn8s", 6, WIDTH)).upscore8.weight)
+    # the deconvolutions stay bilinear unless asked to learn
+    bilinear = build_model(ArchSpec("fcn8s", 6, WIDTH))
+    for name in ("upscore2", "upscore_pool4", "upscore8"):
+        unchanged = torch.equal(getattr(model, name).weight, getattr(bilinear, name).weight)
+        assert unchanged != learn_upsampling, name
 
 
 def test_train_staged_end_to_end_then_resume_and_evaluate(tmp_path):
@@ -316,11 +320,15 @@ def test_cli_train_synthetic(tmp_path, capsys):
         "--batch", "2", "--val-count", "1", "--out", str(tmp_path), "--no-progress", "--device", "cpu",
         "--optimizer", "adam", "--lr", "1e-3", "--class-weights", "0.5,1,1,1,1,1",
         "--precision", "bfloat16", "--workers", "1", "--lovasz", "0.5",
+        "--learn-upsampling",
     ])  # fmt: skip
     assert cli_train.run(args) == 0
     loaded = load_checkpoint(tmp_path / "fcn16s.safetensors")
     assert loaded.info.spec.arch == "fcn16s" and loaded.info.training["optimizer"] == "adam"
     assert loaded.info.training["precision"] == "bfloat16" and loaded.info.training["lovasz"] == 0.5
+    assert loaded.info.training["learn_upsampling"] is True
+    bilinear = build_model(ArchSpec("fcn16s", 6, WIDTH)).upscore16.weight
+    assert not torch.equal(loaded.model.upscore16.weight, bilinear)
     assert all(t.dtype == torch.float32 for t in loaded.model.state_dict().values())
     assert "fcn16s: 2 steps" in capsys.readouterr().out
     bad = parser.parse_args(
