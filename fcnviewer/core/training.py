@@ -388,6 +388,7 @@ def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     The deconvolutions start as bilinear interpolation and stay fixed, as in the reference,
     unless ``config.learn_upsampling``: then they learn too, without weight decay (the
     paper's "learnable deconvolution initialised bilinear").
+
     Adam is offered because a VGG16 without batch normalisation trained *from scratch*
     (the paper fine-tunes ImageNet weights) barely moves under SGD at stable rates; AdamW
     with decoupled decay gets it going within a few hundred steps.
