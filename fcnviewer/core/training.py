@@ -393,14 +393,16 @@ def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     (the paper fine-tunes ImageNet weights) barely moves under SGD at stable rates; AdamW
     with decoupled decay gets it going within a few hundred steps.
     """
-    upsampling = [m.weight for m in model.modules() if isinstance(m, nn.ConvTranspose2d)]
-    for weight in upsampling:
-        weight.requires_grad_(config.learn_upsampling)
-    matrices = {id(p) for n, p in model.named_parameters() if n.endswith("weight") and p.ndim > 1}
-    decay = [p for p in model.parameters() if id(p) in matrices and not any(p is w for w in upsampling)]
-    rest = [p for p in model.parameters() if id(p) not in matrices]
-    if config.learn_upsampling:
-        rest += upsampling
+    upsampling = {id(m.weight) for m in model.modules() if isinstance(m, nn.ConvTranspose2d)}
+    decay: list[nn.Parameter] = []
+    rest: list[nn.Parameter] = []
+    for name, p in model.named_parameters():
+        if id(p) in upsampling:
+            p.requires_grad_(config.learn_upsampling)
+            if config.learn_upsampling:
+                rest.append(p)
+        else:
+            (decay if name.endswith("weight") and p.ndim > 1 else rest).append(p)
     groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": rest, "weight_decay": 0.0}]
     if config.optimizer == "adam":
         return torch.optim.AdamW(groups, lr=config.lr, betas=(config.momentum, 0.999))

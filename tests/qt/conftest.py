@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import resource
+import threading
 import time
 from dataclasses import astuple, dataclass
 
@@ -22,7 +23,7 @@ from PySide6.QtWidgets import QApplication
 class Heartbeat:
     """A QTimer on the GUI thread that records, between two beats, the wall-clock gap, the GUI
     thread's own CPU time, the time it spent runnable but waiting for a core (Linux
-    ``/proc/thread-self/schedstat``; 0 elsewhere), and what else happened to it meanwhile
+    schedstat, :func:`thread_times`; 0 elsewhere), and what else happened to it meanwhile
     (:class:`ThreadEvents`): a long gap is a stall the user would see. For the longest gap it
     also keeps what every thread of the process did meanwhile (:func:`thread_times`), to name
     the thread that ran while the GUI thread waited."""
@@ -37,7 +38,8 @@ class Heartbeat:
         self.queue_waits: list[float] = []
         self.events: list[ThreadEvents] = []
         self.times: list[float] = []
-        self._last = self._last_cpu = self._last_queue = 0.0
+        self._tid = threading.get_native_id()  # the GUI thread's, which runs the timer
+        self._last = self._last_cpu = 0.0
         self._last_events = ThreadEvents.now()
         self._timer = QTimer()
         self._timer.setInterval(interval_ms)
@@ -45,7 +47,7 @@ class Heartbeat:
 
     def start(self) -> None:
         """Start (or restart) measuring from now."""
-        self._last, self._last_cpu, self._last_queue = time.perf_counter(), time.thread_time(), _queue_wait()
+        self._last, self._last_cpu = time.perf_counter(), time.thread_time()
         self._last_events = ThreadEvents.now()
         self._last_threads = thread_times()
         self._timer.start()
@@ -54,29 +56,24 @@ class Heartbeat:
         self._timer.stop()
 
     def _beat(self) -> None:
-        now, cpu, queue, events = time.perf_counter(), time.thread_time(), _queue_wait(), ThreadEvents.now()
-        threads = thread_times()
+        now, cpu, events, threads = time.perf_counter(), time.thread_time(), ThreadEvents.now(), thread_times()
+        before = self._last_threads
         if now - self._last > self._longest:
             self._longest = now - self._last
             self.longest_gap_threads = {}
             for tid, (run, wait) in threads.items():
-                run_before, wait_before = self._last_threads.get(tid, (0.0, 0.0))
+                run_before, wait_before = before.get(tid, (0.0, 0.0))
                 self.longest_gap_threads[f"{self._name(tid)} ({tid})"] = (run - run_before, wait - wait_before)
-        self._last_threads = threads
         self.gaps.append(now - self._last)
         self.cpu_gaps.append(cpu - self._last_cpu)
-        self.queue_waits.append(queue - self._last_queue)
+        self.queue_waits.append(threads.get(self._tid, (0.0, 0.0))[1] - before.get(self._tid, (0.0, 0.0))[1])
         self.events.append(events - self._last_events)
         self.times.append(now)
-        self._last, self._last_cpu, self._last_queue, self._last_events = now, cpu, queue, events
+        self._last, self._last_cpu, self._last_events, self._last_threads = now, cpu, events, threads
 
     def _name(self, tid: int) -> str:
         if tid not in self._names:
-            try:
-                with open(f"/proc/self/task/{tid}/comm", encoding="utf-8") as handle:
-                    self._names[tid] = handle.read().strip()
-            except OSError:
-                self._names[tid] = "?"
+            self._names[tid] = thread_name(tid)
         return self._names[tid]
 
     def longest_gap_report(self, at_least_s: float = 0.001) -> str:
@@ -126,21 +123,21 @@ def thread_times() -> dict[int, tuple[float, float]]:
     return times
 
 
+def thread_name(tid: int) -> str:
+    """The name of this process's thread ``tid`` (Linux; "?" if unknown)."""
+    try:
+        with open(f"/proc/self/task/{tid}/comm", encoding="utf-8") as handle:
+            return handle.read().strip()
+    except OSError:
+        return "?"
+
+
 def _steal() -> float:
     """Seconds of all cores stolen by the hypervisor since boot (/proc/stat; 0 if unknown)."""
     try:
         with open("/proc/stat", encoding="ascii") as handle:
             fields = handle.readline().split()
         return int(fields[8]) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return 0.0
-
-
-def _queue_wait() -> float:
-    """Seconds this thread has spent runnable on a run queue, waiting for a core (0 if unknown)."""
-    try:
-        with open("/proc/thread-self/schedstat", encoding="ascii") as handle:
-            return int(handle.read().split()[1]) / 1e9
     except (OSError, IndexError, ValueError):
         return 0.0
 

@@ -21,6 +21,7 @@ from fcnviewer.qt.worker import (
     Requests,
     WorkerThread,
 )
+from tests.qt.conftest import thread_name, thread_times
 
 IMAGE = np.random.default_rng(0).integers(0, 255, (64, 80, 3), dtype=np.uint8)
 
@@ -174,8 +175,7 @@ def test_a_stopped_worker_takes_no_more_work(qtbot) -> None:  # type: ignore[no-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
 def test_worker_threads_keep_the_gui_threads_priority(ready: WorkerThread) -> None:
     """A worker below the GUI thread's priority holds the GIL while it waits for a core."""
-    names = {int(tid): Path(f"/proc/self/task/{tid}/comm").read_text().strip() for tid in os.listdir("/proc/self/task")}
-    workers = [tid for tid, name in names.items() if name.startswith("fcnviewer-worke")]
+    workers = [tid for tid in thread_times() if thread_name(tid).startswith("fcnviewer-worke")]
     gui = threading.get_native_id()
     assert workers and gui not in workers
     assert all(os.getpriority(os.PRIO_PROCESS, tid) == os.getpriority(os.PRIO_PROCESS, gui) for tid in workers)
