@@ -26,7 +26,12 @@ class Heartbeat:
     schedstat, :func:`thread_times`; 0 elsewhere), and what else happened to it meanwhile
     (:class:`ThreadEvents`): a long gap is a stall the user would see. For the longest gap it
     also keeps what every thread of the process did meanwhile (:func:`thread_times`), to name
-    the thread that ran while the GUI thread waited."""
+    the thread that ran while the GUI thread waited.
+
+    A gap runs from the end of one beat's own bookkeeping to the start of the next: reading
+    ``/proc`` releases the GIL, and winning it back from a busy worker can take a switch
+    interval (5 ms) per read, which is the probe's cost, not the window's. ``bookkeeping``
+    records it."""
 
     def __init__(self, interval_ms: int = 5) -> None:
         self.longest_gap_threads: dict[str, tuple[float, float]] = {}  # name -> (CPU s, waiting for a core s)
@@ -38,6 +43,7 @@ class Heartbeat:
         self.queue_waits: list[float] = []
         self.events: list[ThreadEvents] = []
         self.times: list[float] = []
+        self.bookkeeping: list[float] = []  # seconds each beat spent measuring
         self._tid = threading.get_native_id()  # the GUI thread's, which runs the timer
         self._last = self._last_cpu = 0.0
         self._last_events = ThreadEvents.now()
@@ -47,29 +53,32 @@ class Heartbeat:
 
     def start(self) -> None:
         """Start (or restart) measuring from now."""
-        self._last, self._last_cpu = time.perf_counter(), time.thread_time()
         self._last_events = ThreadEvents.now()
         self._last_threads = thread_times()
+        self._last, self._last_cpu = time.perf_counter(), time.thread_time()
         self._timer.start()
 
     def stop(self) -> None:
         self._timer.stop()
 
     def _beat(self) -> None:
-        now, cpu, events, threads = time.perf_counter(), time.thread_time(), ThreadEvents.now(), thread_times()
-        before = self._last_threads
-        if now - self._last > self._longest:
-            self._longest = now - self._last
+        now, cpu = time.perf_counter(), time.thread_time()
+        events, threads = ThreadEvents.now(), thread_times()
+        gap, before = now - self._last, self._last_threads
+        if gap > self._longest:
+            self._longest = gap
             self.longest_gap_threads = {}
             for tid, (run, wait) in threads.items():
                 run_before, wait_before = before.get(tid, (0.0, 0.0))
                 self.longest_gap_threads[f"{self._name(tid)} ({tid})"] = (run - run_before, wait - wait_before)
-        self.gaps.append(now - self._last)
+        self.gaps.append(gap)
         self.cpu_gaps.append(cpu - self._last_cpu)
         self.queue_waits.append(threads.get(self._tid, (0.0, 0.0))[1] - before.get(self._tid, (0.0, 0.0))[1])
         self.events.append(events - self._last_events)
         self.times.append(now)
-        self._last, self._last_cpu, self._last_events, self._last_threads = now, cpu, events, threads
+        self._last_events, self._last_threads = events, threads
+        self._last, self._last_cpu = time.perf_counter(), time.thread_time()
+        self.bookkeeping.append(self._last - now)
 
     def _name(self, tid: int) -> str:
         if tid not in self._names:
