@@ -7,8 +7,16 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QPen, QPixmapCache
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem, QLabel, QVBoxLayout, QWidget
+from PySide6.QtGui import QColor, QPainterPath, QPen, QPixmapCache
+from PySide6.QtWidgets import (
+    QGraphicsItem,
+    QGraphicsPathItem,
+    QGraphicsRectItem,
+    QGraphicsSimpleTextItem,
+    QLabel,
+    QVBoxLayout,
+    QWidget,
+)
 
 from fcnviewer.qt.layers import BoxesLayer, Layer, LayerList, Pin, RasterLayer
 
@@ -16,6 +24,8 @@ from fcnviewer.qt.layers import BoxesLayer, Layer, LayerList, Pin, RasterLayer
 ZOOM_STEP = 1.25
 #: Dash length of receptive-field box outlines, in pen widths.
 BOX_DASH = 5.0
+#: Half the length of a pin's cross, in screen pixels.
+CROSS_ARM = 7.5
 #: Pixmap cache for the layers as drawn: a dozen full-screen layers at 4K.
 PIXMAP_CACHE_KB = 512 * 1024
 
@@ -41,42 +51,74 @@ class _RasterVisual:
         self.layer.events.rendered.disconnect(self.update_image)
 
 
+class _PinMarks:
+    """The items drawing one pin: a rectangle per stage, a cross and the pin's number.
+
+    Made once and moved from pin to pin: building pyqtgraph items anew on every click cost the
+    GUI thread more than everything else a click does."""
+
+    def __init__(self, parent: QGraphicsItem) -> None:
+        self._parent = parent
+        self.rects: list[QGraphicsRectItem] = []
+        path = QPainterPath()
+        path.moveTo(-CROSS_ARM, 0)
+        path.lineTo(CROSS_ARM, 0)
+        path.moveTo(0, -CROSS_ARM)
+        path.lineTo(0, CROSS_ARM)
+        # The cross and its number keep their size on screen: they ignore the view's zoom.
+        self.cross = QGraphicsPathItem(path, parent)
+        self.cross.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+        self.cross.setPen(QPen(QColor("white"), 2.0))
+        self.label = QGraphicsSimpleTextItem(self.cross)
+        self.label.setBrush(QColor("white"))
+
+    def show(self, pin: Pin, number: int, *, latest: bool) -> None:
+        """Draw ``pin``, the ``number``-th; the latest one with thicker outlines."""
+        # Boxes of several stages often coincide: dashes offset per stage interleave their colours.
+        count = len(pin.boxes)
+        while len(self.rects) < count:
+            self.rects.append(QGraphicsRectItem(self._parent))
+        for i, (stage, (x0, y0, x1, y1)) in enumerate(pin.boxes.items()):
+            pen = QPen(QColor(*BoxesLayer.color(stage)), 2.0 if latest else 1.0)
+            pen.setCosmetic(True)
+            if count > 1:
+                pen.setDashPattern([BOX_DASH, BOX_DASH * (count - 1)])
+                pen.setDashOffset(-i * BOX_DASH)
+            self.rects[i].setRect(QRectF(x0, y0, x1 - x0 + 1, y1 - y0 + 1))
+            self.rects[i].setPen(pen)
+            self.rects[i].show()
+        for rect in self.rects[count:]:
+            rect.hide()
+        self.cross.setPos(pin.x + 0.5, pin.y + 0.5)
+        self.cross.show()
+        self.label.setText(str(number))
+        self.label.setPos(CROSS_ARM / 2, -CROSS_ARM / 2 - self.label.boundingRect().height())
+
+    def hide(self) -> None:
+        for rect in self.rects:
+            rect.hide()
+        self.cross.hide()
+
+
 class _BoxesVisual:
     """Rectangles (one colour per stage) and markers of a boxes layer's pins."""
 
     def __init__(self, layer: BoxesLayer, view: pg.ViewBox) -> None:
         self.layer = layer
         self.item = pg.ItemGroup()
+        self.marks: list[_PinMarks] = []  # one per pin drawn so far; those beyond the layer's pins are hidden
         view.addItem(self.item)
         layer.events.rendered.connect(self.update_image)
         self.update_image()
 
     def update_image(self) -> None:
-        for child in self.item.childItems():
-            child.setParentItem(None)
-            if child.scene() is not None:
-                child.scene().removeItem(child)
-        for number, pin in enumerate(self.layer.pins, start=1):
-            self._add_pin(pin, number, latest=number == len(self.layer.pins))
-
-    def _add_pin(self, pin: Pin, number: int, *, latest: bool) -> None:
-        # Boxes of several stages often coincide: dashes offset per stage interleave their colours.
-        count = len(pin.boxes)
-        for i, (stage, (x0, y0, x1, y1)) in enumerate(pin.boxes.items()):
-            rect = QGraphicsRectItem(QRectF(x0, y0, x1 - x0 + 1, y1 - y0 + 1), self.item)
-            pen = QPen(QColor(*BoxesLayer.color(stage)), 2.0 if latest else 1.0)
-            pen.setCosmetic(True)
-            if count > 1:
-                pen.setDashPattern([BOX_DASH, BOX_DASH * (count - 1)])
-                pen.setDashOffset(-i * BOX_DASH)
-            rect.setPen(pen)
-        marker = pg.ScatterPlotItem(
-            [pin.x + 0.5], [pin.y + 0.5], symbol="+", size=15, pen=pg.mkPen("w", width=2), brush=None
-        )
-        marker.setParentItem(self.item)
-        label = pg.TextItem(str(number), color="w", anchor=(0, 1))
-        label.setPos(pin.x + 1, pin.y)
-        label.setParentItem(self.item)
+        pins = self.layer.pins
+        while len(self.marks) < len(pins):
+            self.marks.append(_PinMarks(self.item))
+        for number, pin in enumerate(pins, start=1):
+            self.marks[number - 1].show(pin, number, latest=number == len(pins))
+        for marks in self.marks[len(pins) :]:
+            marks.hide()
 
     def disconnect(self) -> None:
         self.layer.events.rendered.disconnect(self.update_image)
