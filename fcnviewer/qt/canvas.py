@@ -95,6 +95,7 @@ class _PinMarks:
         self.label.setPos(CROSS_ARM / 2, -CROSS_ARM / 2 - self.label.boundingRect().height())
 
     def hide(self) -> None:
+        """Draw nothing (the items stay, for the next pin)."""
         for rect in self.rects:
             rect.hide()
         self.cross.hide()
