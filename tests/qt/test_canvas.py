@@ -31,7 +31,7 @@ def test_pins_are_drawn_where_they_are_and_items_are_reused(qtbot) -> None:  # t
 
     boxes.pin(Pin(20, 25, BOXES))
     rects, crosses, labels = drawn(canvas, boxes)
-    assert sorted((r.rect().getRect() for r in rects)) == sorted(
+    assert sorted(r.rect().getRect() for r in rects) == sorted(
         QRectF(x0, y0, x1 - x0 + 1, y1 - y0 + 1).getRect() for x0, y0, x1, y1 in BOXES.values()
     )
     assert {r.pen().color().getRgb()[:3] for r in rects} == {BoxesLayer.color(s) for s in BOXES}
