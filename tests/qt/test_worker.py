@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt
 
 from fcnviewer.qt.worker import (
     LoadModelRequest,
@@ -92,17 +93,26 @@ def test_newest_pending_request_of_a_kind_wins(qtbot, ready: WorkerThread) -> No
     ready.signals.returned.connect(results.append)
     clicks = [requests.make(ProbeRequest, image=IMAGE, y=10 + i, x=10 + i) for i in range(6)]
     predict = requests.make(PredictRequest, image=IMAGE)
-    # Submitted in one go from this thread: the worker sees them only when it next looks.
-    for click in clicks:
+    # Hold the worker inside the first click, so that the rest arrive while it is busy.
+    busy, release = threading.Event(), threading.Event()
+
+    def hold(request: object) -> None:  # runs on the worker thread
+        if request is clicks[0]:
+            busy.set()
+            release.wait(20)
+
+    worker.started.connect(hold, Qt.ConnectionType.DirectConnection)
+    worker.submit(clicks[0])
+    assert busy.wait(20)
+    for click in clicks[1:]:
         worker.submit(click)
     worker.submit(predict)
-    waiting_clicks = [r for r in worker.pending() if isinstance(r, ProbeRequest)]
-    assert waiting_clicks in ([clicks[-1]], [])  # only the newest click waits (unless already running)
-    qtbot.waitUntil(lambda: any(getattr(r.request, "y", None) == clicks[-1].y for r in results), timeout=20000)
-    ran = [r.request for r in results]
-    assert ran[-1] is clicks[-1]
-    assert len([r for r in ran if isinstance(r, ProbeRequest)]) <= 2  # at most one already running + the newest
-    assert any(r is predict for r in ran)
+    pending = worker.pending()
+    release.set()
+    assert sorted(map(id, pending)) == sorted(map(id, (clicks[-1], predict)))  # only the newest click waits
+    qtbot.waitUntil(lambda: len(results) == 3, timeout=20000)
+    # the running click finishes, then the waiting kinds run in their order: predictions first
+    assert [id(r.request) for r in results] == [id(clicks[0]), id(predict), id(clicks[-1])]
 
 
 def test_requests_know_which_results_are_stale() -> None:
