@@ -38,15 +38,15 @@ def test_passes_the_quality_bar_on_unseen_scenes(loaded):
     finally:
         torch.set_num_threads(threads)
     assert min(SyntheticScenes.evaluation(8).seeds) >= EVAL_SEED_BASE
-    # The bars the shipped model actually meets (on these 8 scenes it scores mean IU 0.805,
-    # pixel acc. 0.979, stage maps 0.410 / 0.571 / 0.700 at stride 32 / 16 / 8; MODEL_CARD.md
+    # The bars the shipped model actually meets (on these 8 scenes it scores mean IU 0.821,
+    # pixel acc. 0.982, stage maps 0.391 / 0.574 / 0.684 at stride 32 / 16 / 8; MODEL_CARD.md
     # gives its figures on 100 scenes).
     # The target of mean IU >= 0.85 is NOT met yet: raise these with a better model.
-    assert result["final"]["mean_iu"] >= 0.80, result["final"]
-    assert result["final"]["pixel_acc"] >= 0.975
+    assert result["final"]["mean_iu"] >= 0.815, result["final"]
+    assert result["final"]["pixel_acc"] >= 0.978
     # the skips matter: coarse to fine, each stage map is clearly better than the one before
     stages = result["stages"]
-    assert stages["8"]["mean_iu"] > stages["16"]["mean_iu"] + 0.10, stages
-    assert stages["16"]["mean_iu"] > stages["32"]["mean_iu"] + 0.10, stages
+    assert stages["8"]["mean_iu"] > stages["16"]["mean_iu"] + 0.08, stages
+    assert stages["16"]["mean_iu"] > stages["32"]["mean_iu"] + 0.15, stages
     # its learned upscore8 draws sharper than bilinear interpolation of the stride-8 map
-    assert result["final"]["mean_iu"] > stages["8"]["mean_iu"] + 0.08, (result["final"], stages["8"])
+    assert result["final"]["mean_iu"] > stages["8"]["mean_iu"] + 0.12, (result["final"], stages["8"])
