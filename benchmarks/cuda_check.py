@@ -1,0 +1,110 @@
+"""The CUDA paths against the CPU: ``python benchmarks/cuda_check.py [--checkpoint CK]``.
+
+For the bundled model (or ``CK``) on the sample scenes and a large image, prints how far the
+GPU's results are from the CPU's float32 ones: the predictor in float16 and float32 (labels,
+stage labels, logits), effective receptive fields (float32 gradients on both), and
+``evaluate`` over synthetic scenes (confusion matrices). Exits 1 when a figure is past its
+bound. Needs a CUDA device; there is nothing to compare without one.
+
+CUDA's float32 convolutions run in TF32 (PyTorch's default), about 1e-3 relative error.
+An effective receptive field routes gradients through ReLU and max-pool switches, so it
+moves far more than that under such a change: its bound is what the CPU's own field does
+when the input is perturbed by 1e-3 (relative), times 1.5.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from fcnviewer.core.checkpoints import default_checkpoint_path, load_checkpoint  # noqa: E402
+from fcnviewer.core.data.synthetic import SyntheticScenes  # noqa: E402
+from fcnviewer.core.inference import Predictor  # noqa: E402
+from fcnviewer.core.receptive import effective_receptive_fields  # noqa: E402
+from fcnviewer.core.training import evaluate  # noqa: E402
+
+#: Bounds: label agreement in float16 (near-ties may flip) and float32, relative differences.
+BOUNDS = {"fp16_labels": 0.995, "fp32_labels": 0.9995, "fp32_logits_rel": 1e-2, "eval_pixels": 0.999}
+#: The effective receptive fields' bound, in multiples of the CPU's own change under a perturbed input.
+ERF_NOISE, ERF_FACTOR = 1e-3, 1.5
+
+
+def relative(a: np.ndarray, b: np.ndarray) -> float:
+    """``|a - b| / |b|`` (Frobenius)."""
+    return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-30))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", type=Path, default=None)
+    parser.add_argument("--scenes", type=int, default=50, help="synthetic scenes for the evaluate() check")
+    args = parser.parse_args()
+    if not torch.cuda.is_available():
+        print("no CUDA device here", file=sys.stderr)
+        return 2
+    path = args.checkpoint or default_checkpoint_path()
+    images = [np.array(Image.open(p).convert("RGB")) for p in sorted((ROOT / "resources" / "samples").glob("*.png"))]
+    rng = np.random.default_rng(0)
+    images.append(rng.integers(0, 256, (2048, 2048, 3), dtype=np.uint8))  # tiled or whole, by the GPU's budget
+    cpu = Predictor(load_checkpoint(path), device="cpu", precision="float32")
+    gpus = {p: Predictor(load_checkpoint(path), device="cuda", precision=p) for p in ("float16", "float32")}
+    figures: dict[str, float] = {}
+    for precision, gpu in gpus.items():
+        agree, stage_agree, rel = [], [], []
+        for image in images:
+            ref, got = cpu.predict(image), gpu.predict(image)
+            agree.append(float((ref.labels == got.labels).mean()))
+            stage_agree += [float((ref.stages[s].labels == got.stages[s].labels).mean()) for s in ref.stages]
+            rel.append(relative(got.logits, ref.logits))
+        key = "fp16" if precision == "float16" else "fp32"
+        figures[f"{key}_labels"] = min(agree)
+        figures[f"{key}_stage_labels"] = min(stage_agree)
+        figures[f"{key}_logits_rel"] = max(rel)
+        torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        for _ in range(10):
+            gpu.predict(images[0])
+        figures[f"{key}_predict_384_ms"] = (time.perf_counter() - t0) / 10 * 1000
+    erf, noise = [], []
+    torch.manual_seed(0)
+    for image in images[:3]:
+        height, width = image.shape[:2]
+        y, x = height // 3, width // 2
+        x_cpu = cpu.info.preprocessing.to_tensor(image, "cpu")
+        ref = effective_receptive_fields(cpu.model, x_cpu, y, x)
+        got = effective_receptive_fields(gpus["float32"].model, x_cpu.cuda(), y, x)
+        moved = effective_receptive_fields(cpu.model, x_cpu * (1 + ERF_NOISE * torch.randn_like(x_cpu)), y, x)
+        erf += [relative(got[s].values, ref[s].values) for s in ref]
+        noise += [relative(moved[s].values, ref[s].values) for s in ref]
+    figures["erf_rel"] = max(erf)
+    figures["erf_rel_cpu_perturbed"] = max(noise)
+    scenes = SyntheticScenes.evaluation(args.scenes, 160)
+    info = cpu.info
+    on_cpu = evaluate(cpu.model, scenes, info.preprocessing, "cpu")
+    on_gpu = evaluate(gpus["float32"].model, scenes, info.preprocessing, "cuda")
+    figures["eval_mean_iu_cpu"] = on_cpu["final"]["mean_iu"]
+    figures["eval_mean_iu_gpu"] = on_gpu["final"]["mean_iu"]
+    total = on_cpu["confusion"]["final"].sum()
+    differ = np.abs(on_cpu["confusion"]["final"] - on_gpu["confusion"]["final"]).sum() / 2
+    figures["eval_pixels"] = 1.0 - float(differ) / float(total)
+    failed = [n for n in ("fp16_labels", "fp32_labels", "eval_pixels") if figures[n] < BOUNDS[n]]
+    failed += [n for n in ("fp32_logits_rel",) if figures[n] > BOUNDS[n]]
+    failed += ["erf_rel"] if figures["erf_rel"] > ERF_FACTOR * figures["erf_rel_cpu_perturbed"] else []
+    print(f"{torch.cuda.get_device_name()}, torch {torch.__version__}, {path.name}, {len(images)} images")
+    for name, value in figures.items():
+        print(f"  {name:24s} {value:.6g}")
+    print("FAILED: " + ", ".join(failed) if failed else "all within bounds")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
