@@ -31,22 +31,23 @@ def test_is_small_and_carries_its_metadata(loaded):
 
 
 def test_passes_the_quality_bar_on_unseen_scenes(loaded):
+    """The model card's own 100 unseen scenes (160 px): about 5 s on one thread."""
+    scenes = SyntheticScenes.evaluation(100, 160)
+    assert min(scenes.seeds) >= EVAL_SEED_BASE
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        result = evaluate(loaded.model, SyntheticScenes.evaluation(8), loaded.info.preprocessing, "cpu")
+        result = evaluate(loaded.model, scenes, loaded.info.preprocessing, "cpu")
     finally:
         torch.set_num_threads(threads)
-    assert min(SyntheticScenes.evaluation(8).seeds) >= EVAL_SEED_BASE
-    # The bars the shipped model actually meets (on these 8 scenes it scores mean IU 0.821,
-    # pixel acc. 0.982, stage maps 0.391 / 0.574 / 0.684 at stride 32 / 16 / 8; MODEL_CARD.md
-    # gives its figures on 100 scenes).
-    # The target of mean IU >= 0.85 is NOT met yet: raise these with a better model.
-    assert result["final"]["mean_iu"] >= 0.815, result["final"]
-    assert result["final"]["pixel_acc"] >= 0.978
+    # The shipped model scores mean IU 0.8535, pixel acc. 0.9861, stage maps 0.418 / 0.579 /
+    # 0.673 at stride 32 / 16 / 8 (MODEL_CARD.md); the issue's bar is a mean IU of 0.85.
+    assert result["final"]["mean_iu"] >= 0.85, result["final"]
+    assert result["final"]["pixel_acc"] >= 0.985
     # the skips matter: coarse to fine, each stage map is clearly better than the one before
     stages = result["stages"]
+    assert stages["8"]["mean_iu"] > stages["32"]["mean_iu"] + 0.2, stages
     assert stages["8"]["mean_iu"] > stages["16"]["mean_iu"] + 0.08, stages
     assert stages["16"]["mean_iu"] > stages["32"]["mean_iu"] + 0.15, stages
     # its learned upscore8 draws sharper than bilinear interpolation of the stride-8 map
-    assert result["final"]["mean_iu"] > stages["8"]["mean_iu"] + 0.12, (result["final"], stages["8"])
+    assert result["final"]["mean_iu"] > stages["8"]["mean_iu"] + 0.15, (result["final"], stages["8"])
