@@ -43,6 +43,56 @@ def relative(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-30))
 
 
+def predictor_figures(cpu: Predictor, gpus: dict[str, Predictor], images: list[np.ndarray]) -> dict[str, float]:
+    """Agreement of the GPU predictors' labels, stage labels and logits with the CPU's; their time."""
+    figures: dict[str, float] = {}
+    for precision, gpu in gpus.items():
+        agree, stage_agree, rel = [], [], []
+        for image in images:
+            ref, got = cpu.predict(image), gpu.predict(image)
+            agree.append(float((ref.labels == got.labels).mean()))
+            stage_agree += [float((ref.stages[s].labels == got.stages[s].labels).mean()) for s in ref.stages]
+            rel.append(relative(got.logits, ref.logits))
+        key = "fp16" if precision == "float16" else "fp32"
+        figures[f"{key}_labels"] = min(agree)
+        figures[f"{key}_stage_labels"] = min(stage_agree)
+        figures[f"{key}_logits_rel"] = max(rel)
+        t0 = time.perf_counter()
+        for _ in range(10):
+            gpu.predict(images[0])  # returns host arrays: synchronised
+        figures[f"{key}_predict_{images[0].shape[0]}px_ms"] = (time.perf_counter() - t0) / 10 * 1000
+    return figures
+
+
+def erf_figures(cpu: Predictor, gpu: Predictor, images: list[np.ndarray]) -> dict[str, float]:
+    """How far the GPU's effective receptive fields are from the CPU's, and the CPU's own under a perturbed input."""
+    erf, noise = [], []
+    torch.manual_seed(0)
+    for image in images:
+        height, width = image.shape[:2]
+        y, x = height // 3, width // 2
+        x_cpu = cpu.info.preprocessing.to_tensor(image, "cpu")
+        ref = effective_receptive_fields(cpu.model, x_cpu, y, x)
+        got = effective_receptive_fields(gpu.model, x_cpu.cuda(), y, x)
+        moved = effective_receptive_fields(cpu.model, x_cpu * (1 + ERF_NOISE * torch.randn_like(x_cpu)), y, x)
+        erf += [relative(got[s].values, ref[s].values) for s in ref]
+        noise += [relative(moved[s].values, ref[s].values) for s in ref]
+    return {"erf_rel": max(erf), "erf_rel_cpu_perturbed": max(noise)}
+
+
+def eval_figures(cpu: Predictor, gpu: Predictor, count: int) -> dict[str, float]:
+    """``evaluate`` on both devices: mean IU, and the share of pixels whose confusion-matrix cell agrees."""
+    scenes = SyntheticScenes.evaluation(count, 160)
+    on_cpu = evaluate(cpu.model, scenes, cpu.info.preprocessing, "cpu")
+    on_gpu = evaluate(gpu.model, scenes, gpu.info.preprocessing, "cuda")
+    a, b = on_cpu["confusion"]["final"], on_gpu["confusion"]["final"]
+    return {
+        "eval_mean_iu_cpu": on_cpu["final"]["mean_iu"],
+        "eval_mean_iu_gpu": on_gpu["final"]["mean_iu"],
+        "eval_pixels": 1.0 - float(np.abs(a - b).sum() / 2) / float(a.sum()),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", type=Path, default=None)
@@ -57,45 +107,9 @@ def main() -> int:
     images.append(rng.integers(0, 256, (2048, 2048, 3), dtype=np.uint8))  # tiled or whole, by the GPU's budget
     cpu = Predictor(load_checkpoint(path), device="cpu", precision="float32")
     gpus = {p: Predictor(load_checkpoint(path), device="cuda", precision=p) for p in ("float16", "float32")}
-    figures: dict[str, float] = {}
-    for precision, gpu in gpus.items():
-        agree, stage_agree, rel = [], [], []
-        for image in images:
-            ref, got = cpu.predict(image), gpu.predict(image)
-            agree.append(float((ref.labels == got.labels).mean()))
-            stage_agree += [float((ref.stages[s].labels == got.stages[s].labels).mean()) for s in ref.stages]
-            rel.append(relative(got.logits, ref.logits))
-        key = "fp16" if precision == "float16" else "fp32"
-        figures[f"{key}_labels"] = min(agree)
-        figures[f"{key}_stage_labels"] = min(stage_agree)
-        figures[f"{key}_logits_rel"] = max(rel)
-        torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        for _ in range(10):
-            gpu.predict(images[0])
-        figures[f"{key}_predict_384_ms"] = (time.perf_counter() - t0) / 10 * 1000
-    erf, noise = [], []
-    torch.manual_seed(0)
-    for image in images[:3]:
-        height, width = image.shape[:2]
-        y, x = height // 3, width // 2
-        x_cpu = cpu.info.preprocessing.to_tensor(image, "cpu")
-        ref = effective_receptive_fields(cpu.model, x_cpu, y, x)
-        got = effective_receptive_fields(gpus["float32"].model, x_cpu.cuda(), y, x)
-        moved = effective_receptive_fields(cpu.model, x_cpu * (1 + ERF_NOISE * torch.randn_like(x_cpu)), y, x)
-        erf += [relative(got[s].values, ref[s].values) for s in ref]
-        noise += [relative(moved[s].values, ref[s].values) for s in ref]
-    figures["erf_rel"] = max(erf)
-    figures["erf_rel_cpu_perturbed"] = max(noise)
-    scenes = SyntheticScenes.evaluation(args.scenes, 160)
-    info = cpu.info
-    on_cpu = evaluate(cpu.model, scenes, info.preprocessing, "cpu")
-    on_gpu = evaluate(gpus["float32"].model, scenes, info.preprocessing, "cuda")
-    figures["eval_mean_iu_cpu"] = on_cpu["final"]["mean_iu"]
-    figures["eval_mean_iu_gpu"] = on_gpu["final"]["mean_iu"]
-    total = on_cpu["confusion"]["final"].sum()
-    differ = np.abs(on_cpu["confusion"]["final"] - on_gpu["confusion"]["final"]).sum() / 2
-    figures["eval_pixels"] = 1.0 - float(differ) / float(total)
+    figures = predictor_figures(cpu, gpus, images)
+    figures |= erf_figures(cpu, gpus["float32"], images[:3])
+    figures |= eval_figures(cpu, gpus["float32"], args.scenes)
     failed = [n for n in ("fp16_labels", "fp32_labels", "eval_pixels") if figures[n] < BOUNDS[n]]
     failed += [n for n in ("fp32_logits_rel",) if figures[n] > BOUNDS[n]]
     failed += ["erf_rel"] if figures["erf_rel"] > ERF_FACTOR * figures["erf_rel_cpu_perturbed"] else []
