@@ -21,13 +21,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from fcnviewer.cli_view import sample_images  # noqa: E402
 from fcnviewer.core.checkpoints import default_checkpoint_path, load_checkpoint  # noqa: E402
 from fcnviewer.core.data.synthetic import SyntheticScenes  # noqa: E402
+from fcnviewer.core.images import load_image  # noqa: E402
 from fcnviewer.core.inference import Predictor  # noqa: E402
 from fcnviewer.core.receptive import effective_receptive_fields  # noqa: E402
 from fcnviewer.core.training import evaluate  # noqa: E402
@@ -46,10 +47,11 @@ def relative(a: np.ndarray, b: np.ndarray) -> float:
 def predictor_figures(cpu: Predictor, gpus: dict[str, Predictor], images: list[np.ndarray]) -> dict[str, float]:
     """Agreement of the GPU predictors' labels, stage labels and logits with the CPU's; their time."""
     figures: dict[str, float] = {}
+    refs = [cpu.predict(image) for image in images]
     for precision, gpu in gpus.items():
         agree, stage_agree, rel = [], [], []
-        for image in images:
-            ref, got = cpu.predict(image), gpu.predict(image)
+        for image, ref in zip(images, refs, strict=True):
+            got = gpu.predict(image)
             agree.append(float((ref.labels == got.labels).mean()))
             stage_agree += [float((ref.stages[s].labels == got.stages[s].labels).mean()) for s in ref.stages]
             rel.append(relative(got.logits, ref.logits))
@@ -102,7 +104,7 @@ def main() -> int:
         print("no CUDA device here", file=sys.stderr)
         return 2
     path = args.checkpoint or default_checkpoint_path()
-    images = [np.array(Image.open(p).convert("RGB")) for p in sorted((ROOT / "resources" / "samples").glob("*.png"))]
+    images = [load_image(p) for p in sample_images()]
     rng = np.random.default_rng(0)
     images.append(rng.integers(0, 256, (2048, 2048, 3), dtype=np.uint8))  # tiled or whole, by the GPU's budget
     cpu = Predictor(load_checkpoint(path), device="cpu", precision="float32")
