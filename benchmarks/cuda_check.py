@@ -25,8 +25,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from fcnviewer.cli_view import sample_images  # noqa: E402
-from fcnviewer.core.checkpoints import default_checkpoint_path, load_checkpoint  # noqa: E402
+from fcnviewer.core.resources import sample_images  # noqa: E402
+from fcnviewer.core.checkpoints import load_checkpoint  # noqa: E402
+from fcnviewer.core.resources import default_checkpoint_path  # noqa: E402
 from fcnviewer.core.data.synthetic import SyntheticScenes  # noqa: E402
 from fcnviewer.core.images import load_image  # noqa: E402
 from fcnviewer.core.inference import Predictor  # noqa: E402

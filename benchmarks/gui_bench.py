@@ -142,7 +142,8 @@ def gui(quick: bool) -> dict[str, Any]:
     from PySide6.QtWidgets import QApplication
 
     from benchmarks.run import test_image
-    from fcnviewer.core.checkpoints import ModelInfo, default_checkpoint_path, save_checkpoint
+    from fcnviewer.core.checkpoints import ModelInfo, save_checkpoint
+    from fcnviewer.core.resources import default_checkpoint_path
     from fcnviewer.core.models import ArchSpec, build_model, randomize_weights
     from fcnviewer.qt.main_window import MainWindow
 

@@ -148,7 +148,8 @@ def precisions(device: str) -> list[str]:
 
 def bundled() -> tuple[Any, str | None]:
     """The bundled model (``LoadedModel``) or ``None`` with why."""
-    from fcnviewer.core.checkpoints import CheckpointError, default_checkpoint_path, load_checkpoint
+    from fcnviewer.core.checkpoints import CheckpointError, load_checkpoint
+    from fcnviewer.core.resources import default_checkpoint_path
 
     path = default_checkpoint_path()
     if not path.exists():

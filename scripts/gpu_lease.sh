@@ -36,7 +36,7 @@ echo "benchmarks: rc $?"
 recipe=(--synthetic --arch fcn8s --width 0.125 --size 160 --scale 1,1 --optimizer adam --momentum 0.9
         --class-weights 1,1,1,1,1,1 --lovasz 1.0 --learn-upsampling --dropout 0.1 --precision bfloat16
         --device "$DEVICE" --workers "$WORKERS" --batch "$BATCH" --no-progress
-        --init resources/models/fcn8s-synthetic.safetensors)
+        --init fcnviewer/resources/models/fcn8s-synthetic.safetensors)
 
 stamp probe
 # Throughput from step 200 on (past the workers' start), at a learning rate that changes nothing.

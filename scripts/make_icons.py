@@ -1,4 +1,4 @@
-"""Draw the app icon: ``python scripts/make_icons.py`` writes ``resources/icons/fcnviewer-<size>.png``.
+"""Draw the app icon: ``python scripts/make_icons.py`` writes ``fcnviewer/resources/icons/fcnviewer-<size>.png``.
 
 One disc and one ring seen three times, left to right, as an FCN refines them: in blocks of 32
 and 16 pixels (the stride-32 and stride-16 maps) and at full resolution (stride 8 upsampled):
@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "resources" / "icons"
+OUT = ROOT / "fcnviewer" / "resources" / "icons"
 SIZES = (16, 24, 32, 48, 64, 128, 256)
 SIDE = 256
 BACKGROUND = (40, 40, 44)

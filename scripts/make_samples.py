@@ -1,6 +1,6 @@
-"""Write sample synthetic scenes (never used in training) to resources/samples/ as PNG.
+"""Write sample synthetic scenes (never used in training) to fcnviewer/resources/samples/ as PNG.
 
-    .venv/bin/python scripts/make_samples.py [--size 384] [--count 8] [--out resources/samples]
+    .venv/bin/python scripts/make_samples.py [--size 384] [--count 8] [--out fcnviewer/resources/samples]
 
 Seeds are taken from 2,000,000 on: outside the training seeds (0 .. 99,999) and the
 evaluation seeds (1,000,000 ..). Also writes ``<name>_labels.png`` (palette PNG of the
@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=384)
     parser.add_argument("--count", type=int, default=8)
     parser.add_argument("--start", type=int, default=SAMPLE_SEED_BASE)
-    parser.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "resources" / "samples"))
+    parser.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "fcnviewer" / "resources" / "samples"))
     parser.add_argument("--labels", action="store_true", help="also write the label maps")
     args = parser.parse_args(argv)
     out = Path(args.out)

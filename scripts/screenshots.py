@@ -101,12 +101,12 @@ def main() -> int:
     args = parser.parse_args()
 
     _app = QApplication.instance() or QApplication([])
-    from fcnviewer.cli_view import sample_images
+    from fcnviewer.core.resources import default_checkpoint_path, sample_images
     from fcnviewer.qt.main_window import MainWindow
 
     scratch = Path(tempfile.mkdtemp(prefix="fcnviewer-shots-"))
     checkpoint, image = args.checkpoint, args.image
-    bundled = ROOT / "resources" / "models" / "fcn8s-synthetic.safetensors"
+    bundled = default_checkpoint_path()
     if args.demo or (checkpoint is None and not bundled.exists()) or (image is None and not sample_images()):
         demo_checkpoint, demo_image = demo_inputs(scratch)
         checkpoint, image = checkpoint or str(demo_checkpoint), image or str(demo_image)

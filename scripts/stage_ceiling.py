@@ -27,7 +27,8 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fcnviewer.core.alignment import StageGeometry, upsample_to_image
-from fcnviewer.core.checkpoints import default_checkpoint_path, load_checkpoint
+from fcnviewer.core.checkpoints import load_checkpoint
+from fcnviewer.core.resources import default_checkpoint_path
 from fcnviewer.core.data.synthetic import CLASS_NAMES, NUM_CLASSES, SyntheticScenes
 from fcnviewer.core.metrics import ConfusionMatrix
 from fcnviewer.core.receptive import stage_geometry

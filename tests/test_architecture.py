@@ -48,14 +48,12 @@ def test_the_command_line_parser_loads_no_torch() -> None:
     assert result.stdout.strip() == "False"
 
 
-def test_the_command_line_choices_are_the_cores() -> None:
-    from fcnviewer import cli_common, cli_train
-    from fcnviewer.core.devices import PRECISIONS
-    from fcnviewer.core.models import ARCHITECTURES
-    from fcnviewer.core.training import SCHEDULES, TRAIN_PRECISIONS
+def test_the_torch_free_names_are_the_cores() -> None:
+    from fcnviewer.core import names
+    from fcnviewer.core.models import ARCHITECTURES, RESNET_ARCHS
+    from fcnviewer.core.models.fcn_resnet import BUILDERS
+    from fcnviewer.core.training import SCHEDULES
 
-    assert cli_common.PRECISION_CHOICES == PRECISIONS
-    assert cli_train.PRECISION_CHOICES == TRAIN_PRECISIONS
-    assert set(cli_train.ARCH_CHOICES) == set(SCHEDULES)
-    assert cli_common.ARCH_CHOICES == ARCHITECTURES
-    assert set(cli_common.DEVICE_CHOICES) <= {"auto", "cpu", "cuda", "mps"}
+    assert names.ARCHITECTURES == ARCHITECTURES
+    assert names.RESNET_ARCHS == RESNET_ARCHS == tuple(BUILDERS)
+    assert set(names.TRAIN_ARCHS) == set(SCHEDULES)

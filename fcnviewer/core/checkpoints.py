@@ -30,7 +30,6 @@ WRAPPER_KEYS = ("model_state_dict", "state_dict", "model")
 #: Sanity limits for sizes read from a foreign file, so a hostile one cannot make us allocate without bound.
 MAX_WIDTH = 4.0
 MAX_CLASSES = 4096
-RESOURCES = Path(__file__).resolve().parents[2] / "resources"
 
 
 class CheckpointError(ValueError):
@@ -98,11 +97,6 @@ class LoadedModel:
     def name(self) -> str:
         """A short name for display: the file name, else the architecture."""
         return self.path.name if self.path else self.info.spec.arch
-
-
-def default_checkpoint_path() -> Path:
-    """The bundled default model."""
-    return RESOURCES / "models" / "fcn8s-synthetic.safetensors"
 
 
 def save_checkpoint(path: str | Path, model: nn.Module, info: ModelInfo) -> Path:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from fcnviewer.core.names import PRECISIONS
+
 
 def resolve_device(name: str = "auto") -> torch.device:
     """``auto`` -> CUDA, then MPS, then CPU; otherwise the named device, checked to exist."""
@@ -37,5 +39,4 @@ def cpu_has_bfloat16() -> bool:
         return False
 
 
-#: What ``--precision`` accepts.
-PRECISIONS = ("auto", "float32", "bfloat16", "float16")
+__all__ = ["PRECISIONS", "cpu_has_bfloat16", "default_dtype", "resolve_device"]

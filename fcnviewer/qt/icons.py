@@ -1,17 +1,15 @@
-"""The application icon (``resources/icons``, drawn by ``scripts/make_icons.py``)."""
+"""The application icon (``fcnviewer/resources/icons``, drawn by ``scripts/make_icons.py``)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from PySide6.QtGui import QIcon
 
-ICON_DIR = Path(__file__).resolve().parents[2] / "resources" / "icons"
+from fcnviewer.core.resources import icon_paths
 
 
 def app_icon() -> QIcon:
     """Every size of the icon in one ``QIcon`` (empty if the files are missing)."""
     icon = QIcon()
-    for path in sorted(ICON_DIR.glob("fcnviewer-*.png")):
+    for path in icon_paths():
         icon.addFile(str(path))
     return icon

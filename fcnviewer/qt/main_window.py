@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fcnviewer.cli_common import DEVICE_CHOICES
+from fcnviewer.core.names import DEVICES
 from fcnviewer.core.images import is_image_path
 from fcnviewer.qt.canvas import ZOOM_STEP, Canvas
 from fcnviewer.qt.icons import app_icon
@@ -240,7 +240,7 @@ class MainWindow(QMainWindow):
         self._action(model, "Use &Bundled Model", lambda: self.load_model(None), [])
         device_menu = model.addMenu("&Device")
         self.device_group = QActionGroup(self)
-        for name in DEVICE_CHOICES:
+        for name in DEVICES:
             action = device_menu.addAction(name)
             action.setCheckable(True)
             action.setChecked(name == self.device)
@@ -397,7 +397,7 @@ class MainWindow(QMainWindow):
 
     def set_device(self, device: str) -> None:
         """Run the network on ``device`` from now on (the model is reloaded there)."""
-        if device not in DEVICE_CHOICES:
+        if device not in DEVICES:
             raise ValueError(f"unknown device {device!r}")
         self._show_device(device)
         if self.loaded is not None:

@@ -269,7 +269,8 @@ class Worker(QObject):
         raise TypeError(f"unknown request {type(request).__name__}")
 
     def _load_model(self, request: LoadModelRequest) -> ModelLoaded:
-        from fcnviewer.core.checkpoints import default_checkpoint_path, load_checkpoint
+        from fcnviewer.core.checkpoints import load_checkpoint
+        from fcnviewer.core.resources import default_checkpoint_path
         from fcnviewer.core.inference import Predictor
 
         loaded = load_checkpoint(request.path or default_checkpoint_path(), arch=request.arch)

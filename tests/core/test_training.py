@@ -221,7 +221,7 @@ def test_train_staged_end_to_end_then_resume_and_evaluate(tmp_path):
 def test_cli_eval_json(tmp_path, capsys):
     import argparse
 
-    from fcnviewer import cli_eval
+    from fcnviewer.cli import eval as cli_eval
     from fcnviewer.core.checkpoints import ModelInfo, save_checkpoint
 
     spec = ArchSpec("fcn8s", 6, WIDTH)
@@ -310,7 +310,7 @@ def test_segmentation_folders(tmp_path, layout):
 def test_cli_train_synthetic(tmp_path, capsys):
     import argparse
 
-    from fcnviewer import cli_train
+    from fcnviewer.cli import train as cli_train
     from fcnviewer.core.checkpoints import load_checkpoint
 
     parser = argparse.ArgumentParser()

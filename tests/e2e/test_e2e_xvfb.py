@@ -21,6 +21,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from fcnviewer.core.resources import sample_images
+
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -104,7 +106,7 @@ def test_viewer_draws_mask_and_receptive_fields(display: str, tmp_path: Path) ->
     from tests.qt.conftest import make_checkpoint, make_image
 
     checkpoint = make_checkpoint(tmp_path / "tiny.safetensors")
-    samples = sorted((ROOT / "resources" / "samples").glob("*.png"))
+    samples = sample_images()
     image_path = samples[0] if samples else make_image(tmp_path / "sample.png", 320, 400)
     report = tmp_path / "report.json"
     env = {

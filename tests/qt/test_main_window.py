@@ -460,7 +460,8 @@ print("ok")
 def test_view_command_arguments() -> None:
     import argparse
 
-    from fcnviewer import cli_view
+    from fcnviewer.cli import view as cli_view
+    from fcnviewer.core.resources import sample_images
 
     parser = argparse.ArgumentParser()
     cli_view.add_parser(parser.add_subparsers(dest="command"))
@@ -474,7 +475,7 @@ def test_view_command_arguments() -> None:
         "cpu",
     )
     assert parser.parse_args(["view"]).paths == []
-    assert all(p.suffix == ".png" for p in cli_view.sample_images())
+    assert all(p.suffix == ".png" for p in sample_images())
 
 
 def test_hovering_off_the_image_clears_the_status(qtbot, loaded_window) -> None:  # type: ignore[no-untyped-def]
@@ -589,8 +590,8 @@ def test_cached_layers_draw_what_an_uncached_canvas_draws(qtbot, loaded_window) 
 
 
 def test_the_window_has_the_app_icon_in_every_size(window) -> None:  # type: ignore[no-untyped-def]
-    from fcnviewer.qt.icons import ICON_DIR
+    from fcnviewer.core.resources import icon_paths
 
     sizes = {(s.width(), s.height()) for s in window.windowIcon().availableSizes()}
     assert {(16, 16), (32, 32), (256, 256)} <= sizes
-    assert len(sizes) == len(list(ICON_DIR.glob("fcnviewer-*.png")))
+    assert len(sizes) == len(icon_paths())

@@ -14,13 +14,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from fcnviewer.core.models.fcn_resnet import BUILDERS as RESNET_BUILDERS
 from fcnviewer.core.models.fcn_resnet import FCNResNet
 from fcnviewer.core.models.fcn_vgg import FCNVGG
-
-VGG_ARCHS: tuple[str, ...] = ("fcn32s", "fcn16s", "fcn8s", "fcn8s-atonce")
-RESNET_ARCHS: tuple[str, ...] = tuple(RESNET_BUILDERS)
-ARCHITECTURES: tuple[str, ...] = VGG_ARCHS + RESNET_ARCHS
+from fcnviewer.core.names import ARCHITECTURES, RESNET_ARCHS, VGG_ARCHS
 
 SegmentationModel = FCNVGG | FCNResNet
 

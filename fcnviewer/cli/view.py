@@ -9,11 +9,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 
-from fcnviewer.cli_common import add_model_arguments, add_prediction_arguments
-
-SAMPLES = Path(__file__).resolve().parents[1] / "resources" / "samples"
+from fcnviewer.cli.common import add_model_arguments, add_prediction_arguments
+from fcnviewer.core.resources import sample_images
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
@@ -27,11 +25,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     add_model_arguments(parser)
     add_prediction_arguments(parser)
     return parser
-
-
-def sample_images() -> list[Path]:
-    """The bundled sample images."""
-    return sorted(SAMPLES.glob("*.png")) if SAMPLES.is_dir() else []
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from fcnviewer.cli_common import add_model_arguments, fail
+from fcnviewer.cli.common import add_model_arguments, fail
 
 NOTE = "boxes are not clipped to the image"
 
@@ -45,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from fcnviewer.core.checkpoints import CheckpointError, default_checkpoint_path, load_checkpoint
+    from fcnviewer.core.checkpoints import CheckpointError, load_checkpoint
+    from fcnviewer.core.resources import default_checkpoint_path
     from fcnviewer.core.devices import resolve_device
     from fcnviewer.core.images import ImageError, load_image
     from fcnviewer.core.receptive import effective_receptive_field, layer_table, pixel_boxes

@@ -12,11 +12,11 @@ import sys
 from collections.abc import Sequence
 
 SUBCOMMANDS = {
-    "view": "fcnviewer.cli_view",
-    "predict": "fcnviewer.cli_predict",
-    "rf": "fcnviewer.cli_rf",
-    "train": "fcnviewer.cli_train",
-    "eval": "fcnviewer.cli_eval",
+    "view": "fcnviewer.cli.view",
+    "predict": "fcnviewer.cli.predict",
+    "rf": "fcnviewer.cli.rf",
+    "train": "fcnviewer.cli.train",
+    "eval": "fcnviewer.cli.eval",
 }
 
 

@@ -8,7 +8,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from fcnviewer.cli_common import fail
+from fcnviewer.cli.common import fail
 
 SUMMARY = (("pixel_acc", "pixel acc."), ("mean_acc", "mean acc."), ("mean_iu", "mean IU"), ("fw_iu", "f.w. IU"))
 
@@ -40,7 +40,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate; exit 0 on success, 2 on bad input."""
-    from fcnviewer.core.checkpoints import CheckpointError, default_checkpoint_path, load_checkpoint
+    from fcnviewer.core.checkpoints import CheckpointError, load_checkpoint
+    from fcnviewer.core.resources import default_checkpoint_path
     from fcnviewer.core.training import evaluate
 
     try:

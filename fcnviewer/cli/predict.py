@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from fcnviewer.cli_common import add_model_arguments, add_prediction_arguments, fail
+from fcnviewer.cli.common import add_model_arguments, add_prediction_arguments, fail
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -21,7 +21,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Predict every image; exit 0 only if every one worked."""
-    from fcnviewer.core.checkpoints import CheckpointError, default_checkpoint_path, load_checkpoint
+    from fcnviewer.core.checkpoints import CheckpointError, load_checkpoint
+    from fcnviewer.core.resources import default_checkpoint_path
     from fcnviewer.core.export import ExportError, write_prediction
     from fcnviewer.core.images import DEFAULT_MAX_PIXELS, ImageError, load_image
     from fcnviewer.core.inference import Predictor

@@ -5,12 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
-
-ARCH_CHOICES = ("fcn32s", "fcn16s", "fcn8s", "fcn8s-atonce", "fcn_resnet50", "fcn_resnet101")
-
-# The same names as fcnviewer.core (tests/test_architecture.py checks), without importing torch here.
-PRECISION_CHOICES = ("auto", "float32", "bfloat16", "float16")
+from fcnviewer.core.names import ARCHITECTURES, DEVICES, PRECISIONS
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,9 +13,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--checkpoint", metavar="CK", help="checkpoint file (.pth, .pt, .safetensors); default: the bundled model"
     )
-    parser.add_argument("--arch", choices=ARCH_CHOICES, help="override the detected architecture (e.g. fcn8s-atonce)")
+    parser.add_argument("--arch", choices=ARCHITECTURES, help="override the detected architecture (e.g. fcn8s-atonce)")
     parser.add_argument(
-        "--device", default="auto", choices=DEVICE_CHOICES, help="where the network runs (default: auto)"
+        "--device", default="auto", choices=DEVICES, help="where the network runs (default: auto)"
     )
 
 
@@ -32,7 +27,7 @@ def add_prediction_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--precision",
         default="auto",
-        choices=PRECISION_CHOICES,
+        choices=PRECISIONS,
         help="auto (default): float16 on GPUs, bfloat16 on CPUs with native bfloat16, else float32",
     )
 

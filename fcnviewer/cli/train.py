@@ -5,11 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from fcnviewer.cli_common import fail
+from fcnviewer.cli.common import fail
+from fcnviewer.core.names import TRAIN_ARCHS, TRAIN_PRECISIONS
 
-ARCH_CHOICES = ("staged", "fcn32s", "fcn16s", "fcn8s", "fcn8s-atonce")
-#: ``fcnviewer.core.training.TRAIN_PRECISIONS`` (not imported here: that would load torch for ``--help``).
-PRECISION_CHOICES = ("float32", "bfloat16")
 
 
 def _steps(text: str) -> tuple[int, ...]:
@@ -51,7 +49,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "then FCN-16s initialised from it, then FCN-8s initialised from the 16s; each stage is saved as "
         "<out>/<arch>.safetensors.",
     )
-    parser.add_argument("--arch", default="staged", choices=ARCH_CHOICES, help="what to train (default: staged)")
+    parser.add_argument("--arch", default="staged", choices=TRAIN_ARCHS, help="what to train (default: staged)")
     parser.add_argument(
         "--width", type=float, default=0.125, help="channel width multiplier (default 8/64, the bundled model's)"
     )
@@ -101,7 +99,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--precision",
-        choices=PRECISION_CHOICES,
+        choices=TRAIN_PRECISIONS,
         default="float32",
         help="bfloat16: forward and backward under autocast, weights stay float32 (fast on GPUs and on CPUs "
         "with AVX512-BF16 or AMX)",

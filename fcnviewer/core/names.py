@@ -1,0 +1,24 @@
+"""The choices a user can name (architectures, devices, precisions), without importing torch.
+
+The command-line parser and the window's menus read these before torch is loaded; the modules
+that act on them (``core.models``, ``core.devices``, ``core.training``) use the same tuples.
+"""
+
+from __future__ import annotations
+
+#: FCN on VGG16 (the paper's nets), then torchvision's FCN-ResNets.
+VGG_ARCHS: tuple[str, ...] = ("fcn32s", "fcn16s", "fcn8s", "fcn8s-atonce")
+RESNET_ARCHS: tuple[str, ...] = ("fcn_resnet50", "fcn_resnet101")
+ARCHITECTURES: tuple[str, ...] = VGG_ARCHS + RESNET_ARCHS
+
+#: Where the network may run; ``auto`` picks CUDA, then MPS, then the CPU.
+DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
+
+#: What ``--precision`` accepts for inference.
+PRECISIONS: tuple[str, ...] = ("auto", "float32", "bfloat16", "float16")
+
+#: What ``train --arch`` accepts: the paper's staged 32s -> 16s -> 8s, or one net.
+TRAIN_ARCHS: tuple[str, ...] = ("staged", *VGG_ARCHS)
+
+#: What ``train --precision`` accepts (weights, loss and optimiser stay float32).
+TRAIN_PRECISIONS: tuple[str, ...] = ("float32", "bfloat16")

@@ -1,0 +1,35 @@
+"""Where the bundled files live: the default model, the sample scenes, the icons.
+
+They ship inside the package (``fcnviewer/resources/``, package data in the wheel) and are found
+through :mod:`importlib.resources`, so an editable checkout, ``pip install .`` and a wheel all
+see the same files. Torch-free: the command-line parser and the window import this before torch.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+
+#: The bundled model's file name inside ``resources/models/``.
+DEFAULT_MODEL_NAME = "fcn8s-synthetic.safetensors"
+
+
+def resource_dir() -> Path:
+    """The package's ``resources`` folder (a real folder: the package is never installed zipped)."""
+    return Path(str(files("fcnviewer") / "resources"))
+
+
+def default_checkpoint_path() -> Path:
+    """The bundled FCN-8s, trained on synthetic scenes."""
+    return resource_dir() / "models" / DEFAULT_MODEL_NAME
+
+
+def sample_images() -> list[Path]:
+    """The bundled sample scenes, sorted (empty if the folder is missing)."""
+    samples = resource_dir() / "samples"
+    return sorted(samples.glob("*.png")) if samples.is_dir() else []
+
+
+def icon_paths() -> list[Path]:
+    """The application icon at every size drawn (``fcnviewer-<size>.png``)."""
+    return sorted((resource_dir() / "icons").glob("fcnviewer-*.png"))
