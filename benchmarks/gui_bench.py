@@ -143,8 +143,8 @@ def gui(quick: bool) -> dict[str, Any]:
 
     from benchmarks.run import test_image
     from fcnviewer.core.checkpoints import ModelInfo, save_checkpoint
-    from fcnviewer.core.resources import default_checkpoint_path
     from fcnviewer.core.models import ArchSpec, build_model, randomize_weights
+    from fcnviewer.core.resources import default_checkpoint_path
     from fcnviewer.qt.main_window import MainWindow
 
     result: dict[str, Any] = {"platform": os.environ.get("QT_QPA_PLATFORM")}

@@ -27,7 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=384)
     parser.add_argument("--count", type=int, default=8)
     parser.add_argument("--start", type=int, default=SAMPLE_SEED_BASE)
-    parser.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "fcnviewer" / "resources" / "samples"))
+    samples = Path(__file__).resolve().parents[1] / "fcnviewer" / "resources" / "samples"
+    parser.add_argument("--out", default=str(samples))
     parser.add_argument("--labels", action="store_true", help="also write the label maps")
     args = parser.parse_args(argv)
     out = Path(args.out)

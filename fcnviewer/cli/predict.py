@@ -22,10 +22,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Predict every image; exit 0 only if every one worked."""
     from fcnviewer.core.checkpoints import CheckpointError, load_checkpoint
-    from fcnviewer.core.resources import default_checkpoint_path
     from fcnviewer.core.export import ExportError, write_prediction
     from fcnviewer.core.images import DEFAULT_MAX_PIXELS, ImageError, load_image
     from fcnviewer.core.inference import Predictor
+    from fcnviewer.core.resources import default_checkpoint_path
 
     max_pixels = args.max_pixels or DEFAULT_MAX_PIXELS
     try:

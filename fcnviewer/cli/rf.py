@@ -46,10 +46,10 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from fcnviewer.core.checkpoints import CheckpointError, load_checkpoint
-    from fcnviewer.core.resources import default_checkpoint_path
     from fcnviewer.core.devices import resolve_device
     from fcnviewer.core.images import ImageError, load_image
     from fcnviewer.core.receptive import effective_receptive_field, layer_table, pixel_boxes
+    from fcnviewer.core.resources import default_checkpoint_path
 
     if (args.image is None) != (args.pixel is None):
         fail("rf: --image and --pixel go together")

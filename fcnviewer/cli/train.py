@@ -9,7 +9,6 @@ from fcnviewer.cli.common import fail
 from fcnviewer.core.names import TRAIN_ARCHS, TRAIN_PRECISIONS
 
 
-
 def _steps(text: str) -> tuple[int, ...]:
     try:
         values = tuple(int(v) for v in text.split(","))

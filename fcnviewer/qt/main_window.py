@@ -27,8 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fcnviewer.core.names import DEVICES
 from fcnviewer.core.images import is_image_path
+from fcnviewer.core.names import DEVICES
 from fcnviewer.qt.canvas import ZOOM_STEP, Canvas
 from fcnviewer.qt.icons import app_icon
 from fcnviewer.qt.inspector_panel import InspectorPanel, PixelReport, pixel_report

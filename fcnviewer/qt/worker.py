@@ -270,8 +270,8 @@ class Worker(QObject):
 
     def _load_model(self, request: LoadModelRequest) -> ModelLoaded:
         from fcnviewer.core.checkpoints import load_checkpoint
-        from fcnviewer.core.resources import default_checkpoint_path
         from fcnviewer.core.inference import Predictor
+        from fcnviewer.core.resources import default_checkpoint_path
 
         loaded = load_checkpoint(request.path or default_checkpoint_path(), arch=request.arch)
         self._check_abort()

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from fcnviewer.core.checkpoints import load_checkpoint
-from fcnviewer.core.resources import default_checkpoint_path
 from fcnviewer.core.data.synthetic import CLASS_NAMES, EVAL_SEED_BASE, PALETTE, SYNTHETIC_PREPROCESSING, SyntheticScenes
+from fcnviewer.core.resources import default_checkpoint_path
 from fcnviewer.core.training import evaluate
 
 PATH = default_checkpoint_path()
