@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from fcnviewer.core.errors import UserError
 from fcnviewer.core.labels import default_class_names, default_palette
 from fcnviewer.core.models import RESNET_ARCHS, ArchSpec, SegmentationModel, build_model
 from fcnviewer.core.preprocessing import CAFFE_BGR, IMAGENET_RGB, Preprocessing
@@ -32,7 +33,7 @@ MAX_WIDTH = 4.0
 MAX_CLASSES = 4096
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError, ValueError):
     """A checkpoint that cannot be used; the message names the file and the problem."""
 
 

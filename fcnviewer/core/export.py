@@ -8,12 +8,13 @@ import numpy as np
 from PIL import Image
 
 from fcnviewer.core.checkpoints import ModelInfo
+from fcnviewer.core.errors import UserError
 from fcnviewer.core.inference import Prediction
 
 OVERLAY_ALPHA = 0.5
 
 
-class ExportError(OSError):
+class ExportError(UserError, OSError):
     """An output that cannot be written (exists, or the disk refuses)."""
 
 

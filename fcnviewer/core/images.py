@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from fcnviewer.core.errors import UserError
+
 #: Default refusal limit, in pixels (width x height); ``max_pixels`` raises it.
 DEFAULT_MAX_PIXELS = 100_000_000
 # Our limit, checked on the header before decoding, replaces Pillow's fixed bomb check.
@@ -17,7 +19,7 @@ IMAGE_SUFFIXES = frozenset(
 )
 
 
-class ImageError(ValueError):
+class ImageError(UserError, ValueError):
     """An image that cannot be used; the message names the file and the problem."""
 
 

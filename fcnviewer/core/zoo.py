@@ -17,6 +17,8 @@ from pathlib import Path
 
 import torch
 
+from fcnviewer.core.errors import UserError
+
 ProgressCallback = Callable[[int, int], None]
 
 
@@ -54,7 +56,7 @@ ZOO: dict[str, ZooEntry] = {
 }
 
 
-class DownloadError(OSError):
+class DownloadError(UserError, OSError):
     """A download that failed or whose content does not match its hash."""
 
 

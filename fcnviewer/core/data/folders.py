@@ -20,12 +20,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from fcnviewer.core.errors import UserError
 from fcnviewer.core.labels import IGNORE_INDEX, VOC_CLASSES, default_class_names, voc_palette
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
 
-class DatasetError(ValueError):
+class DatasetError(UserError, ValueError):
     """A dataset folder that cannot be used; the message names the folder and the problem."""
 
 
