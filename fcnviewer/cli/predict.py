@@ -11,7 +11,9 @@ from fcnviewer.cli.common import add_model_arguments, add_prediction_arguments, 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register the subcommand."""
     parser = subparsers.add_parser("predict", help="segment images and write masks, overlays and score maps")
-    parser.add_argument("images", nargs="+", metavar="IMAGE")
+    parser.add_argument(
+        "images", nargs="+", metavar="IMAGE|FOLDER", help="image files, or folders (their images, sorted by name)"
+    )
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
     parser.add_argument("--scores", action="store_true", help="also write <stem>_scores.npz (logits and stage maps)")
     parser.add_argument("--force", action="store_true", help="overwrite existing output files")
@@ -23,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     """Predict every image; exit 0 only if every one worked."""
     from fcnviewer.core.checkpoints import CheckpointError, load_checkpoint
     from fcnviewer.core.export import ExportError, write_prediction
-    from fcnviewer.core.images import DEFAULT_MAX_PIXELS, ImageError, load_image
+    from fcnviewer.core.images import DEFAULT_MAX_PIXELS, ImageError, image_files, load_image
     from fcnviewer.core.inference import Predictor
     from fcnviewer.core.resources import default_checkpoint_path
 
@@ -36,8 +38,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     out = Path(args.out)
     failures = 0
-    for name in args.images:
-        path = Path(name)
+    for folder in (Path(p) for p in args.images if Path(p).is_dir() and not image_files([p])):
+        fail(f"{folder}: this folder holds no images (expected .png, .jpg, ... files directly inside it)")
+        failures += 1
+    for path in image_files(args.images):
         try:
             image = load_image(path, max_pixels=max_pixels)
             prediction = predictor.predict(image)

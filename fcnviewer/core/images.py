@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,17 @@ class ImageError(UserError, ValueError):
 def is_image_path(path: str | Path) -> bool:
     """Whether ``path`` has an image file suffix."""
     return Path(path).suffix.lower() in IMAGE_SUFFIXES
+
+
+def image_files(paths: Iterable[str | Path]) -> list[Path]:
+    """The files named, and the images inside the folders named (sorted by name), in order."""
+    found: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found += sorted(p for p in path.iterdir() if p.is_file() and is_image_path(p))
+        else:
+            found.append(path)
+    return found
 
 
 def load_image(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
