@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import pkgutil
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -57,3 +58,11 @@ def test_the_torch_free_names_are_the_cores() -> None:
     assert names.ARCHITECTURES == ARCHITECTURES
     assert names.RESNET_ARCHS == RESNET_ARCHS == tuple(BUILDERS)
     assert set(names.TRAIN_ARCHS) == set(SCHEDULES)
+
+
+def test_the_import_linter_contracts_are_kept() -> None:
+    """pyproject's contracts: cli -> qt -> viewer -> core, no Qt below the widgets, torch-free names."""
+    lint_imports = Path(sys.executable).with_name("lint-imports")
+    result = subprocess.run([str(lint_imports), "--no-cache"], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"Contracts: (\d+) kept, 0 broken", result.stdout), result.stdout
