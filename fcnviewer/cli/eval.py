@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         loaded = load_checkpoint(args.checkpoint or default_checkpoint_path(), arch=args.arch)
         info = loaded.info
         if args.synthetic:
-            from fcnviewer.core.data.synthetic import EVAL_SEED_BASE, SyntheticScenes
+            from fcnviewer.core.training.data.synthetic import EVAL_SEED_BASE, SyntheticScenes
 
             if args.count < 1:
                 raise ValueError(f"--count must be positive, not {args.count}")
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
             dataset: Any = SyntheticScenes(range(start, start + args.count), args.size)
             names = dataset.class_names
         else:
-            from fcnviewer.core.data.folders import open_folder
+            from fcnviewer.core.training.data.folders import open_folder
 
             dataset = open_folder(args.data, split=args.split)
             if args.limit:

@@ -7,7 +7,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from fcnviewer.core.data.synthetic import (
+from fcnviewer.core.training.data.synthetic import (
     BAR,
     CLASS_NAMES,
     NUM_CLASSES,

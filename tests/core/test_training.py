@@ -8,21 +8,21 @@ import numpy as np
 import pytest
 import torch
 
-from fcnviewer.core.data.synthetic import CLASS_NAMES, PALETTE, SYNTHETIC_PREPROCESSING, SyntheticScenes
 from fcnviewer.core.models import ArchSpec, build_model
 from fcnviewer.core.training import (
     BatchStream,
     TrainConfig,
-    _optimizer,
     augment,
     batch_loader,
     evaluate,
     init_from_scratch,
+    make_optimizer,
     to_batch,
     train,
     train_step,
     transfer_weights,
 )
+from fcnviewer.core.training.data.synthetic import CLASS_NAMES, PALETTE, SYNTHETIC_PREPROCESSING, SyntheticScenes
 from tests.conftest import randomize
 
 WIDTH = 1 / 32
@@ -151,7 +151,7 @@ def test_a_few_steps_lower_the_loss(optimizer, lr, dtype, lovasz, learn_upsampli
     x, y = to_batch([ds[i] for i in range(4)], SYNTHETIC_PREPROCESSING, "cpu")
     init_from_scratch(model, x)
     model.train()
-    opt = _optimizer(model, TrainConfig(optimizer=optimizer, lr=lr, learn_upsampling=learn_upsampling))
+    opt = make_optimizer(model, TrainConfig(optimizer=optimizer, lr=lr, learn_upsampling=learn_upsampling))
     losses = [train_step(model, opt, x, y, dtype=dtype, lovasz=lovasz) for _ in range(12)]
     assert losses[-1] < 0.8 * losses[0]
     assert all(p.dtype == torch.float32 for p in model.parameters())
@@ -287,7 +287,7 @@ def _write_folder(root, layout: str) -> None:
 
 @pytest.mark.parametrize("layout", ["voc", "plain"])
 def test_segmentation_folders(tmp_path, layout):
-    from fcnviewer.core.data.folders import DatasetError, open_folder
+    from fcnviewer.core.training.data.folders import DatasetError, open_folder
 
     _write_folder(tmp_path, layout)
     train_set = open_folder(tmp_path, split="train")
