@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from fcnviewer.core.names import OPTIMIZERS
 from fcnviewer.core.training.config import TrainConfig
 from fcnviewer.core.training.losses import segmentation_loss
 
@@ -35,10 +36,10 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
         else:
             (decay if name.endswith("weight") and p.ndim > 1 else rest).append(p)
     groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": rest, "weight_decay": 0.0}]
+    if config.optimizer not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {config.optimizer!r}; expected {' or '.join(OPTIMIZERS)}")
     if config.optimizer == "adam":
         return torch.optim.AdamW(groups, lr=config.lr, betas=(config.momentum, 0.999))
-    if config.optimizer != "sgd":
-        raise ValueError(f"unknown optimizer {config.optimizer!r}; expected sgd or adam")
     return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum)
 
 

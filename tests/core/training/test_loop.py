@@ -162,6 +162,20 @@ def test_a_few_steps_lower_the_loss(optimizer, lr, dtype, lovasz, learn_upsampli
         assert unchanged != learn_upsampling, name
 
 
+def test_the_settings_are_checked_against_the_named_choices():
+    from fcnviewer.core import names
+    from fcnviewer.core.training.config import autocast_dtype
+
+    model = build_model(ArchSpec("fcn32s", 6, WIDTH))
+    built = {type(make_optimizer(model, TrainConfig(optimizer=o))).__name__ for o in names.OPTIMIZERS}
+    assert built == {"SGD", "AdamW"}
+    with pytest.raises(ValueError, match="expected sgd or adam"):
+        make_optimizer(model, TrainConfig(optimizer="rmsprop"))
+    assert [autocast_dtype(p) for p in names.TRAIN_PRECISIONS] == [torch.float32, torch.bfloat16]
+    with pytest.raises(ValueError, match="expected float32 or bfloat16"):
+        autocast_dtype("float16")
+
+
 def test_train_staged_end_to_end_then_resume_and_evaluate(tmp_path):
     from fcnviewer.core.checkpoints import load_checkpoint
 
