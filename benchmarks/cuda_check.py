@@ -26,12 +26,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from fcnviewer.core.checkpoints import load_checkpoint  # noqa: E402
-from fcnviewer.core.data.synthetic import SyntheticScenes  # noqa: E402
 from fcnviewer.core.images import load_image  # noqa: E402
 from fcnviewer.core.inference import Predictor  # noqa: E402
 from fcnviewer.core.receptive import effective_receptive_fields  # noqa: E402
 from fcnviewer.core.resources import default_checkpoint_path, sample_images  # noqa: E402
 from fcnviewer.core.training import evaluate  # noqa: E402
+from fcnviewer.core.training.data.synthetic import SyntheticScenes  # noqa: E402
 
 #: Bounds: label agreement in float16 (near-ties may flip) and float32, relative differences.
 BOUNDS = {"fp16_labels": 0.995, "fp32_labels": 0.9995, "fp32_logits_rel": 1e-2, "eval_pixels": 0.999}

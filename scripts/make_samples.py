@@ -17,7 +17,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fcnviewer.core.data.synthetic import PALETTE, generate_scene
+from fcnviewer.core.training.data.synthetic import PALETTE, generate_scene
 
 SAMPLE_SEED_BASE = 2_000_000
 

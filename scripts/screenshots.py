@@ -45,8 +45,8 @@ def demo_inputs(folder: Path) -> tuple[Path, Path]:
     from PIL import Image
 
     from fcnviewer.core.checkpoints import ModelInfo, save_checkpoint
-    from fcnviewer.core.data.synthetic import generate_scene
     from fcnviewer.core.models import ArchSpec, build_model
+    from fcnviewer.core.training.data.synthetic import generate_scene
 
     spec = ArchSpec("fcn8s", num_classes=4, width=1 / 8)
     torch.manual_seed(0)

@@ -28,10 +28,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fcnviewer.core.alignment import StageGeometry, upsample_to_image
 from fcnviewer.core.checkpoints import load_checkpoint
-from fcnviewer.core.data.synthetic import CLASS_NAMES, NUM_CLASSES, SyntheticScenes
-from fcnviewer.core.metrics import ConfusionMatrix
 from fcnviewer.core.receptive import stage_geometry
 from fcnviewer.core.resources import default_checkpoint_path
+from fcnviewer.core.training.data.synthetic import CLASS_NAMES, NUM_CLASSES, SyntheticScenes
+from fcnviewer.core.training.metrics import ConfusionMatrix
 
 
 def best_labels(labels: torch.Tensor, geometry: StageGeometry, units: tuple[int, int], iterations: int) -> torch.Tensor:

@@ -10,7 +10,8 @@ from typing import Any
 
 from fcnviewer.cli.common import fail
 
-SUMMARY = (("pixel_acc", "pixel acc."), ("mean_acc", "mean acc."), ("mean_iu", "mean IU"), ("fw_iu", "f.w. IU"))
+#: Column labels of the summary scores (``fcnviewer.core.training.metrics.SUMMARY_KEYS``).
+SUMMARY_LABELS = {"pixel_acc": "pixel acc.", "mean_acc": "mean acc.", "mean_iu": "mean IU", "fw_iu": "f.w. IU"}
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -49,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         loaded = load_checkpoint(args.checkpoint or default_checkpoint_path(), arch=args.arch)
         info = loaded.info
         if args.synthetic:
-            from fcnviewer.core.data.synthetic import EVAL_SEED_BASE, SyntheticScenes
+            from fcnviewer.core.training.data.synthetic import EVAL_SEED_BASE, SyntheticScenes
 
             if args.count < 1:
                 raise ValueError(f"--count must be positive, not {args.count}")
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
             dataset: Any = SyntheticScenes(range(start, start + args.count), args.size)
             names = dataset.class_names
         else:
-            from fcnviewer.core.data.folders import open_folder
+            from fcnviewer.core.training.data.folders import open_folder
 
             dataset = open_folder(args.data, split=args.split)
             if args.limit:
@@ -84,6 +85,13 @@ def _device(name: str) -> Any:
     return resolve_device(name)
 
 
+def _summary() -> list[tuple[str, str]]:
+    """``(key, label)`` of each summary score, in the core's order."""
+    from fcnviewer.core.training.metrics import SUMMARY_KEYS
+
+    return [(key, SUMMARY_LABELS[key]) for key in SUMMARY_KEYS]
+
+
 def _clean(value: float) -> float | None:
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else round(float(value), 6)
 
@@ -92,7 +100,7 @@ def to_json(result: dict[str, Any], class_names: tuple[str, ...] | list[str]) ->
     """``{"final": {...}, "stages": {name: {...}}, "classes": [...]}``; ``nan`` becomes ``null``."""
 
     def summary(scores: dict[str, Any]) -> dict[str, Any]:
-        return {key: _clean(scores[key]) for key, _ in SUMMARY}
+        return {key: _clean(scores[key]) for key, _ in _summary()}
 
     final = result["final"]
     classes = []
@@ -116,11 +124,12 @@ def _pct(value: float) -> str:
 def format_table(result: dict[str, Any], class_names: tuple[str, ...] | list[str], title: str = "") -> str:
     """Summary rows (output, then each stage map) and a per-class IU table, in percent."""
     lines = [title] if title else []
-    header = f"{'':<14}" + "".join(f"{label:>12}" for _, label in SUMMARY)
+    summary = _summary()
+    header = f"{'':<14}" + "".join(f"{label:>12}" for _, label in summary)
     lines.append(header)
     rows = [("output", result["final"])] + [(f"stage {n} map", s) for n, s in result["stages"].items()]
     for name, scores in rows:
-        lines.append(f"{name:<14}" + "".join(f"{_pct(scores[key]):>12}" for key, _ in SUMMARY))
+        lines.append(f"{name:<14}" + "".join(f"{_pct(scores[key]):>12}" for key, _ in summary))
     lines.append("")
     stage_names = list(result["stages"])
     lines.append(f"{'class IU':<14}{'output':>10}" + "".join(f"{'stage ' + n:>10}" for n in stage_names))

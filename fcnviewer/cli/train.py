@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from fcnviewer.cli.common import fail
-from fcnviewer.core.names import TRAIN_ARCHS, TRAIN_PRECISIONS
+from fcnviewer.core.names import OPTIMIZERS, TRAIN_ARCHS, TRAIN_PRECISIONS
 
 
 def _steps(text: str) -> tuple[int, ...]:
@@ -64,7 +64,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default 0.9)")
     parser.add_argument(
         "--optimizer",
-        choices=("sgd", "adam"),
+        choices=OPTIMIZERS,
         default="sgd",
         help="sgd (momentum, the paper) or adam (AdamW; --momentum is its beta1)",
     )
@@ -125,15 +125,20 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         if args.synthetic:
-            from fcnviewer.core.data.synthetic import CLASS_NAMES, PALETTE, SYNTHETIC_PREPROCESSING, SyntheticScenes
+            from fcnviewer.core.training.data.synthetic import (
+                CLASS_NAMES,
+                PALETTE,
+                SYNTHETIC_PREPROCESSING,
+                SyntheticScenes,
+            )
 
             train_set = SyntheticScenes.train(args.train_count, args.size)
             val_set = SyntheticScenes.evaluation(args.val_count, args.size) if args.val_count else None
             class_names, palette, preprocessing = CLASS_NAMES, PALETTE, SYNTHETIC_PREPROCESSING
             crop = None
         else:
-            from fcnviewer.core.data.folders import open_folder
             from fcnviewer.core.preprocessing import CAFFE_BGR
+            from fcnviewer.core.training.data.folders import open_folder
 
             train_set = open_folder(args.data, split="train")
             val_set = open_folder(args.data, split="val")

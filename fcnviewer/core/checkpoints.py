@@ -129,7 +129,7 @@ def load_checkpoint(path: str | Path, *, arch: str | None = None) -> LoadedModel
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{path}: {exc}") from None
     model = build_model(info.spec)
-    target = model.net if info.spec.arch in RESNET_ARCHS else model  # type: ignore[union-attr]
+    target = model.net if info.spec.arch in RESNET_ARCHS else model  # type: ignore[attr-defined]
     _load_state(target, state, path)
     model.eval()
     return LoadedModel(model, info, path)

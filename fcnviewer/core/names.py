@@ -20,5 +20,8 @@ PRECISIONS: tuple[str, ...] = ("auto", "float32", "bfloat16", "float16")
 #: What ``train --arch`` accepts: the paper's staged 32s -> 16s -> 8s, or one net.
 TRAIN_ARCHS: tuple[str, ...] = ("staged", *VGG_ARCHS)
 
+#: What ``train --optimizer`` accepts: the paper's SGD with momentum, or AdamW.
+OPTIMIZERS: tuple[str, ...] = ("sgd", "adam")
+
 #: What ``train --precision`` accepts (weights, loss and optimiser stay float32).
 TRAIN_PRECISIONS: tuple[str, ...] = ("float32", "bfloat16")

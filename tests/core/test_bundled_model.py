@@ -6,9 +6,15 @@ import pytest
 import torch
 
 from fcnviewer.core.checkpoints import load_checkpoint
-from fcnviewer.core.data.synthetic import CLASS_NAMES, EVAL_SEED_BASE, PALETTE, SYNTHETIC_PREPROCESSING, SyntheticScenes
 from fcnviewer.core.resources import default_checkpoint_path
 from fcnviewer.core.training import evaluate
+from fcnviewer.core.training.data.synthetic import (
+    CLASS_NAMES,
+    EVAL_SEED_BASE,
+    PALETTE,
+    SYNTHETIC_PREPROCESSING,
+    SyntheticScenes,
+)
 
 PATH = default_checkpoint_path()
 

@@ -6,7 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from fcnviewer.core.models import ARCHITECTURES, ArchSpec, build_model
+from fcnviewer.core import models
+from fcnviewer.core.models import ARCHITECTURES, BUILDERS, ArchSpec, SegmentationModel, build_model
 from fcnviewer.core.models.fcn_vgg import VGG16_BLOCKS, bilinear_kernel
 from tests.conftest import randomize
 
@@ -27,6 +28,54 @@ def test_every_builder_runs_on_a_tiny_input(arch: str) -> None:
     assert out["out"].shape == (1, 3, 45, 61)
     for name in model.stage_names:
         assert out[name].shape[:2] == (1, 3)
+
+
+#: Each public builder, the architecture it builds, and its family's options (tiny where it can be).
+PUBLIC_BUILDERS = [
+    ("fcn32s", models.fcn32s, {"width": 1 / 16}, ("32",)),
+    ("fcn16s", models.fcn16s, {"width": 1 / 16}, ("32", "16")),
+    ("fcn8s", models.fcn8s, {"width": 1 / 16}, ("32", "16", "8")),
+    ("fcn8s-atonce", models.fcn8s_atonce, {"width": 1 / 16}, ("32", "16", "8")),
+    ("fcn_resnet50", models.fcn_resnet50, {"aux": True}, ("8", "aux")),
+    ("fcn_resnet101", models.fcn_resnet101, {"aux": False}, ("8",)),
+]
+
+
+@pytest.mark.parametrize(("arch", "builder", "options", "stages"), PUBLIC_BUILDERS)
+def test_public_builders_build_what_their_name_says(arch, builder, options, stages) -> None:
+    torch.manual_seed(0)
+    model = builder(num_classes=3, **options).eval()
+    assert isinstance(model, SegmentationModel)
+    assert (model.arch, model.num_classes, model.stage_names) == (arch, 3, stages)
+    with torch.no_grad():
+        out = model(torch.randn(1, 3, 40, 56))
+    assert list(out) == ["out", *stages]
+    assert out["out"].shape == (1, 3, 40, 56)
+    assert all(out[name].shape[:2] == (1, 3) for name in stages)
+    assert {"out", *stages} >= set(model.streams()) >= set(stages)
+
+
+@pytest.mark.parametrize(("arch", "builder", "options", "stages"), PUBLIC_BUILDERS)
+def test_build_model_is_the_builder_of_the_spec(arch, builder, options, stages) -> None:
+    torch.manual_seed(0)
+    built = build_model(ArchSpec(arch, num_classes=3, **options))
+    torch.manual_seed(0)
+    direct = builder(num_classes=3, **options)
+    assert BUILDERS[arch] is builder
+    assert type(built) is type(direct) and repr(built) == repr(direct)
+    assert built.state_dict().keys() == direct.state_dict().keys()
+    assert all(torch.equal(v, direct.state_dict()[k]) for k, v in built.state_dict().items())
+
+
+def test_builders_take_keyword_arguments_only() -> None:
+    for builder in BUILDERS.values():
+        with pytest.raises(TypeError):
+            builder(3)
+
+
+def test_the_protocol_is_structural() -> None:
+    assert isinstance(build_model(ArchSpec("fcn32s", width=1 / 16)), SegmentationModel)
+    assert not isinstance(torch.nn.Conv2d(3, 3, 1), SegmentationModel)
 
 
 def test_state_dict_keys_are_those_of_the_pytorch_port() -> None:

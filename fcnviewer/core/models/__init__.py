@@ -1,24 +1,41 @@
-"""Segmentation networks with one interface.
+"""Segmentation networks with one interface, built by name.
 
-Every model here is an ``nn.Module`` whose ``forward(x)`` returns an ordered mapping:
-``"out"`` holds the final logits ``(N, C, H, W)`` at the input's size, followed by the named
-stage score maps at their own resolution (``"32"``, ``"16"``, ``"8"`` for FCN-VGG by stride;
-``"8"`` and ``"aux"`` for FCN-ResNet). Each also has ``arch``, ``num_classes``,
-``stage_names`` and ``streams()`` (the signal paths that the receptive-field analysis walks).
+Every model here is an ``nn.Module`` with the surface of :class:`SegmentationModel`:
+``forward(x)`` returns an ordered mapping whose ``"out"`` holds the final logits
+``(N, C, H, W)`` at the input's size, followed by the named stage score maps at their own
+resolution (``"32"``, ``"16"``, ``"8"`` for FCN-VGG by stride; ``"8"`` and ``"aux"`` for
+FCN-ResNet). Each also has ``arch``, ``num_classes``, ``stage_names`` and ``streams()`` (the
+signal paths that the receptive-field analysis walks).
+
+The public builders (``fcn32s(num_classes=..., width=...)``, ``fcn_resnet50(num_classes=...,
+aux=...)``, ...) are the entry points; :func:`build_model` dispatches to them by name through
+:data:`BUILDERS`, the one table a new family is registered in.
 """
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from fcnviewer.core.models.fcn_resnet import FCNResNet
-from fcnviewer.core.models.fcn_vgg import FCNVGG
+from fcnviewer.core.models.base import SegmentationModel
+from fcnviewer.core.models.fcn_resnet import FCNResNet, fcn_resnet50, fcn_resnet101
+from fcnviewer.core.models.fcn_vgg import FCNVGG, fcn8s, fcn8s_atonce, fcn16s, fcn32s
 from fcnviewer.core.names import ARCHITECTURES, RESNET_ARCHS, VGG_ARCHS
 
-SegmentationModel = FCNVGG | FCNResNet
+#: Architecture name -> its public builder. Keyword arguments of a builder beyond
+#: ``num_classes`` are read from the :class:`ArchSpec` field of the same name.
+BUILDERS: dict[str, Callable[..., SegmentationModel]] = {
+    "fcn32s": fcn32s,
+    "fcn16s": fcn16s,
+    "fcn8s": fcn8s,
+    "fcn8s-atonce": fcn8s_atonce,
+    "fcn_resnet50": fcn_resnet50,
+    "fcn_resnet101": fcn_resnet101,
+}
 
 
 @dataclass(frozen=True)
@@ -40,11 +57,14 @@ class ArchSpec:
 
 
 def build_model(spec: ArchSpec) -> SegmentationModel:
-    """A freshly initialised network for ``spec`` (no weights are downloaded)."""
-    if spec.arch in RESNET_ARCHS:
-        return FCNResNet(spec.arch, num_classes=spec.num_classes, aux=spec.aux)
-    skips = {"fcn32s": 0, "fcn16s": 1, "fcn8s": 2, "fcn8s-atonce": 2}[spec.arch]
-    return FCNVGG(spec.num_classes, skips=skips, at_once=spec.arch == "fcn8s-atonce", width=spec.width)
+    """A freshly initialised network for ``spec`` (no weights are downloaded).
+
+    Calls ``BUILDERS[spec.arch]`` with ``num_classes`` and those of the spec's other fields
+    that the builder takes (``width`` for FCN-VGG, ``aux`` for FCN-ResNet).
+    """
+    builder = BUILDERS[spec.arch]
+    options = {name: getattr(spec, name) for name in inspect.signature(builder).parameters if name != "num_classes"}
+    return builder(num_classes=spec.num_classes, **options)
 
 
 def randomize_weights(model: nn.Module, seed: int = 0) -> nn.Module:
@@ -60,13 +80,9 @@ def randomize_weights(model: nn.Module, seed: int = 0) -> nn.Module:
     return model.eval()
 
 
-def is_segmentation_model(module: nn.Module) -> bool:
-    """Whether ``module`` implements the interface above."""
-    return isinstance(module, FCNVGG | FCNResNet)
-
-
 __all__ = [
     "ARCHITECTURES",
+    "BUILDERS",
     "FCNVGG",
     "RESNET_ARCHS",
     "VGG_ARCHS",
@@ -74,4 +90,11 @@ __all__ = [
     "FCNResNet",
     "SegmentationModel",
     "build_model",
+    "fcn8s",
+    "fcn8s_atonce",
+    "fcn16s",
+    "fcn32s",
+    "fcn_resnet50",
+    "fcn_resnet101",
+    "randomize_weights",
 ]

@@ -10,12 +10,12 @@ from collections import OrderedDict
 
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torchvision.models import resnet
-from torchvision.models.segmentation import fcn_resnet50, fcn_resnet101
+from torchvision.models import resnet, segmentation
 
 from fcnviewer.core.models.graph import Stream
 
-BUILDERS = {"fcn_resnet50": fcn_resnet50, "fcn_resnet101": fcn_resnet101}
+#: torchvision's builder of each architecture (called without weights).
+TORCHVISION_BUILDERS = {"fcn_resnet50": segmentation.fcn_resnet50, "fcn_resnet101": segmentation.fcn_resnet101}
 
 
 class FCNResNet(nn.Module):
@@ -28,12 +28,16 @@ class FCNResNet(nn.Module):
 
     def __init__(self, arch: str = "fcn_resnet50", *, num_classes: int = 21, aux: bool = False) -> None:
         super().__init__()
-        if arch not in BUILDERS:
-            raise ValueError(f"unknown FCN-ResNet architecture {arch!r}; expected one of {sorted(BUILDERS)}")
+        if arch not in TORCHVISION_BUILDERS:
+            raise ValueError(
+                f"unknown FCN-ResNet architecture {arch!r}; expected one of {sorted(TORCHVISION_BUILDERS)}"
+            )
         self.arch = arch
         self.num_classes = num_classes
         self.aux = aux
-        self.net = BUILDERS[arch](weights=None, weights_backbone=None, num_classes=num_classes, aux_loss=aux)
+        self.net = TORCHVISION_BUILDERS[arch](
+            weights=None, weights_backbone=None, num_classes=num_classes, aux_loss=aux
+        )
 
     @property
     def stage_names(self) -> tuple[str, ...]:
@@ -76,3 +80,13 @@ def _block_convs(block: nn.Module) -> list[nn.Module]:
 
 def _head_convs(head: nn.Sequential) -> list[nn.Module]:
     return [m for m in head if isinstance(m, nn.Conv2d)]
+
+
+def fcn_resnet50(*, num_classes: int = 21, aux: bool = False) -> FCNResNet:
+    """FCN on a dilated ResNet-50; with ``aux``, the auxiliary head on ``layer3`` too."""
+    return FCNResNet("fcn_resnet50", num_classes=num_classes, aux=aux)
+
+
+def fcn_resnet101(*, num_classes: int = 21, aux: bool = False) -> FCNResNet:
+    """FCN on a dilated ResNet-101; with ``aux``, the auxiliary head on ``layer3`` too."""
+    return FCNResNet("fcn_resnet101", num_classes=num_classes, aux=aux)

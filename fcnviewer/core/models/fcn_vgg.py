@@ -19,6 +19,9 @@ from fcnviewer.core.models.graph import Crop, Scale, Stream
 #: (block, number of convs, channels at width 1.0) of the VGG16 feature extractor.
 VGG16_BLOCKS: tuple[tuple[int, int, int], ...] = ((1, 2, 64), (2, 2, 128), (3, 3, 256), (4, 3, 512), (5, 3, 512))
 FC_CHANNELS = 4096
+#: Name prefixes of the backbone layers (``conv*``, ``fc6``, ``fc7``): initialised from scratch or
+#: batch-normalised while training, unlike the score layers and deconvolutions.
+BACKBONE_PREFIXES: tuple[str, ...] = ("conv", "fc6", "fc7")
 
 #: Crop offsets of the reference implementation.
 CROP_32S = 19

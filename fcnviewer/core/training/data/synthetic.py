@@ -209,13 +209,6 @@ def _lighting(rng: np.random.Generator, image: np.ndarray, ys: np.ndarray, xs: n
     return image * gain[..., None] + cast
 
 
-def colorize(labels: np.ndarray, palette: Sequence[Sequence[int]] = PALETTE) -> np.ndarray:
-    """``(H, W)`` labels -> ``(H, W, 3)`` uint8 colours (ignore/unknown labels black)."""
-    table = np.zeros((256, 3), dtype=np.uint8)
-    table[: len(palette)] = np.asarray(palette, dtype=np.uint8)
-    return table[labels]
-
-
 class SyntheticScenes:
     """A map-style dataset (usable as a ``torch.utils.data.Dataset``) over a list of seeds.
 

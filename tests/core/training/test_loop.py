@@ -8,21 +8,21 @@ import numpy as np
 import pytest
 import torch
 
-from fcnviewer.core.data.synthetic import CLASS_NAMES, PALETTE, SYNTHETIC_PREPROCESSING, SyntheticScenes
 from fcnviewer.core.models import ArchSpec, build_model
 from fcnviewer.core.training import (
     BatchStream,
     TrainConfig,
-    _optimizer,
     augment,
     batch_loader,
     evaluate,
     init_from_scratch,
+    make_optimizer,
     to_batch,
     train,
     train_step,
     transfer_weights,
 )
+from fcnviewer.core.training.data.synthetic import CLASS_NAMES, PALETTE, SYNTHETIC_PREPROCESSING, SyntheticScenes
 from tests.conftest import randomize
 
 WIDTH = 1 / 32
@@ -151,7 +151,7 @@ def test_a_few_steps_lower_the_loss(optimizer, lr, dtype, lovasz, learn_upsampli
     x, y = to_batch([ds[i] for i in range(4)], SYNTHETIC_PREPROCESSING, "cpu")
     init_from_scratch(model, x)
     model.train()
-    opt = _optimizer(model, TrainConfig(optimizer=optimizer, lr=lr, learn_upsampling=learn_upsampling))
+    opt = make_optimizer(model, TrainConfig(optimizer=optimizer, lr=lr, learn_upsampling=learn_upsampling))
     losses = [train_step(model, opt, x, y, dtype=dtype, lovasz=lovasz) for _ in range(12)]
     assert losses[-1] < 0.8 * losses[0]
     assert all(p.dtype == torch.float32 for p in model.parameters())
@@ -160,6 +160,20 @@ def test_a_few_steps_lower_the_loss(optimizer, lr, dtype, lovasz, learn_upsampli
     for name in ("upscore2", "upscore_pool4", "upscore8"):
         unchanged = torch.equal(getattr(model, name).weight, getattr(bilinear, name).weight)
         assert unchanged != learn_upsampling, name
+
+
+def test_the_settings_are_checked_against_the_named_choices():
+    from fcnviewer.core import names
+    from fcnviewer.core.training.config import autocast_dtype
+
+    model = build_model(ArchSpec("fcn32s", 6, WIDTH))
+    built = {type(make_optimizer(model, TrainConfig(optimizer=o))).__name__ for o in names.OPTIMIZERS}
+    assert built == {"SGD", "AdamW"}
+    with pytest.raises(ValueError, match="expected sgd or adam"):
+        make_optimizer(model, TrainConfig(optimizer="rmsprop"))
+    assert [autocast_dtype(p) for p in names.TRAIN_PRECISIONS] == [torch.float32, torch.bfloat16]
+    with pytest.raises(ValueError, match="expected float32 or bfloat16"):
+        autocast_dtype("float16")
 
 
 def test_train_staged_end_to_end_then_resume_and_evaluate(tmp_path):
@@ -287,7 +301,7 @@ def _write_folder(root, layout: str) -> None:
 
 @pytest.mark.parametrize("layout", ["voc", "plain"])
 def test_segmentation_folders(tmp_path, layout):
-    from fcnviewer.core.data.folders import DatasetError, open_folder
+    from fcnviewer.core.training.data.folders import DatasetError, open_folder
 
     _write_folder(tmp_path, layout)
     train_set = open_folder(tmp_path, split="train")

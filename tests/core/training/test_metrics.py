@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from fcnviewer.core.metrics import ConfusionMatrix, fast_hist, scores
+from fcnviewer.core.training.metrics import ConfusionMatrix, fast_hist, scores
 
 
 def test_two_class_matrix_by_hand():

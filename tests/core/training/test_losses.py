@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 
 from fcnviewer.core.labels import IGNORE_INDEX
-from fcnviewer.core.losses import lovasz_softmax, segmentation_loss
-from fcnviewer.core.metrics import ConfusionMatrix
+from fcnviewer.core.training.losses import lovasz_softmax, segmentation_loss
+from fcnviewer.core.training.metrics import ConfusionMatrix
 
 
 def _one_hot(predictions: torch.Tensor, classes: int) -> torch.Tensor:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import torch
 
-from fcnviewer.core.batch_norm import ConvBatchNorm, attach_batch_norm, folded, has_batch_norm
 from fcnviewer.core.checkpoints import load_checkpoint
-from fcnviewer.core.data.synthetic import CLASS_NAMES, PALETTE, SYNTHETIC_PREPROCESSING, SyntheticScenes
 from fcnviewer.core.models import ArchSpec, build_model, randomize_weights
 from fcnviewer.core.training import TrainConfig, set_dropout, train
+from fcnviewer.core.training.batch_norm import ConvBatchNorm, attach_batch_norm, folded, has_batch_norm
+from fcnviewer.core.training.data.synthetic import CLASS_NAMES, PALETTE, SYNTHETIC_PREPROCESSING, SyntheticScenes
 
 WIDTH = 1 / 32
 

@@ -14,8 +14,7 @@ import copy
 import torch
 from torch import Tensor, nn
 
-#: Backbone layers that get a batch norm while training.
-NORMALISED_PREFIXES = ("conv", "fc6", "fc7")
+from fcnviewer.core.models.fcn_vgg import BACKBONE_PREFIXES
 
 
 class ConvBatchNorm(nn.Module):
@@ -57,7 +56,7 @@ def attach_batch_norm(model: nn.Module, sample: Tensor | None = None) -> nn.Modu
     """
     added = []
     for name, child in list(model.named_children()):
-        if isinstance(child, nn.Conv2d) and name.startswith(NORMALISED_PREFIXES):
+        if isinstance(child, nn.Conv2d) and name.startswith(BACKBONE_PREFIXES):
             wrapped = ConvBatchNorm(child).to(child.weight.device)
             setattr(model, name, wrapped)
             added.append(wrapped)

@@ -108,4 +108,5 @@ def scores(hist: np.ndarray) -> dict[str, Any]:
     }
 
 
+#: The single-number scores of :func:`scores`, in the order a summary lists them.
 SUMMARY_KEYS: tuple[str, ...] = ("pixel_acc", "mean_acc", "mean_iu", "fw_iu")

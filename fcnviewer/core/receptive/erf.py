@@ -1,0 +1,135 @@
+"""Gradients behind a pixel: effective receptive fields, and each skip branch's share of a logit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from itertools import takewhile
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from fcnviewer.core.alignment import StageGeometry
+from fcnviewer.core.models.graph import Crop, Scale, Stream
+from fcnviewer.core.receptive.table import FINAL, evaluating, main_chain, stage_geometry, stream_of, stream_stride
+
+
+@dataclass(frozen=True, eq=False)
+class EffectiveRF:
+    """|d logit / d input| summed over colour channels, ``(H, W)`` float32.
+
+    ``unit`` is the (row, column) in the stage map whose logit was differentiated (the
+    clicked pixel itself for ``"final"``), ``class_index`` the class of that logit.
+    """
+
+    stage: str
+    class_index: int
+    unit: tuple[int, int]
+    values: np.ndarray
+
+
+# ----------------------------------------------------------------------------- gradients
+
+
+def _nearest_unit(geometry: StageGeometry, pixel: int, n: int) -> int:
+    return int(np.clip(np.rint((pixel - geometry.offset) / geometry.stride), 0, n - 1))
+
+
+def effective_receptive_fields(
+    model: nn.Module,
+    inputs: Tensor,
+    y: int,
+    x: int,
+    stages: Iterable[str] | None = None,
+    class_index: int | None = None,
+) -> dict[str, EffectiveRF]:
+    """Effective receptive fields (Luo et al. 2016) behind image pixel ``(y, x)``.
+
+    ``inputs`` is the preprocessed ``(1, 3, H, W)`` input; one forward pass (in eval mode,
+    on ``inputs``' device) serves all ``stages`` (default: every stage, then ``"final"``).
+    For a stage, the logit differentiated is that of the unit nearest to ``(y, x)`` by
+    :func:`stage_geometry`. The class is ``class_index``, else the final prediction at
+    ``(y, x)``, the same for every stage.
+    """
+    names = list(stages) if stages is not None else [*model.stage_names, FINAL]  # type: ignore[attr-defined]
+    geometry = stage_geometry(model)
+    leaf = inputs.detach().clone().requires_grad_(True)
+    with evaluating(model), torch.enable_grad():
+        out = model(leaf)
+        maps = {FINAL: out["out"], **{name: out[name] for name in geometry}}
+        c = int(out["out"][0, :, y, x].argmax()) if class_index is None else class_index
+        fields = {}
+        for i, name in enumerate(names):
+            if name not in maps:
+                raise ValueError(f"unknown stage {name!r}; expected one of {', '.join(maps)}")
+            h, w = maps[name].shape[-2:]
+            if name == FINAL:
+                unit = (y, x)
+            else:
+                unit = (_nearest_unit(geometry[name], y, h), _nearest_unit(geometry[name], x, w))
+            logit = maps[name][0, c, unit[0], unit[1]]
+            (grad,) = torch.autograd.grad(logit, leaf, retain_graph=i < len(names) - 1)
+            values = grad[0].abs().sum(0).detach().to("cpu", torch.float32).numpy()
+            fields[name] = EffectiveRF(name, c, unit, values)
+    return fields
+
+
+def effective_receptive_field(
+    model: nn.Module, inputs: Tensor, y: int, x: int, stage: str = FINAL, class_index: int | None = None
+) -> EffectiveRF:
+    """:func:`effective_receptive_fields` for one stage (``"final"`` by default)."""
+    return effective_receptive_fields(model, inputs, y, x, (stage,), class_index)[stage]
+
+
+# ----------------------------------------------------------------------------- branches
+
+
+def _leaves(stream: Stream) -> list[Stream]:
+    """The plain chains summed into ``stream``, coarse first; checks that all above them is linear."""
+    if not stream.branches:
+        return [stream]
+    for op in stream.ops:
+        linear = isinstance(op, Crop | Scale) or (isinstance(op, nn.Conv2d | nn.ConvTranspose2d) and op.bias is None)
+        if not linear:
+            raise ValueError(f"{type(op).__name__} after a skip sum is not bias-free linear")
+    return [leaf for branch in stream.branches for leaf in _leaves(branch)]
+
+
+def branch_contributions(
+    model: nn.Module, inputs: Tensor, y: int, x: int, class_index: int | None = None
+) -> dict[str, float]:
+    """Each skip branch's share of the final logit at pixel ``(y, x)``; the shares sum to it.
+
+    Everything after the skip sums is linear (bias-free transposed convolutions, crops,
+    sums), so the logit splits exactly into the branches pushed through it alone. One
+    forward pass of a batch with one copy of ``inputs`` per branch computes them: in copy
+    ``i`` the last module of every other branch outputs zeros. Keys: ``"stride32"`` (the
+    main chain, named by its stride), then the layer each skip taps (``"pool4"``,
+    ``"pool3"``). The class is ``class_index``, else the prediction at ``(y, x)``.
+    Note the at-once FCN-8s scales the pool4 / pool3 inputs by 0.01 / 0.0001 inside these branches.
+    """
+    leaves = _leaves(stream_of(model, FINAL))
+    main_stream = stream_of(model, model.stage_names[0])  # type: ignore[attr-defined]
+    main = main_chain(main_stream)
+    module_names = {id(module): name for name, module in model.named_modules()}
+    names, masks = [], {}
+    for i, leaf in enumerate(leaves):
+        ops = list(leaf.ops)
+        shared = sum(1 for _ in takewhile(lambda pair: pair[0] is pair[1], zip(ops, main, strict=False)))
+        names.append(
+            f"stride{int(stream_stride(main_stream, 0))}" if shared == len(main) else module_names[id(ops[shared - 1])]
+        )
+        last = [op for op in ops if isinstance(op, nn.Module)][-1]
+        keep = torch.zeros(len(leaves), 1, 1, 1, device=inputs.device, dtype=inputs.dtype)
+        masks[last] = masks.get(last, keep)
+        masks[last][i] = 1
+    hooks = [module.register_forward_hook(lambda _m, _i, o, k=keep: o * k) for module, keep in masks.items()]
+    try:
+        with evaluating(model), torch.no_grad():
+            out = model(inputs.expand(len(leaves), -1, -1, -1))["out"][:, :, y, x]
+    finally:
+        for hook in hooks:
+            hook.remove()
+    c = int(out.sum(0).argmax()) if class_index is None else class_index
+    return {name: float(value) for name, value in zip(names, out[:, c], strict=True)}

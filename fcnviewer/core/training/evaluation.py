@@ -1,0 +1,71 @@
+"""The paper's metrics of a network over a dataset, for its output and each stage map."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from fcnviewer.core.alignment import upsample_to_image
+from fcnviewer.core.preprocessing import Preprocessing
+from fcnviewer.core.receptive import stage_geometry
+from fcnviewer.core.training.metrics import ConfusionMatrix
+
+
+@torch.inference_mode()
+def evaluate(
+    model: nn.Module,
+    dataset: Any,
+    preprocessing: Preprocessing,
+    device: torch.device | str = "cpu",
+    *,
+    num_classes: int | None = None,
+    stages: bool = True,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Metrics of ``model`` over ``dataset`` (items ``(image uint8 (H, W, 3), labels (H, W))``).
+
+    Returns ``{"final": scores, "stages": {name: scores}, "confusion": {"final": matrix,
+    name: matrix}}`` where ``scores`` are :func:`fcnviewer.core.training.metrics.scores` of the
+    final output and of each stage map, upsampled onto the image's pixels with
+    :func:`fcnviewer.core.alignment.upsample_to_image` at its geometry from
+    :func:`fcnviewer.core.receptive.stage_geometry`, then arg-maxed.
+    """
+    device = torch.device(device)
+    was_training = model.training
+    model.eval().to(device)
+    num_classes = num_classes or int(model.num_classes)
+    names = tuple(getattr(model, "stage_names", ())) if stages else ()
+    geometry: dict[str, Any] = {}
+    if names:
+        geometry = stage_geometry(model)
+        names = tuple(n for n in names if n in geometry)
+    matrices = {"final": ConfusionMatrix(num_classes), **{n: ConfusionMatrix(num_classes) for n in names}}
+    indices: Iterator[int] = iter(range(len(dataset)))
+    if progress:
+        from tqdm import tqdm
+
+        indices = iter(tqdm(range(len(dataset)), desc="eval", unit="img", dynamic_ncols=True, file=sys.stderr))
+    try:
+        for i in indices:
+            image, labels = dataset[i]
+            x = preprocessing.to_tensor(np.asarray(image), device)
+            y = torch.from_numpy(np.asarray(labels).astype(np.int64)).to(device)
+            outputs = model(x)
+            height, width = y.shape
+            matrices["final"].update(y, outputs["out"][0].argmax(0))
+            for name in names:
+                scores_up = upsample_to_image(outputs[name][0].float(), geometry[name], height, width)
+                matrices[name].update(y, scores_up.argmax(0))
+    finally:
+        model.train(was_training)
+    result = {
+        "final": matrices["final"].scores(),
+        "stages": {n: matrices[n].scores() for n in names},
+        "confusion": {k: m.matrix.copy() for k, m in matrices.items()},
+    }
+    return result
