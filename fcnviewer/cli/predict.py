@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fcnviewer.cli.common import add_model_arguments, add_prediction_arguments, fail
+
+if TYPE_CHECKING:
+    from fcnviewer.core.checkpoints import ModelInfo
+    from fcnviewer.core.inference import Predictor
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -24,8 +29,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Predict every image; exit 0 only if every one worked."""
     from fcnviewer.core.checkpoints import CheckpointError, load_checkpoint
-    from fcnviewer.core.export import ExportError, write_prediction
-    from fcnviewer.core.images import DEFAULT_MAX_PIXELS, ImageError, image_files, load_image
+    from fcnviewer.core.images import DEFAULT_MAX_PIXELS
     from fcnviewer.core.inference import Predictor
     from fcnviewer.core.resources import default_checkpoint_path
 
@@ -36,26 +40,41 @@ def run(args: argparse.Namespace) -> int:
     except (CheckpointError, ValueError) as exc:
         fail(str(exc))
         return 2
-    out = Path(args.out)
     failures = 0
-    for folder in (Path(p) for p in args.images if Path(p).is_dir() and not image_files([p])):
-        fail(f"{folder}: this folder holds no images (expected .png, .jpg, ... files directly inside it)")
-        failures += 1
-    for path in image_files(args.images):
-        try:
-            image = load_image(path, max_pixels=max_pixels)
-            prediction = predictor.predict(image)
-            written = write_prediction(
-                out, path.stem, image, prediction, loaded.info, scores=args.scores, force=args.force
-            )
-        except (ImageError, ExportError) as exc:
-            fail(str(exc) if str(exc).startswith(str(path)) else f"{path}: {exc}")
+    for path in _expand(args.images):
+        if path.is_dir():
+            fail(f"{path}: this folder holds no images (expected .png, .jpg, ... files directly inside it)")
             failures += 1
-            continue
-        print(
-            f"{path}: {prediction.size[1]}x{prediction.size[0]} in {prediction.seconds * 1000:.0f} ms -> "
-            f"{', '.join(p.name for p in written)}"
-        )
-        for note in prediction.notes:
-            print(f"{path}: note: {note}")
+        elif not _predict_one(path, predictor, loaded.info, args, max_pixels):
+            failures += 1
     return 1 if failures else 0
+
+
+def _expand(names: list[str]) -> list[Path]:
+    """The inputs in the order given, each folder replaced by its images (an empty folder stays, to be named)."""
+    from fcnviewer.core.images import image_files
+
+    return [found for name in names for found in (image_files([name]) or [Path(name)])]
+
+
+def _predict_one(path: Path, predictor: Predictor, info: ModelInfo, args: argparse.Namespace, max_pixels: int) -> bool:
+    """Predict one image and write its files; report a failure in one line and return False."""
+    from fcnviewer.core.export import ExportError, write_prediction
+    from fcnviewer.core.images import ImageError, load_image
+
+    try:
+        image = load_image(path, max_pixels=max_pixels)
+        prediction = predictor.predict(image)
+        written = write_prediction(
+            Path(args.out), path.stem, image, prediction, info, scores=args.scores, force=args.force
+        )
+    except (ImageError, ExportError) as exc:
+        fail(str(exc) if str(exc).startswith(str(path)) else f"{path}: {exc}")
+        return False
+    print(
+        f"{path}: {prediction.size[1]}x{prediction.size[0]} in {prediction.seconds * 1000:.0f} ms -> "
+        f"{', '.join(p.name for p in written)}"
+    )
+    for note in prediction.notes:
+        print(f"{path}: note: {note}")
+    return True
