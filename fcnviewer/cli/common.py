@@ -14,7 +14,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         "--checkpoint", metavar="CK", help="checkpoint file (.pth, .pt, .safetensors); default: the bundled model"
     )
     parser.add_argument("--arch", choices=ARCHITECTURES, help="override the detected architecture (e.g. fcn8s-atonce)")
-    parser.add_argument("--device", default="auto", choices=DEVICES, help="where the network runs (default: auto)")
+    parser.add_argument(
+        "--device", default="auto", choices=DEVICES, help="where the network runs (default: auto)"
+    )
 
 
 def add_prediction_arguments(parser: argparse.ArgumentParser) -> None:
