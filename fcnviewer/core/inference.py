@@ -19,11 +19,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from fcnviewer.core import probing
 from fcnviewer.core.alignment import StageGeometry, upsample_to_image
 from fcnviewer.core.checkpoints import LoadedModel
 from fcnviewer.core.devices import PRECISIONS, default_dtype, resolve_device
 from fcnviewer.core.images import DEFAULT_MAX_PIXELS, ImageError
-from fcnviewer.core.probing import Probe, probe
 from fcnviewer.core.receptive import layer_table, stage_geometry, stage_map_shapes
 
 #: Tile origins are multiples of this (the coarsest stride), so each tile's grid matches the image's.
@@ -169,18 +169,9 @@ class Predictor:
         prediction = self._finish(outputs, height, width, tiles, tuple(notes))
         return dataclasses.replace(prediction, seconds=time.perf_counter() - start)
 
-    def probe(
-        self,
-        image: np.ndarray,
-        y: int,
-        x: int,
-        *,
-        class_index: int | None = None,
-        between: Callable[[], None] | None = None,
-    ) -> Probe:
-        """Effective receptive fields and branch contributions of pixel ``(y, x)`` of an
-        ``(H, W, 3)`` uint8 image (see :func:`fcnviewer.core.probing.probe`)."""
-        return probe(self, image, y, x, class_index=class_index, between=between)
+    #: ``probe(image, y, x, *, class_index=None, between=None)``: effective receptive fields and branch
+    #: contributions of one pixel (:func:`fcnviewer.core.probing.probe`, the predictor its first argument).
+    probe = probing.probe
 
     def forward(self, x: Tensor) -> dict[str, Tensor]:
         """The network on a preprocessed batch, in inference mode, on the predictor's device.
