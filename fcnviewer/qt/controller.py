@@ -7,7 +7,7 @@ the pins' inspector reports. It draws nothing itself: the window connects its si
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -78,13 +78,13 @@ class Controller(QObject):
         self.reports: list[PixelReport] = []
         self.closed = False
         self._running: set[int] = set()
-        self._show = {
+        self._show: dict[type, Callable[[Any], None]] = {
             ModelLoaded: self._on_model_changed,
             ImageOpened: self._on_image_changed,
             Predicted: self._on_prediction_changed,
             Probed: self._on_probe_changed,
         }
-        self._fail = {
+        self._fail: dict[type[Request], Callable[[Any, str], None]] = {
             LoadModelRequest: self._on_load_failed,
             OpenImageRequest: self._on_open_failed,
             PredictRequest: self._on_job_failed,
@@ -184,12 +184,12 @@ class Controller(QObject):
     def _on_job_returned(self, result: ModelLoaded | ImageOpened | Predicted | Probed) -> None:
         if self.closed or not self.requests.is_current(result.request):
             return  # belongs to an image, model or click no longer shown (or to a closed window)
-        self._show[type(result)](result)  # type: ignore[operator]
+        self._show[type(result)](result)
 
     def _on_job_errored(self, request: Request, exc: Exception) -> None:
         if self.closed:
             return  # a job that ended as the window closed: nobody is left to tell
-        self._fail[type(request)](request, error_message(exc))  # type: ignore[operator]
+        self._fail[type(request)](request, error_message(exc))
 
     def _on_load_failed(self, request: LoadModelRequest, message: str) -> None:
         self.error.emit(message, True)
