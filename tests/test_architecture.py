@@ -31,16 +31,22 @@ def test_core_sources_never_import_qt() -> None:
     assert not offenders
 
 
-def test_importing_every_core_module_loads_no_qt() -> None:
-    modules = [m.name for m in pkgutil.walk_packages(fcnviewer.core.__path__, "fcnviewer.core.")]
-    assert "fcnviewer.core.inference" in modules and "fcnviewer.core.receptive" in modules
+def loaded_by_importing(modules: list[str], roots: tuple[str, ...]) -> list[str]:
+    """The modules under ``roots`` (top-level names) that a fresh interpreter has loaded after
+    importing ``modules``."""
     code = (
         "import importlib, sys\n"
         f"for name in {modules!r}: importlib.import_module(name)\n"
-        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {QT_MODULES!r}))\n"
+        f"print(repr(sorted(m for m in sys.modules if m.split('.')[0] in {roots!r})))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
-    assert result.stdout.strip() == "[]"
+    return ast.literal_eval(result.stdout.strip())
+
+
+def test_importing_every_core_module_loads_no_qt() -> None:
+    modules = [m.name for m in pkgutil.walk_packages(fcnviewer.core.__path__, "fcnviewer.core.")]
+    assert "fcnviewer.core.inference" in modules and "fcnviewer.core.receptive" in modules
+    assert loaded_by_importing(modules, QT_MODULES) == []
 
 
 def test_the_command_line_parser_loads_no_torch() -> None:

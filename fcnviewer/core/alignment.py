@@ -4,15 +4,20 @@ Unit ``m`` of a map with stride ``s`` and offset ``c0`` is centred on input pixe
 ``c0 + s * m``. The value shown at image pixel ``p`` is the linear interpolation of the map
 at fractional index ``u = (p - c0) / s``, clamped to ``[0, n - 1]``, separably in y and x.
 ``fcnviewer.core.receptive`` uses the same rule to say which units a shown pixel reads.
+
+Torch is imported only by the functions that upsample tensors, so that the viewer can place
+and read stage maps (numpy) before the network stack is loaded.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-from torch import Tensor
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,18 @@ class StageGeometry:
         return first, last
 
 
+def aligned_scores_at(scores: np.ndarray, geometry: StageGeometry, y: int, x: int) -> np.ndarray:
+    """``(C,)`` image-aligned scores of a ``(C, h, w)`` stage map at image pixel ``(y, x)``.
+
+    The same bilinear, clamped rule as :func:`upsample_to_image`, evaluated at one pixel (numpy).
+    """
+    y0, y1, wy = (a[0] for a in geometry.source_indices(np.array([y]), scores.shape[1]))
+    x0, x1, wx = (a[0] for a in geometry.source_indices(np.array([x]), scores.shape[2]))
+    top = scores[:, y0, x0] * (1 - wx) + scores[:, y0, x1] * wx
+    bottom = scores[:, y1, x0] * (1 - wx) + scores[:, y1, x1] * wx
+    return (top * (1 - wy) + bottom * wy).astype(np.float32)
+
+
 def upsample_to_image(scores: Tensor, geometry: StageGeometry, height: int, width: int, *, top: int = 0) -> Tensor:
     """``(..., h, w)`` stage map -> ``(..., height, width)`` aligned to the image pixels.
 
@@ -51,10 +68,12 @@ def upsample_to_image(scores: Tensor, geometry: StageGeometry, height: int, widt
     h, w = scores.shape[-2:]
     ys = _interpolation_matrix(geometry, np.arange(top, top + height), h, scores)
     xs = _interpolation_matrix(geometry, np.arange(width), w, scores)
-    return torch.matmul(torch.matmul(ys, scores), xs.transpose(0, 1))
+    return (ys @ scores) @ xs.transpose(0, 1)
 
 
 def _interpolation_matrix(geometry: StageGeometry, pixels: np.ndarray, n: int, like: Tensor) -> Tensor:
+    import torch
+
     size = len(pixels)
     lo, hi, weight = geometry.source_indices(pixels, n)
     matrix = np.zeros((size, n), dtype=np.float32)
@@ -70,6 +89,8 @@ def _shifted_interpolate(scores: Tensor, stride: int, shift: int, height: int, w
     Only the stage rows that rows ``top .. top + height`` read are upsampled; clamping the
     output index reproduces the clamping of the unit index at the map's borders.
     """
+    import torch
+
     h, w = scores.shape[-2:]
     rows = np.clip(np.arange(top, top + height) - shift, 0, h * stride - 1)
     first = max(0, int(np.floor((rows[0] + 0.5) / stride - 0.5)))
@@ -82,6 +103,8 @@ def _shifted_interpolate(scores: Tensor, stride: int, shift: int, height: int, w
 
 def _runs(indices: np.ndarray) -> slice | Tensor:
     """``indices`` as a slice when they are consecutive, else as an index tensor."""
+    import torch
+
     if len(indices) and np.all(np.diff(indices) == 1):
         return slice(int(indices[0]), int(indices[-1]) + 1)
     return torch.from_numpy(indices)

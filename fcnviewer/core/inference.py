@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from fcnviewer.core import probing
 from fcnviewer.core.alignment import StageGeometry, upsample_to_image
 from fcnviewer.core.checkpoints import LoadedModel
 from fcnviewer.core.devices import PRECISIONS, default_dtype, resolve_device
@@ -167,6 +168,10 @@ class Predictor:
                 outputs, tiles = self._run(image, self.tile_side, progress)
         prediction = self._finish(outputs, height, width, tiles, tuple(notes))
         return dataclasses.replace(prediction, seconds=time.perf_counter() - start)
+
+    #: ``probe(image, y, x, *, class_index=None, between=None)``: effective receptive fields and branch
+    #: contributions of one pixel (:func:`fcnviewer.core.probing.probe`, the predictor its first argument).
+    probe = probing.probe
 
     def forward(self, x: Tensor) -> dict[str, Tensor]:
         """The network on a preprocessed batch, in inference mode, on the predictor's device.

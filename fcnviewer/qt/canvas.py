@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fcnviewer.qt.layers import BoxesLayer, Layer, LayerList, Pin, RasterLayer
+from fcnviewer.viewer.layers import BoxesLayer, Layer, LayerList, Pin, RasterLayer
 
 #: Zoom factor of one +/- step.
 ZOOM_STEP = 1.25

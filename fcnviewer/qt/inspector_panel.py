@@ -4,74 +4,27 @@ receptive-field box sizes and each skip branch's contribution to the final logit
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import Any
+from collections.abc import Sequence
 
-import numpy as np
 from PySide6.QtWidgets import QTextBrowser, QWidget
 
-from fcnviewer.qt.layers import BoxesLayer, aligned_scores_at, softmax
+from fcnviewer.viewer.inspector import PixelReport
+from fcnviewer.viewer.layers import BoxesLayer
+from fcnviewer.viewer.viewer_model import ViewerModel
 
 #: Readable names of the branch keys of ``fcnviewer.core.receptive.branch_contributions``.
 BRANCH_NAMES = {"stride32": "stride-32 path", "pool4": "pool4 path", "pool3": "pool3 path"}
 
 
-@dataclass(frozen=True)
-class StageReport:
-    """One stage (or ``"final"``) at a pixel: top classes with probabilities, and its box."""
-
-    stage: str
-    top: tuple[tuple[int, float], ...]
-    box: tuple[int, int, int, int] | None
-
-
-@dataclass(frozen=True)
-class PixelReport:
-    """What the network made of one pixel; ``contributions`` arrive later from the worker."""
-
-    y: int
-    x: int
-    stages: tuple[StageReport, ...]
-    contributions: Mapping[str, float] | None = None
-    contribution_class: int | None = None
-    note: str = ""
-
-    def with_contributions(self, contributions: Mapping[str, float], class_index: int, note: str = "") -> PixelReport:
-        """This report with the branch contributions filled in."""
-        return replace(self, contributions=dict(contributions), contribution_class=class_index, note=note)
-
-
-def _top(probabilities: np.ndarray, k: int = 3) -> tuple[tuple[int, float], ...]:
-    order = np.argsort(-probabilities)[:k]
-    return tuple((int(i), float(probabilities[i])) for i in order)
-
-
-def pixel_report(prediction: Any, y: int, x: int, boxes: Mapping[str, tuple[int, int, int, int]]) -> PixelReport:
-    """The report of pixel ``(y, x)``: stage probabilities are the softmax of the image-aligned
-    stage scores there; ``"final"`` uses the final logits."""
-    stages = [
-        StageReport(name, _top(softmax(aligned_scores_at(stage.scores, stage.geometry, y, x))), boxes.get(name))
-        for name, stage in prediction.stages.items()
-    ]
-    stages.append(StageReport("final", _top(softmax(prediction.logits[:, y, x])), boxes.get("final")))
-    return PixelReport(y, x, tuple(stages))
-
-
 class InspectorPanel(QTextBrowser):
-    """Shows :class:`PixelReport` s, newest first."""
+    """Shows :class:`PixelReport` s, newest first, in the class names and colours of ``model``."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, model: ViewerModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setOpenLinks(False)
-        self.class_names: Sequence[str] = ()
-        self.palette_colours: np.ndarray = np.zeros((0, 3), np.uint8)
+        self.model = model
         self.reports: list[PixelReport] = []
         self._show_placeholder()
-
-    def set_classes(self, class_names: Sequence[str], palette: np.ndarray) -> None:
-        """Names and colours used to show classes."""
-        self.class_names, self.palette_colours = tuple(class_names), palette
 
     def set_reports(self, reports: Sequence[PixelReport]) -> None:
         """Show ``reports`` (oldest first; shown newest first)."""
@@ -87,10 +40,9 @@ class InspectorPanel(QTextBrowser):
         )
 
     def _class_html(self, index: int) -> str:
-        name = self.class_names[index] if index < len(self.class_names) else str(index)
-        r, g, b = (
-            (int(v) for v in self.palette_colours[index]) if index < len(self.palette_colours) else (128, 128, 128)
-        )
+        names, palette = self.model.class_names, self.model.palette
+        name = names[index] if index < len(names) else str(index)
+        r, g, b = (int(v) for v in palette[index]) if index < len(palette) else (128, 128, 128)
         return f'<span style="color:rgb({r},{g},{b})">&#9632;</span> {html.escape(name)}'
 
     def _report_html(self, number: int, report: PixelReport) -> str:

@@ -6,7 +6,7 @@ from PySide6.QtCore import QSignalBlocker, Qt
 from PySide6.QtGui import QColor, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
-from fcnviewer.qt.viewer_model import ViewerModel
+from fcnviewer.viewer.viewer_model import ViewerModel
 
 
 class LegendPanel(QWidget):

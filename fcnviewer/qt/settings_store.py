@@ -9,9 +9,13 @@ released); the window reads from a copy in memory.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QSettings, QThread, Signal, Slot
+
+#: How many recent paths are kept.
+MAX_RECENT = 10
 
 
 class _Writer(QObject):
@@ -63,6 +67,24 @@ class SettingsStore(QObject):
         """Set ``key`` now, and write it to disk soon (on the store's thread)."""
         self._values[key] = value
         self._write.emit(key, value)
+
+    def recent_paths(self) -> list[str]:
+        """Recently opened images, folders and checkpoints, newest first."""
+        value = self.value("recent", [])
+        return [str(v) for v in (value if isinstance(value, list) else [value] if value else [])]
+
+    def remember(self, path: str | Path) -> None:
+        """Put ``path`` first in the recent paths (at most :data:`MAX_RECENT` are kept)."""
+        path = str(Path(path).resolve())
+        self.set_value("recent", [path, *(p for p in self.recent_paths() if p != path)][:MAX_RECENT])
+
+    def last_dir(self) -> str:
+        """The folder the file dialogs start in (the home folder at first)."""
+        return str(self.value("last_dir", str(Path.home())))
+
+    def set_last_dir(self, folder: str | Path) -> None:
+        """Start the next file dialog in ``folder``."""
+        self.set_value("last_dir", str(folder))
 
     def close(self, timeout_ms: int = 5000) -> bool:
         """Write what is left and end the thread; whether that took under ``timeout_ms``."""

@@ -1,199 +1,83 @@
-"""The network runs here: a worker object living on its own ``QThread``.
+"""The network runs here: a worker object living on its own ``QThread``; image files are read by
+a small reader on another.
 
-Requests are frozen dataclasses numbered by a :class:`Requests` factory on the GUI thread,
-which also keeps generation counters (image, model, probe): a result whose request belongs
-to an image, model or click no longer shown is stale and the GUI drops it. Only the newest
-pending request of each kind is kept (a burst of clicks runs once, for the last click).
-``fcnviewer.core`` (and with it torch) is imported on the worker thread, never at import
-time of this module.
+Requests are frozen dataclasses (``fcnviewer.viewer.protocol``) numbered on the GUI thread. Each
+worker keeps only the newest pending request of each kind (a burst of clicks runs once, for the
+last click) and runs the pending kinds in the order of its job registry, one handler function per
+kind. A failed job sends the exception object itself back (``errored``); the worker lives on.
+``fcnviewer.core``'s network stack (and with it torch) is imported on the worker thread, never
+at import time of this module.
 """
 
 from __future__ import annotations
 
 import atexit
-import itertools
 import os
 import threading
-import traceback
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, ClassVar
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import numpy as np
 from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 
-from fcnviewer.qt.layers import ImageLayer
-from fcnviewer.qt.viewer_model import ViewerModel
+from fcnviewer.viewer.layers import ImageLayer
+from fcnviewer.viewer.protocol import (
+    ImageOpened,
+    LoadModelRequest,
+    ModelLoaded,
+    OpenImageRequest,
+    Predicted,
+    PredictRequest,
+    Probed,
+    ProbeRequest,
+    Request,
+)
+from fcnviewer.viewer.viewer_model import ViewerModel
 
+if TYPE_CHECKING:
+    from fcnviewer.core.inference import Predictor
 
-@dataclass(frozen=True, eq=False)
-class Request:
-    """A job for the worker; the generations say which image/model/click it belongs to."""
-
-    request_id: int
-    open_generation: int
-    image_generation: int
-    model_generation: int
-    probe_generation: int
-    #: Which generations must still be current for the result to be used.
-    depends_on: ClassVar[tuple[str, ...]] = ()
-
-
-@dataclass(frozen=True, eq=False)
-class LoadModelRequest(Request):
-    """Load a checkpoint (``None``: the bundled default) onto ``device``."""
-
-    path: str | None = None
-    arch: str | None = None
-    device: str = "auto"
-    depends_on: ClassVar[tuple[str, ...]] = ("model",)
-
-
-@dataclass(frozen=True, eq=False)
-class OpenImageRequest(Request):
-    """Read image ``index`` of ``images``; ``step`` (+1/-1) when stepping through them, from ``origin``."""
-
-    images: tuple[Path, ...] = ()
-    index: int = 0
-    step: int = 0
-    origin: int = 0
-    depends_on: ClassVar[tuple[str, ...]] = ("open",)
-
-    @property
-    def path(self) -> Path:
-        """The file to read."""
-        return self.images[self.index]
-
-
-@dataclass(frozen=True, eq=False)
-class PredictRequest(Request):
-    """Run the network on ``image``; with ``styles`` (``ViewerModel.styles()``), colour its layers too."""
-
-    image: np.ndarray = field(default_factory=lambda: np.zeros((1, 1, 3), np.uint8))
-    styles: Mapping[str, tuple[Any, ...]] | None = None
-    depends_on: ClassVar[tuple[str, ...]] = ("image", "model")
-
-
-@dataclass(frozen=True, eq=False)
-class ProbeRequest(Request):
-    """Effective receptive fields (every stage) and branch contributions at pixel ``(y, x)``."""
-
-    image: np.ndarray = field(default_factory=lambda: np.zeros((1, 1, 3), np.uint8))
-    y: int = 0
-    x: int = 0
-    class_index: int | None = None
-    depends_on: ClassVar[tuple[str, ...]] = ("image", "model", "probe")
-
-
-#: The order pending kinds run in: a new model before predictions, predictions before probes.
-KINDS: tuple[type[Request], ...] = (LoadModelRequest, OpenImageRequest, PredictRequest, ProbeRequest)
-
-
-@dataclass(frozen=True, eq=False)
-class ModelLoaded:
-    """The loaded network (``fcnviewer.core.checkpoints.LoadedModel``), the device and precision it runs in."""
-
-    request: LoadModelRequest
-    loaded: Any
-    device: str
-    precision: str
-
-
-@dataclass(frozen=True, eq=False)
-class ImageOpened:
-    """The ``(H, W, 3)`` uint8 image read, and an ``ImageLayer`` holding it (coloured here)."""
-
-    request: OpenImageRequest
-    image: np.ndarray
-    layer: ImageLayer
-
-
-@dataclass(frozen=True, eq=False)
-class Predicted:
-    """The ``fcnviewer.core.inference.Prediction`` of a request's image and, when the request had
-    styles, a :class:`ViewerModel` showing it (its layers coloured here, not on the GUI thread)."""
-
-    request: PredictRequest
-    prediction: Any
-    prepared: ViewerModel | None = None
-
-
-@dataclass(frozen=True, eq=False)
-class Probed:
-    """ERF maps by stage (``"final"`` and stage names) of the image window starting at ``origin``
-    (row, column; zero outside it), their class, and branch contributions."""
-
-    request: ProbeRequest
-    fields: dict[str, np.ndarray]
-    class_index: int
-    contributions: dict[str, float]
-    note: str = ""
-    origin: tuple[int, int] = (0, 0)
+#: A job: ``handler(worker, request) -> result``, run on the worker's thread.
+Handler = Callable[[Any, Any], object]
 
 
 class Aborted(Exception):
     """Raised inside a job when the worker is asked to stop."""
 
 
-class Requests:
-    """Numbers requests and keeps the generation counters (GUI thread only)."""
-
-    def __init__(self) -> None:
-        self._ids = itertools.count(1)
-        self.generations = {"open": 0, "image": 0, "model": 0, "probe": 0}
-
-    def advance(self, what: str) -> None:
-        """A new image, model or probe is being shown: results for the old one are stale."""
-        self.generations[what] += 1
-
-    def make(self, kind: type[Request], **kwargs: Any) -> Request:
-        """A ``kind`` request stamped with a fresh id and the current generations."""
-        g = self.generations
-        return kind(next(self._ids), g["open"], g["image"], g["model"], g["probe"], **kwargs)
-
-    def is_current(self, request: Request) -> bool:
-        """Whether ``request`` still belongs to what is shown."""
-        stamped = {
-            "open": request.open_generation,
-            "image": request.image_generation,
-            "model": request.model_generation,
-            "probe": request.probe_generation,
-        }
-        return all(stamped[what] == self.generations[what] for what in request.depends_on)
-
-
-class Worker(QObject):
-    """Reads images, loads models and runs the network; lives on a worker thread.
+class QueueWorker(QObject):
+    """Runs requests one at a time, on the thread it lives on, by the handler of their kind.
 
     Signals (all carry the request): ``started``, ``returned`` (the result object),
-    ``errored`` (a message naming the file and problem), ``progress`` (done, total) and
-    ``finished`` (after ``returned`` or ``errored``). ``max_pixels`` (default: the core's,
-    100 megapixels) is the largest image it reads or runs the network on; ``precision`` is
-    the predictor's (``auto``: the fast one the hardware has).
+    ``errored`` (the exception), ``progress`` (done, total) and ``finished`` (after
+    ``returned`` or ``errored``).
     """
 
     started = Signal(object)
     returned = Signal(object)
-    errored = Signal(object, str)
+    errored = Signal(object, object)
     progress = Signal(object, int, int)
     finished = Signal(object)
     _wake = Signal()
 
-    def __init__(self, max_pixels: int | None = None, precision: str = "auto") -> None:
+    #: The handler of each request kind taken, in the order pending kinds run.
+    jobs: ClassVar[Mapping[type[Request], Handler]] = {}
+    #: Name of the thread it runs on.
+    thread_name: ClassVar[str] = "fcnviewer-worker"
+
+    def __init__(self, max_pixels: int | None = None) -> None:
         super().__init__()
-        self._limit = {} if max_pixels is None else {"max_pixels": max_pixels}
-        self._precision = precision
+        #: Keyword arguments that bound the images read or run (``max_pixels``; default: the core's).
+        self.limit: dict[str, int] = {} if max_pixels is None else {"max_pixels": max_pixels}
         self._lock = threading.Lock()
         self._pending: dict[type[Request], Request] = {}
         self._abort = threading.Event()
-        self._predictor: Any = None
-        self._ready = False
         self._wake.connect(self._drain, Qt.ConnectionType.QueuedConnection)
 
     def submit(self, request: Request) -> None:
         """Queue ``request``, replacing a pending one of the same kind (any thread); a worker
         that was aborted takes no more work (it may already be deleted with its thread)."""
+        if type(request) not in self.jobs:
+            raise TypeError(f"{type(self).__name__} takes no {type(request).__name__}")
         if self.stopped:
             return
         with self._lock:
@@ -216,6 +100,114 @@ class Worker(QObject):
             self._pending.clear()
         self._abort.set()
 
+    def check_abort(self) -> None:
+        """Stop the running job here if :meth:`abort` was called (jobs call it between steps)."""
+        if self._abort.is_set():
+            raise Aborted
+
+    @Slot()
+    def warm_up(self) -> None:
+        """Prepare what the jobs need, on this thread (nothing, here)."""
+
+    @Slot()
+    def _drain(self) -> None:
+        while not self._abort.is_set():
+            with self._lock:
+                request = next((self._pending.pop(kind) for kind in self.jobs if kind in self._pending), None)
+            if request is None:
+                return
+            self._run(request)
+
+    def _run(self, request: Request) -> None:
+        self.started.emit(request)
+        try:
+            result = self._handle(request)
+        except Aborted:
+            return
+        except Exception as exc:  # every failure goes back to the GUI; the worker lives on
+            self.errored.emit(request, exc)
+        else:
+            self.returned.emit(result)
+        self.finished.emit(request)
+
+    def _handle(self, request: Request) -> object:
+        return self.jobs[type(request)](self, request)
+
+
+# ---------------------------------------------------------------------- jobs
+
+
+def load_model(worker: Worker, request: LoadModelRequest) -> ModelLoaded:
+    """Load the checkpoint and make the worker's predictor for it."""
+    from fcnviewer.core.checkpoints import load_checkpoint
+    from fcnviewer.core.inference import Predictor
+    from fcnviewer.core.resources import default_checkpoint_path
+
+    loaded = load_checkpoint(request.path or default_checkpoint_path(), arch=request.arch)
+    worker.check_abort()
+    predictor = Predictor(loaded, device=request.device, precision=worker.precision, **worker.limit)
+    worker.predictor = predictor
+    return ModelLoaded(request, loaded, str(predictor.device), str(predictor.dtype).removeprefix("torch."))
+
+
+def predict(worker: Worker, request: PredictRequest) -> Predicted:
+    """Run the network; with styles, colour the layers showing the prediction here too."""
+    predictor = worker.loaded_predictor()
+
+    def progress(done: int, total: int) -> None:
+        worker.check_abort()
+        worker.progress.emit(request, done, total)
+
+    prediction = predictor.predict(request.image, progress=progress)
+    worker.check_abort()
+    _ = prediction.entropy  # computed here, not on the GUI thread
+    if request.styles is None:
+        return Predicted(request, prediction)
+    prepared = ViewerModel()
+    prepared.set_classes(predictor.info.class_names, predictor.info.palette_array)
+    prepared.set_prediction(prediction, styles=request.styles)
+    return Predicted(request, prediction, prepared)
+
+
+def probe(worker: Worker, request: ProbeRequest) -> Probed:
+    """Effective receptive fields and branch contributions of the request's pixel."""
+    predictor = worker.loaded_predictor()
+    found = predictor.probe(
+        request.image, request.y, request.x, class_index=request.class_index, between=worker.check_abort
+    )
+    return Probed(request, found)
+
+
+def read_image(reader: ImageReader, request: OpenImageRequest) -> ImageOpened:
+    """Read the image and colour the layer showing it (no torch needed)."""
+    from fcnviewer.core.images import load_image
+
+    image = load_image(request.path, **reader.limit)
+    layer = ImageLayer()
+    layer.set_image(image)
+    return ImageOpened(request, image, layer)
+
+
+class Worker(QueueWorker):
+    """Loads models and runs the network; lives on a worker thread.
+
+    ``max_pixels`` (default: the core's, 100 megapixels) is the largest image it runs the
+    network on; ``precision`` is the predictor's (``auto``: the fast one the hardware has).
+    """
+
+    #: A new model before predictions, predictions before probes.
+    jobs: ClassVar[Mapping[type[Request], Handler]] = {
+        LoadModelRequest: load_model,
+        PredictRequest: predict,
+        ProbeRequest: probe,
+    }
+
+    def __init__(self, max_pixels: int | None = None, precision: str = "auto") -> None:
+        super().__init__(max_pixels)
+        self.precision = precision
+        self.predictor: Predictor | None = None
+        self._ready = False
+
     @Slot()
     def warm_up(self) -> None:
         """Import the network stack now (on this thread), so the first job starts sooner."""
@@ -229,136 +221,29 @@ class Worker(QObject):
         torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
         self._ready = True
 
-    @Slot()
-    def _drain(self) -> None:
-        while not self._abort.is_set():
-            with self._lock:
-                request = next((self._pending.pop(kind) for kind in KINDS if kind in self._pending), None)
-            if request is None:
-                return
-            self._run(request)
-
-    def _run(self, request: Request) -> None:
-        self.started.emit(request)
-        try:
-            result = self._handle(request)
-        except Aborted:
-            return
-        except Exception as exc:  # every failure goes back to the GUI; the worker lives on
-            self.errored.emit(request, _message(exc))
-        else:
-            self.returned.emit(result)
-        self.finished.emit(request)
-
-    def _check_abort(self) -> None:
-        if self._abort.is_set():
-            raise Aborted
-
-    def _handle(self, request: Request) -> Any:
-        if isinstance(request, OpenImageRequest):
-            return self._open_image(request)  # no torch needed
-        self.warm_up()
-        if isinstance(request, LoadModelRequest):
-            return self._load_model(request)
-        if self._predictor is None:
+    def loaded_predictor(self) -> Predictor:
+        """The predictor of the loaded model."""
+        if self.predictor is None:
             raise RuntimeError("no model is loaded")
-        if isinstance(request, PredictRequest):
-            return self._predict(request)
-        if isinstance(request, ProbeRequest):
-            return self._probe(request)
-        raise TypeError(f"unknown request {type(request).__name__}")
+        return self.predictor
 
-    def _load_model(self, request: LoadModelRequest) -> ModelLoaded:
-        from fcnviewer.core.checkpoints import load_checkpoint
-        from fcnviewer.core.inference import Predictor
-        from fcnviewer.core.resources import default_checkpoint_path
-
-        loaded = load_checkpoint(request.path or default_checkpoint_path(), arch=request.arch)
-        self._check_abort()
-        self._predictor = Predictor(loaded, device=request.device, precision=self._precision, **self._limit)
-        precision = str(self._predictor.dtype).removeprefix("torch.")
-        return ModelLoaded(request, loaded, str(self._predictor.device), precision)
-
-    def _open_image(self, request: OpenImageRequest) -> ImageOpened:
-        from fcnviewer.core.images import load_image
-
-        image = load_image(request.path, **self._limit)
-        layer = ImageLayer()
-        layer.set_image(image)
-        return ImageOpened(request, image, layer)
-
-    def _predict(self, request: PredictRequest) -> Predicted:
-        def progress(done: int, total: int) -> None:
-            self._check_abort()
-            self.progress.emit(request, done, total)
-
-        prediction = self._predictor.predict(request.image, progress=progress)
-        self._check_abort()
-        _ = prediction.entropy  # computed here, not on the GUI thread
-        if request.styles is None:
-            return Predicted(request, prediction)
-        info = self._predictor.info
-        prepared = ViewerModel()
-        prepared.set_classes(info.class_names, info.palette_array)
-        prepared.set_prediction(prediction, styles=request.styles)
-        return Predicted(request, prediction, prepared)
-
-    def _probe(self, request: ProbeRequest) -> Probed:
-        from fcnviewer.core.receptive import branch_contributions, effective_receptive_fields
-
-        predictor = self._predictor
-        y0, y1, x0, x1 = probe_window(predictor.model, request.y, request.x, request.image.shape[:2])
-        crop = request.image[y0:y1, x0:x1]
-        y, x = request.y - y0, request.x - x0
-        inputs = predictor.info.preprocessing.to_tensor(crop, predictor.device)  # float32, as predictor.model
-        fields = effective_receptive_fields(predictor.model, inputs, y, x, class_index=request.class_index)
-        self._check_abort()
-        class_index = next(iter(fields.values())).class_index
-        note = ""
-        try:
-            contributions = branch_contributions(predictor.model, inputs, y, x, class_index)
-        except (ValueError, KeyError) as exc:
-            contributions, note = {}, f"no branch contributions for this network ({exc})"
-        values = {k: v.values for k, v in fields.items()}
-        return Probed(request, values, class_index, contributions, note, origin=(y0, x0))
+    def _handle(self, request: Request) -> object:
+        self.warm_up()
+        return super()._handle(request)
 
 
-#: Stride of the coarsest FCN-VGG stage: shifting the input by a multiple of it shifts every map exactly.
-VGG_PERIOD = 32
+class ImageReader(QueueWorker):
+    """Reads image files, on a thread of its own, so that images open while the network runs.
 
-
-def probe_window(model: Any, y: int, x: int, size: tuple[int, int]) -> tuple[int, int, int, int]:
-    """Rows ``y0:y1`` and columns ``x0:x1`` of the image that decide pixel ``(y, x)`` at every stage.
-
-    For FCN-VGG the union of the pixel's receptive-field boxes, widened to start on a multiple
-    of 32: the network then computes the same numbers on that crop as on the whole image (so
-    the effective RF of a 4096x4096 image costs what a crop of about 600x600 does). Networks
-    that resize to the input's size (FCN-ResNet) get the whole image.
+    ``max_pixels`` (default: the core's) is the largest image it reads.
     """
-    from fcnviewer.core.models import FCNVGG
-    from fcnviewer.core.receptive import pixel_boxes
 
-    height, width = size
-    if not isinstance(model, FCNVGG):
-        return 0, height, 0, width
-    boxes = pixel_boxes(model, y, x, size).values()
-    top, left = min(b.y0 for b in boxes) - VGG_PERIOD, min(b.x0 for b in boxes) - VGG_PERIOD
-    bottom, right = max(b.y1 for b in boxes) + VGG_PERIOD + 1, max(b.x1 for b in boxes) + VGG_PERIOD + 1
-    y0, x0 = max(0, top // VGG_PERIOD * VGG_PERIOD), max(0, left // VGG_PERIOD * VGG_PERIOD)
-    return y0, min(height, bottom), x0, min(width, right)
-
-
-def _message(exc: BaseException) -> str:
-    """A one-line message; unexpected error types are named, with where they happened."""
-    if type(exc).__name__ in ("CheckpointError", "ImageError", "ExportError"):
-        return str(exc)
-    where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
-    place = f" (at {os.path.basename(where.filename)}:{where.lineno})" if where else ""
-    return f"{type(exc).__name__}: {exc}{place}"
+    jobs: ClassVar[Mapping[type[Request], Handler]] = {OpenImageRequest: read_image}
+    thread_name: ClassVar[str] = "fcnviewer-files"
 
 
 class WorkerSignals(QObject):
-    """The worker's signals re-emitted on the thread that made this object (the GUI thread),
+    """A worker's signals re-emitted on the thread that made this object (the GUI thread),
     so that plain Python callbacks connected to them run there too.
 
     (A signal-to-signal or lambda connection would not do: PySide runs those in the
@@ -367,11 +252,11 @@ class WorkerSignals(QObject):
 
     started = Signal(object)
     returned = Signal(object)
-    errored = Signal(object, str)
+    errored = Signal(object, object)
     progress = Signal(object, int, int)
     finished = Signal(object)
 
-    def relay(self, worker: Worker) -> None:
+    def relay(self, worker: QueueWorker) -> None:
         """Re-emit ``worker``'s signals here, queued."""
         queued = Qt.ConnectionType.QueuedConnection
         worker.started.connect(self._on_started, queued)
@@ -388,9 +273,9 @@ class WorkerSignals(QObject):
     def _on_returned(self, result: object) -> None:
         self.returned.emit(result)
 
-    @Slot(object, str)
-    def _on_errored(self, request: Request, message: str) -> None:
-        self.errored.emit(request, message)
+    @Slot(object, object)
+    def _on_errored(self, request: Request, exc: Exception) -> None:
+        self.errored.emit(request, exc)
 
     @Slot(object, int, int)
     def _on_progress(self, request: Request, done: int, total: int) -> None:
@@ -402,20 +287,21 @@ class WorkerSignals(QObject):
 
 
 class WorkerThread:
-    """A :class:`Worker` on its own ``QThread`` (superqt-style wiring); connect to ``signals``
-    (GUI thread) rather than to the worker's own signals (emitted on the worker thread).
+    """A worker (default: a network :class:`Worker`) on its own ``QThread`` (superqt-style wiring);
+    connect to ``signals`` (GUI thread) rather than to the worker's own signals (emitted on the
+    worker thread).
 
     The thread starts when the event loop next runs (after the window is shown), and then
-    imports the network stack; requests submitted before wait for it. It runs at the GUI
+    (``warm_up``) imports the network stack; requests submitted before wait for it. It runs at the GUI
     thread's priority: a lower one lets any other busy program starve the worker while it
     holds the GIL, and the GUI thread waits for the GIL (a 134 ms stall in the soak at nice
     +10 under a CPU load, 49-68 ms at the same priority).
     """
 
-    def __init__(self, *, warm_up: bool = True, max_pixels: int | None = None, precision: str = "auto") -> None:
+    def __init__(self, worker: QueueWorker | None = None, *, warm_up: bool = True) -> None:
+        self.worker = worker if worker is not None else Worker()
         self.thread = QThread()
-        self.thread.setObjectName("fcnviewer-worker")
-        self.worker = Worker(max_pixels, precision)
+        self.thread.setObjectName(self.worker.thread_name)
         self.signals = WorkerSignals()
         self.signals.relay(self.worker)
         self.worker.moveToThread(self.thread)

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREEN = (1280, 800)
-#: Colours of the receptive-field boxes of the stride-32 and stride-8 stages (fcnviewer.qt.layers.STAGE_COLORS).
+#: Colours of the receptive-field boxes of the stride-32 and stride-8 stages (fcnviewer.viewer.layers.STAGE_COLORS).
 BOX_COLOURS = [(255, 80, 80), (0, 220, 255)]
 
 

@@ -77,7 +77,7 @@ def running_qthreads() -> int:
 @pytest.mark.slow
 def test_soak_clicks_and_image_switches(qtbot, settings, checkpoint: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from fcnviewer.qt.main_window import MainWindow
-    from fcnviewer.qt.worker import OpenImageRequest, PredictRequest, ProbeRequest
+    from fcnviewer.viewer.protocol import OpenImageRequest, PredictRequest, ProbeRequest
 
     t_start = time.perf_counter()
     load = os.getloadavg()[0]
@@ -100,7 +100,7 @@ def test_soak_clicks_and_image_switches(qtbot, settings, checkpoint: Path, tmp_p
     finished: Counter[int] = Counter()
     answered: list[object] = []  # requests whose results the window used, in order
     dropped: list[object] = []  # requests whose results came back stale
-    errored: list[tuple[object, str]] = []
+    errored: list[tuple[object, BaseException]] = []
     for thread in (win.worker_thread, win.files_thread):
         worker = thread.worker
         real_submit = worker.submit
@@ -115,12 +115,12 @@ def test_soak_clicks_and_image_switches(qtbot, settings, checkpoint: Path, tmp_p
         signals.finished.connect(lambda r: finished.update([r.request_id]))
         signals.errored.connect(lambda r, m: errored.append((r, m)))
         # Classify each result before the window sees it (the window advances generations as it shows one).
-        signals.returned.disconnect(win._on_job_returned)
+        signals.returned.disconnect(win.controller._on_job_returned)
 
         def classify(result) -> None:  # type: ignore[no-untyped-def]
             (answered if win.requests.is_current(result.request) else dropped).append(result.request)
             t = time.perf_counter()
-            win._on_job_returned(result)
+            win.controller._on_job_returned(result)
             handled.append((time.perf_counter() - t, type(result).__name__))
 
         signals.returned.connect(classify)

@@ -6,7 +6,7 @@ from PySide6.QtCore import QRectF
 from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsRectItem, QGraphicsSimpleTextItem
 
 from fcnviewer.qt.canvas import Canvas
-from fcnviewer.qt.layers import BoxesLayer, LayerList, Pin
+from fcnviewer.viewer.layers import BoxesLayer, LayerList, Pin
 
 BOXES = {"32": (0, 0, 59, 79), "16": (10, 5, 49, 44), "final": (20, 15, 30, 25)}
 

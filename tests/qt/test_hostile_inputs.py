@@ -232,7 +232,7 @@ def test_a_click_answered_after_the_image_changed_is_dropped(qtbot, loaded_windo
         win.pin_pixel(40, 60)
     with qtbot.waitSignal(win.prediction_shown, timeout=30000):
         win.open_paths([make_image(tmp_path / "next.png", 72, 40, seed=11)])
-    qtbot.waitUntil(lambda: any(hasattr(r, "fields") for r in returned), timeout=30000)
+    qtbot.waitUntil(lambda: any(hasattr(r, "probe") for r in returned), timeout=30000)
     QApplication.processEvents()
     assert probed == []  # the click's fields came back for the old image and were dropped
     assert not win.model.erf_layer.has_data and not win.model.boxes_layer.pins and not win.reports

@@ -255,7 +255,7 @@ def test_an_unavailable_device_keeps_the_model_where_it_was(qtbot, loaded_window
         win.set_device("cuda")
     assert "CUDA is not available" in blocker.args[0]
     assert win.loaded is loaded and win.device == "cpu"
-    assert [a.text() for a in win.device_group.actions() if a.isChecked()] == ["cpu"]
+    assert [a.text() for a in win.menus.device_group.actions() if a.isChecked()] == ["cpu"]
 
 
 def test_zoom_fit_and_pixel_exact_display(qtbot, window) -> None:  # type: ignore[no-untyped-def]
@@ -492,11 +492,11 @@ def test_open_recent_and_copy_view(qtbot, loaded_window, tmp_path: Path) -> None
     win = loaded_window
     other = make_image(tmp_path / "other.png", 40, 40)
     win.open_paths([other])
-    win._fill_recent_menu()
-    entries = [a.text() for a in win.recent_menu.actions()]
+    win.menus.fill_recent_menu()
+    entries = [a.text() for a in win.menus.recent_menu.actions()]
     assert entries[0] == str(other.resolve()) and any(e.endswith("tiny8s.safetensors") for e in entries)
     first = next(i for i, e in enumerate(entries) if e.endswith("scene.png"))
-    win.recent_menu.actions()[first].trigger()
+    win.menus.recent_menu.actions()[first].trigger()
     assert win.image_path is not None and str(win.image_path.resolve()) == entries[first]
     win.copy_view()
     copied = QGuiApplication.clipboard().pixmap()
@@ -504,7 +504,8 @@ def test_open_recent_and_copy_view(qtbot, loaded_window, tmp_path: Path) -> None
 
 
 def test_results_that_arrive_after_close_are_dropped(qtbot, loaded_window, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from fcnviewer.qt.worker import LoadModelRequest
+    from fcnviewer.core.checkpoints import CheckpointError
+    from fcnviewer.viewer.protocol import LoadModelRequest
 
     win = loaded_window
     returned: list[object] = []
@@ -517,8 +518,8 @@ def test_results_that_arrive_after_close_are_dropped(qtbot, loaded_window, tmp_p
     assert win.worker_thread.thread.wait(5000) and win.files_thread.thread.wait(5000)
     qtbot.wait(50)  # the stopped workers are deleted with their threads
     shown = win.model.prediction
-    win._on_job_returned(late)  # used to re-run the network: a request to a deleted worker
-    win._on_job_errored(win.requests.make(LoadModelRequest, path="x.pth"), "x.pth: broken")
+    win.controller._on_job_returned(late)  # used to re-run the network: a request to a deleted worker
+    win.controller._on_job_errored(win.requests.make(LoadModelRequest, path="x.pth"), CheckpointError("x.pth: broken"))
     qtbot.wait(50)
     assert win.model.prediction is shown and win.last_error == ""  # nothing ran, no dialog after close
 

@@ -12,15 +12,18 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from fcnviewer.qt.worker import (
+from fcnviewer.core.errors import UserError
+from fcnviewer.qt.worker import ImageReader, Worker, WorkerThread
+from fcnviewer.viewer.protocol import (
     LoadModelRequest,
     ModelLoaded,
+    OpenImageRequest,
     Predicted,
     PredictRequest,
     Probed,
     ProbeRequest,
     Requests,
-    WorkerThread,
+    error_message,
 )
 from tests.qt.conftest import thread_name, thread_times
 
@@ -61,8 +64,8 @@ def test_predict_and_probe(qtbot, ready: WorkerThread) -> None:  # type: ignore[
     assert isinstance(predicted, Predicted) and predicted.prediction.labels.shape == (64, 80)
     with qtbot.waitSignal(signals.returned, timeout=20000) as blocker:
         worker.submit(requests.make(ProbeRequest, image=IMAGE, y=30, x=40))
-    probed = blocker.args[0]
-    assert isinstance(probed, Probed)
+    assert isinstance(blocker.args[0], Probed)
+    probed = blocker.args[0].probe
     assert set(probed.fields) == {"32", "16", "8", "final"} and probed.fields["final"].shape == (64, 80)
     assert set(probed.contributions) == {"stride32", "pool4", "pool3"}
     logit = predicted.prediction.logits[probed.class_index, 30, 40]
@@ -73,15 +76,18 @@ def test_errors_are_reported_and_the_worker_lives_on(qtbot, ready: WorkerThread,
     worker, signals, requests = ready.worker, ready.signals, Requests()
     broken = tmp_path / "broken.pth"
     broken.write_bytes(b"not a checkpoint")
-    messages: list[str] = []
-    signals.errored.connect(lambda _request, message: messages.append(message))
+    errors: list[BaseException] = []
+    signals.errored.connect(lambda _request, exc: errors.append(exc))
     with qtbot.waitSignals([signals.started, signals.errored, signals.finished], order="strict", timeout=20000):
         worker.submit(requests.make(LoadModelRequest, path=str(broken), device="cpu"))
-    (message,) = messages
-    assert message.startswith(f"{broken}: ")
+    (error,) = errors  # the exception object itself, a user error: its message is the whole story
+    assert isinstance(error, UserError) and error_message(error) == str(error)
+    assert error_message(error).startswith(f"{broken}: ")
     with qtbot.waitSignal(signals.errored, timeout=20000) as blocker:
         worker.submit(requests.make(PredictRequest, image=np.zeros((5, 5), np.uint8)))  # not RGB
-    assert "ValueError" in blocker.args[1]
+    bug = blocker.args[1]
+    assert isinstance(bug, ValueError) and not isinstance(bug, UserError)
+    assert error_message(bug).startswith("ValueError: ") and "(at " in error_message(bug)
     with qtbot.waitSignal(signals.returned, timeout=20000) as blocker:  # the previous model still works
         worker.submit(requests.make(PredictRequest, image=IMAGE))
     assert isinstance(blocker.args[0], Predicted)
@@ -115,6 +121,26 @@ def test_newest_pending_request_of_a_kind_wins(qtbot, ready: WorkerThread) -> No
     assert [id(r.request) for r in results] == [id(clicks[0]), id(predict), id(clicks[-1])]
 
 
+def test_each_worker_takes_its_own_kinds_only(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from PIL import Image
+
+    requests = Requests()
+    with pytest.raises(TypeError):
+        Worker().submit(requests.make(OpenImageRequest, images=(tmp_path / "a.png",)))
+    with pytest.raises(TypeError):
+        ImageReader().submit(requests.make(PredictRequest, image=IMAGE))
+    Image.fromarray(IMAGE).save(tmp_path / "a.png")
+    reader = WorkerThread(ImageReader(), warm_up=False)
+    try:
+        with qtbot.waitSignal(reader.signals.returned, timeout=20000) as blocker:
+            reader.worker.submit(requests.make(OpenImageRequest, images=(tmp_path / "a.png",)))
+        opened = blocker.args[0]
+        assert (opened.image == IMAGE).all() and opened.layer.rgba.shape == (64, 80, 4)
+        assert reader.thread.objectName() == "fcnviewer-files"
+    finally:
+        assert reader.stop(2000)
+
+
 def test_requests_know_which_results_are_stale() -> None:
     requests = Requests()
     predict = requests.make(PredictRequest, image=IMAGE)
@@ -146,18 +172,18 @@ def test_stop_while_running_ends_the_thread_quickly(qtbot, ready: WorkerThread) 
 
 def test_probe_on_a_window_equals_the_whole_image(qtbot, ready: WorkerThread, checkpoint: Path) -> None:  # type: ignore[no-untyped-def]
     from fcnviewer.core.checkpoints import load_checkpoint
+    from fcnviewer.core.probing import probe_window
     from fcnviewer.core.receptive import branch_contributions, effective_receptive_fields
-    from fcnviewer.qt.worker import probe_window
 
     image = np.random.default_rng(3).integers(0, 255, (672, 736, 3), dtype=np.uint8)
     y, x = 340, 400
     with qtbot.waitSignal(ready.signals.returned, timeout=60000) as blocker:
         ready.worker.submit(Requests().make(ProbeRequest, image=image, y=y, x=x))
-    probed = blocker.args[0]
+    probed = blocker.args[0].probe
     y0, x0 = probed.origin
     h, w = probed.fields["final"].shape
     assert (y0 % 32, x0 % 32) == (0, 0) and h * w < image.shape[0] * image.shape[1] / 1.5  # a real window
-    assert probe_window(ready.worker._predictor.model, y, x, image.shape[:2]) == (y0, y0 + h, x0, x0 + w)
+    assert probe_window(ready.worker.predictor.model, y, x, image.shape[:2]) == (y0, y0 + h, x0, x0 + w)
 
     loaded = load_checkpoint(checkpoint)
     inputs = loaded.info.preprocessing.to_tensor(image)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fcnviewer.qt.layers import (
+from fcnviewer.viewer.events import EmitterGroup, Evented, as_class_set
+from fcnviewer.viewer.layers import (
     BoxesLayer,
     ChangeLayer,
-    EmitterGroup,
     ErfLayer,
     ImageLayer,
     LabelLayer,
@@ -19,6 +19,9 @@ from fcnviewer.qt.layers import (
     ScoreLayer,
     UncertaintyLayer,
 )
+
+if TYPE_CHECKING:
+    from fcnviewer.core.inference import Prediction
 
 
 def stage_layer_name(stage: str) -> str:
@@ -31,6 +34,13 @@ def score_layer_name(stage: str) -> str:
     return f"score {stage}"
 
 
+def _valid_hidden_classes(model: ViewerModel, name: str, value: frozenset[int] | set[int]) -> frozenset[int]:
+    value = as_class_set(model, name, value)
+    if any(not 0 <= v < len(model.class_names) for v in value):
+        raise ValueError(f"class indices must be in 0..{len(model.class_names) - 1}")
+    return value
+
+
 class ViewerModel:
     """The layers (bottom to top: image, stage labels, final mask, skip changes, stage scores,
     uncertainty, effective RF, RF boxes) and the classes of the shown model.
@@ -38,6 +48,10 @@ class ViewerModel:
     Events: ``classes`` (names/palette changed), ``hidden_classes`` (new set), ``prediction``
     (a new prediction is shown, or ``None`` when cleared).
     """
+
+    hidden_classes: Evented[frozenset[int]] = Evented(
+        _valid_hidden_classes, then="_on_hidden_classes_changed", doc="Classes hidden in every label layer."
+    )
 
     def __init__(self) -> None:
         self.events = EmitterGroup("classes", "hidden_classes", "prediction")
@@ -67,33 +81,21 @@ class ViewerModel:
             self.layers.append(layer)
         self.class_names: tuple[str, ...] = ()
         self.palette = np.zeros((0, 3), dtype=np.uint8)
-        self._hidden: frozenset[int] = frozenset()
+        self._hidden_classes: frozenset[int] = frozenset()
         self.image: np.ndarray | None = None
-        self.prediction: Any = None
+        self.prediction: Prediction | None = None
 
     # ------------------------------------------------------------------ classes
 
     def set_classes(self, class_names: Sequence[str], palette: np.ndarray) -> None:
         """Names and ``(C, 3)`` uint8 colours of the model's classes."""
         self.class_names, self.palette = tuple(class_names), np.asarray(palette, dtype=np.uint8)
-        self._hidden = frozenset()
+        self._hidden_classes = frozenset()
         self.events.classes.emit()
 
-    @property
-    def hidden_classes(self) -> frozenset[int]:
-        """Classes hidden in every label layer."""
-        return self._hidden
-
-    @hidden_classes.setter
-    def hidden_classes(self, value: frozenset[int] | set[int]) -> None:
-        value = frozenset(int(v) for v in value)
-        if any(not 0 <= v < len(self.class_names) for v in value):
-            raise ValueError(f"class indices must be in 0..{len(self.class_names) - 1}")
-        if value != self._hidden:
-            self._hidden = value
-            for layer in self.label_layers():
-                layer.hidden_classes = value
-            self.events.hidden_classes.emit(value)
+    def _on_hidden_classes_changed(self) -> None:
+        for layer in self.label_layers():
+            layer.hidden_classes = self._hidden_classes
 
     def class_shares(self) -> np.ndarray:
         """Each class's share of the image in the final prediction (zeros before one)."""
@@ -102,6 +104,18 @@ class ViewerModel:
             counts = np.bincount(self.prediction.labels.ravel(), minlength=len(self.class_names))
             shares = counts[: len(self.class_names)] / self.prediction.labels.size
         return shares
+
+    def describe_pixel(self, y: int, x: int) -> str:
+        """Status-bar text for image pixel ``(y, x)``: position, final class and probability, stage labels."""
+        text = f"x {x}, y {y}"
+        prediction = self.prediction
+        if prediction is None:
+            return text
+        names = self.class_names
+        label = int(prediction.labels[y, x])
+        text += f"  |  {names[label]} {prediction.confidence[y, x]:.1%}"
+        stages = " · ".join(f"{n}: {names[int(s.labels[y, x])]}" for n, s in prediction.stages.items())
+        return f"{text}  |  {stages}"
 
     def label_layers(self) -> list[LabelLayer]:
         """The final mask and the stage label layers."""
@@ -137,7 +151,7 @@ class ViewerModel:
 
     def set_prediction(
         self,
-        prediction: Any,
+        prediction: Prediction,
         *,
         styles: Mapping[str, tuple[Any, ...]] | None = None,
         prepared: ViewerModel | None = None,
@@ -160,7 +174,7 @@ class ViewerModel:
         self.boxes_layer.clear()
         self.events.prediction.emit(prediction)
 
-    def _fillers(self, prediction: Any) -> dict[RasterLayer, Callable[[], None]]:
+    def _fillers(self, prediction: Prediction) -> dict[RasterLayer, Callable[[], None]]:
         """For each layer showing part of ``prediction``, how to fill it."""
         names, palette = self.class_names, self.palette
         fillers: dict[RasterLayer, Callable[[], None]] = {
@@ -195,7 +209,7 @@ class ViewerModel:
                     opacity=0.6,
                     description=f"what the stride-{stage} stage alone predicts (argmax of its scores)",
                 )
-                layer.hidden_classes = self._hidden
+                layer.hidden_classes = self._hidden_classes
                 self.layers.insert(self.layers.index(self.mask_layer), layer)
             if score_layer_name(stage) not in self.layers:
                 self.layers.insert(

@@ -1,0 +1,292 @@
+"""The window's controller: what goes to the worker threads, and what is shown of what comes back.
+
+It stamps requests with the generations (``fcnviewer.viewer.protocol.Requests``), drops results
+of an image, model or click no longer shown, dispatches results and errors by kind, and keeps
+the pins' inspector reports. It draws nothing itself: the window connects its signals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from PySide6.QtCore import QObject, Signal
+
+from fcnviewer.core.names import DEVICES
+from fcnviewer.qt.worker import ImageReader, Worker, WorkerThread
+from fcnviewer.viewer.files import image_files, split_checkpoints
+from fcnviewer.viewer.inspector import PixelReport, pixel_report, with_contributions
+from fcnviewer.viewer.layers import Pin
+from fcnviewer.viewer.protocol import (
+    ImageOpened,
+    LoadModelRequest,
+    ModelLoaded,
+    OpenImageRequest,
+    Predicted,
+    PredictRequest,
+    Probed,
+    ProbeRequest,
+    Request,
+    Requests,
+    error_message,
+)
+from fcnviewer.viewer.viewer_model import ViewerModel
+
+if TYPE_CHECKING:
+    from fcnviewer.core.checkpoints import LoadedModel
+
+R = TypeVar("R", bound=Request)
+Box = tuple[int, int, int, int]
+
+
+class Controller(QObject):
+    """Requests, results and pins of one :class:`ViewerModel`. Network work goes to one
+    :class:`WorkerThread`, image files are read on another.
+
+    Signals: ``image_shown``, ``prediction_shown``, ``probe_shown``, ``model_loaded`` (each after
+    the model shows it); ``error(message, dialog)``, ``status(message, milliseconds)``,
+    ``busy_changed(busy)``, ``device_changed(device)``, ``reports_changed(reports)`` and
+    ``opened(path)`` (a file or folder to remember).
+    """
+
+    image_shown = Signal()
+    prediction_shown = Signal()
+    probe_shown = Signal()
+    model_loaded = Signal()
+    error = Signal(str, bool)
+    status = Signal(str, int)
+    busy_changed = Signal(bool)
+    device_changed = Signal(str)
+    reports_changed = Signal(object)
+    opened = Signal(str)
+
+    def __init__(
+        self, model: ViewerModel, *, device: str = "auto", max_pixels: int | None = None, precision: str = "auto"
+    ) -> None:
+        super().__init__()
+        self.model = model
+        self.requests = Requests()
+        self.device = self.loaded_device = device
+        self.loaded: LoadedModel | None = None
+        self.model_text = "no model"
+        self.checkpoint: str | None = None
+        self.arch: str | None = None
+        self.image_path: Path | None = None
+        self.images: list[Path] = []
+        self.image_index = -1
+        self.reports: list[PixelReport] = []
+        self.closed = False
+        self._running: set[int] = set()
+        self._show: dict[type, Callable[[Any], None]] = {
+            ModelLoaded: self._on_model_changed,
+            ImageOpened: self._on_image_changed,
+            Predicted: self._on_prediction_changed,
+            Probed: self._on_probe_changed,
+        }
+        self._fail: dict[type[Request], Callable[[Any, str], None]] = {
+            LoadModelRequest: self._on_load_failed,
+            OpenImageRequest: self._on_open_failed,
+            PredictRequest: self._on_job_failed,
+            ProbeRequest: self._on_probe_failed,
+        }
+        self.worker_thread = WorkerThread(Worker(max_pixels, precision))
+        self.files_thread = WorkerThread(ImageReader(max_pixels), warm_up=False)  # images open while the network runs
+        for thread in (self.worker_thread, self.files_thread):
+            thread.signals.started.connect(self._on_job_started)
+            thread.signals.finished.connect(self._on_job_finished)
+            thread.signals.returned.connect(self._on_job_returned)
+            thread.signals.errored.connect(self._on_job_errored)
+            thread.signals.progress.connect(self._on_job_progress)
+
+    # ------------------------------------------------------------------ requests
+
+    def submit(self, kind: type[R], **kwargs: Any) -> R:
+        """Stamp and send a request to the network worker."""
+        request = self.requests.make(kind, **kwargs)
+        self.worker_thread.worker.submit(request)
+        return request
+
+    def open_paths(self, paths: Sequence[str | Path]) -> None:
+        """Open images, folders of images and checkpoints (by suffix)."""
+        checkpoints, others = split_checkpoints(paths)
+        for checkpoint in checkpoints[-1:]:
+            self.load_model(checkpoint)
+        if not others:
+            return
+        images = image_files(others)
+        if not images:
+            self.error.emit(f"{others[0]}: no images found there", True)
+            return
+        for path in others:
+            self.opened.emit(str(path))
+        self.open_image(images, 0, step=1 if len(images) > 1 else 0)  # an unreadable first one: the next
+
+    def open_image(self, images: Sequence[Path], index: int, *, step: int = 0, origin: int | None = None) -> None:
+        """Read image ``index`` of ``images`` (on the files thread) and show it; an unreadable one is
+        reported and what is shown stays, or with ``step`` the next one in that direction is tried."""
+        self.requests.advance("open")  # an image asked for earlier no longer shows up
+        origin = index if origin is None else origin
+        request = self.requests.make(OpenImageRequest, images=tuple(images), index=index, step=step, origin=origin)
+        self.files_thread.worker.submit(request)
+
+    def step_image(self, step: int) -> None:
+        """Show the next (``step`` = 1) or previous (-1) image of the opened list, skipping unreadable ones."""
+        if len(self.images) > 1:
+            following = (self.image_index + step) % len(self.images)
+            self.open_image(self.images, following, step=step, origin=self.image_index)
+
+    def load_model(self, path: str | Path | None, *, arch: str | None = None) -> None:
+        """Load a checkpoint (``None``: the bundled model) on the worker; what is shown stays until it is ready.
+
+        Results of the model shown until now are stale from here on (a failed load keeps it).
+        """
+        self.requests.advance("model")
+        self.submit(LoadModelRequest, path=None if path is None else str(path), arch=arch, device=self.device)
+
+    def set_device(self, device: str) -> None:
+        """Run the network on ``device`` from now on (the model is reloaded there)."""
+        if device not in DEVICES:
+            raise ValueError(f"unknown device {device!r}")
+        self._show_device(device)
+        if self.loaded is not None:
+            self.load_model(self.checkpoint, arch=self.arch)
+
+    def _show_device(self, device: str) -> None:
+        self.device = device
+        self.device_changed.emit(device)
+
+    def _predict(self) -> None:
+        if self.loaded is not None and self.model.image is not None:
+            self.submit(PredictRequest, image=self.model.image, styles=self.model.styles())
+
+    def close(self) -> None:
+        """Drop results still on their way, stop the threads (not waiting long for a busy one)."""
+        self.closed = True
+        self.files_thread.stop(timeout_ms=200)
+        self.worker_thread.stop(timeout_ms=1000)
+
+    # ------------------------------------------------------------------ jobs
+
+    def _on_job_started(self, request: Request) -> None:
+        self._running.add(request.request_id)
+        self.busy_changed.emit(True)
+
+    def _on_job_finished(self, request: Request) -> None:
+        self._running.discard(request.request_id)
+        if not self._running and not self.worker_thread.worker.pending() and not self.files_thread.worker.pending():
+            self.busy_changed.emit(False)
+
+    def _on_job_progress(self, request: Request, done: int, total: int) -> None:
+        if self.requests.is_current(request):
+            self.status.emit(f"running tile {done} of {total}…", 2000)
+
+    def _on_job_returned(self, result: ModelLoaded | ImageOpened | Predicted | Probed) -> None:
+        if self.closed or not self.requests.is_current(result.request):
+            return  # belongs to an image, model or click no longer shown (or to a closed window)
+        self._show[type(result)](result)
+
+    def _on_job_errored(self, request: Request, exc: Exception) -> None:
+        if self.closed:
+            return  # a job that ended as the window closed: nobody is left to tell
+        self._fail[type(request)](request, error_message(exc))
+
+    def _on_load_failed(self, request: LoadModelRequest, message: str) -> None:
+        self.error.emit(message, True)
+        self._show_device(self.loaded_device)  # the model stays where it was
+        if self.loaded is not None and self.model.prediction is None:
+            self._predict()  # the previous model stays: predict what is shown with it
+
+    def _on_open_failed(self, request: OpenImageRequest, message: str) -> None:
+        if self.requests.is_current(request):
+            self.error.emit(message, not request.step)
+            following = (request.index + request.step) % len(request.images)
+            if request.step and following != request.origin:
+                self.open_image(request.images, following, step=request.step, origin=request.origin)
+
+    def _on_job_failed(self, request: Request, message: str) -> None:
+        if self.requests.is_current(request):
+            self.error.emit(message, True)
+
+    def _on_probe_failed(self, request: ProbeRequest, message: str) -> None:
+        if self.requests.is_current(request):
+            self._fill_contributions(request.y, request.x, {}, 0, f"could not compute: {message}")
+            self.error.emit(message, True)
+
+    # ------------------------------------------------------------------ results
+
+    def _on_model_changed(self, result: ModelLoaded) -> None:
+        request, loaded = result.request, result.loaded
+        self.loaded, self.checkpoint, self.arch = loaded, request.path, request.arch
+        self.loaded_device = request.device
+        self.requests.advance("probe")
+        self.model.set_classes(loaded.info.class_names, loaded.info.palette_array)
+        self.model_text = f"{loaded.name} · {loaded.info.spec.arch} · {result.device} {result.precision}"
+        if request.path is not None:
+            self.opened.emit(request.path)
+        self.model.clear_prediction()
+        self._set_reports([])
+        self.model_loaded.emit()
+        self._predict()
+
+    def _on_image_changed(self, result: ImageOpened) -> None:
+        request = result.request
+        self.images, self.image_index, self.image_path = list(request.images), request.index, request.path
+        self.requests.advance("image")
+        self.requests.advance("probe")
+        self._set_reports([])
+        self.model.set_image(result.image, prepared=result.layer)
+        self.image_shown.emit()
+        self._predict()
+
+    def _on_prediction_changed(self, result: Predicted) -> None:
+        prediction = result.prediction
+        self.model.set_prediction(prediction, prepared=result.prepared)
+        self._set_reports([])
+        note = f" ({'; '.join(prediction.notes)})" if prediction.notes else ""
+        self.status.emit(f"predicted in {prediction.seconds:.2f} s on {prediction.device}{note}", 5000)
+        self.prediction_shown.emit()
+
+    def _on_probe_changed(self, result: Probed) -> None:
+        request, found = result.request, result.probe
+        self.model.erf_layer.set_fields(found.fields, found.origin)
+        self._fill_contributions(request.y, request.x, found.contributions, found.class_index, found.note)
+        self.probe_shown.emit()
+
+    # ------------------------------------------------------------------ pins
+
+    def pin_pixel(self, y: int, x: int, *, keep: bool = False) -> dict[str, Box]:
+        """Draw the theoretical receptive-field boxes of pixel ``(y, x)`` now and ask the worker for
+        its effective receptive field and branch contributions; returns the boxes by stage."""
+        prediction = self.model.prediction
+        if prediction is None or self.loaded is None:
+            self.status.emit("no prediction yet: wait for the network", 3000)
+            return {}
+        from fcnviewer.core.receptive import pixel_boxes  # torch is loaded by now (there is a model)
+
+        shapes = {name: stage.scores.shape[-2:] for name, stage in prediction.stages.items()}
+        geometry = {name: stage.geometry for name, stage in prediction.stages.items()}
+        found = pixel_boxes(self.loaded.model, y, x, prediction.size, shapes, geometry)
+        boxes: dict[str, Box] = {k: tuple(b.as_list()) for k, b in found.items()}  # type: ignore[misc]
+        self.model.boxes_layer.pin(Pin(y, x, boxes), keep=keep)
+        report = pixel_report(prediction, y, x, boxes)
+        self._set_reports([*self.reports, report] if keep else [report])
+        if not keep:
+            self.requests.advance("probe")
+        self.submit(ProbeRequest, image=self.model.image, y=y, x=x, class_index=int(prediction.labels[y, x]))
+        return boxes
+
+    def clear_pins(self) -> None:
+        """Remove every pin, its boxes and effective receptive field."""
+        self.requests.advance("probe")
+        self.model.boxes_layer.clear()
+        self.model.erf_layer.clear()
+        self._set_reports([])
+
+    def _fill_contributions(self, y: int, x: int, contributions: dict[str, float], class_index: int, note: str) -> None:
+        waiting = bool(self.worker_thread.worker.pending())
+        self._set_reports(with_contributions(self.reports, y, x, contributions, class_index, note, waiting=waiting))
+
+    def _set_reports(self, reports: list[PixelReport]) -> None:
+        self.reports = reports
+        self.reports_changed.emit(reports)

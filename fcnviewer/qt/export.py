@@ -1,0 +1,87 @@
+"""Exporting what the window shows: the view as PNG, the label mask, the stage scores; copying the view."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+if TYPE_CHECKING:
+    from fcnviewer.qt.main_window import MainWindow
+
+#: File name suffix, dialog title and filter of each export.
+EXPORTS = {
+    "view": ("_view.png", "Export view", "PNG (*.png)"),
+    "mask": ("_mask.png", "Export label mask", "PNG (*.png)"),
+    "scores": ("_scores.npz", "Export stage scores", "NumPy (*.npz)"),
+}
+
+
+class Exporter:
+    """Writes ``window``'s view, mask or scores to files it asks for, never replacing one unasked."""
+
+    def __init__(self, window: MainWindow) -> None:
+        self.window = window
+
+    def on_export_requested(self, what: str) -> None:
+        """Ask where to write ``what`` (one of :data:`EXPORTS`), then write it."""
+        window = self.window
+        if what != "view" and window.model.prediction is None:
+            window.report_error("nothing to export yet: no prediction is shown")
+            return
+        stem = window.image_path.stem if window.image_path else "view"
+        suffix, title, pattern = EXPORTS[what]
+        start = str(Path(window.settings.last_dir()) / f"{stem}{suffix}")
+        path, _ = QFileDialog.getSaveFileName(
+            window, title, start, pattern, options=QFileDialog.Option.DontConfirmOverwrite
+        )
+        if path:
+            window.settings.set_last_dir(Path(path).parent)
+            self.export(what, path)
+
+    def may_write(self, path: Path) -> bool:
+        """Whether ``path`` may be written: it is new, or the user agrees to replace it."""
+        if not path.exists():
+            return True
+        answer = QMessageBox.question(
+            self.window, "Replace file?", f"{path} exists. Replace it?", defaultButton=QMessageBox.StandardButton.No
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    def export(self, what: str, path: str | Path) -> bool:
+        """Write the view (``view``, PNG), label mask (``mask``, palette PNG) or stage scores
+        (``scores``, .npz as ``fcnviewer predict --scores``) to ``path``; whether it was written."""
+        path = Path(path)
+        if not self.may_write(path):
+            return False
+        try:
+            self._write(what, path)
+        except OSError as exc:
+            self.window.report_error(f"{path}: cannot write: {exc}")
+            return False
+        self.window.statusBar().showMessage(f"wrote {path}", 5000)
+        return True
+
+    def _write(self, what: str, path: Path) -> None:
+        window = self.window
+        if what == "view":
+            if not window.canvas.grab().save(str(path), "PNG"):
+                raise OSError("Qt could not write the PNG")
+            return
+        from fcnviewer.core.export import palette_mask, score_arrays
+
+        prediction, model = window.model.prediction, window.model
+        assert prediction is not None and window.loaded is not None
+        if what == "mask":
+            palette_mask(prediction.labels, model.palette).save(path, format="PNG")
+        else:
+            with path.open("wb") as handle:
+                np.savez_compressed(handle, **score_arrays(prediction, window.loaded.info))
+
+    def copy_view(self) -> None:
+        """Put the view, as shown, on the clipboard."""
+        QGuiApplication.clipboard().setPixmap(self.window.canvas.grab())
+        self.window.statusBar().showMessage("view copied to the clipboard", 3000)

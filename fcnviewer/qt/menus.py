@@ -1,0 +1,177 @@
+"""The window's menus and actions, the file dialogs they open, and the list of keyboard shortcuts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import (
+    QDialog,
+    QFileDialog,
+    QHeaderView,
+    QMenu,
+    QMessageBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from fcnviewer.core.names import DEVICES
+from fcnviewer.qt.canvas import ZOOM_STEP
+
+if TYPE_CHECKING:
+    from fcnviewer.qt.main_window import MainWindow
+
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp *.gif);;All files (*)"
+CHECKPOINT_FILTER = "Checkpoints (*.pth *.pt *.safetensors);;All files (*)"
+ABOUT = (
+    "<b>FCN Viewer</b><br>Looks inside Fully Convolutional Networks (Long, Shelhamer and Darrell, 2015): "
+    "skip stages, receptive fields and effective receptive fields."
+)
+
+
+class ShortcutsDialog(QDialog):
+    """Every action that has a keyboard shortcut, with its keys."""
+
+    def __init__(self, actions: Sequence[QAction], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Keyboard shortcuts")
+        rows = [
+            (
+                a.text().replace("&", ""),
+                ", ".join(s.toString(QKeySequence.SequenceFormat.NativeText) for s in a.shortcuts()),
+            )
+            for a in actions
+            if a.shortcuts()
+        ]
+        rows += [
+            ("Pin a pixel (receptive fields)", "Click"),
+            ("Keep earlier pins", "Shift+Click"),
+            ("Solo a layer", "Alt+Click"),
+        ]
+        table = QTableWidget(len(rows), 2, self)
+        table.setHorizontalHeaderLabels(["Action", "Keys"])
+        table.verticalHeader().setVisible(False)
+        table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        for row, (text, keys) in enumerate(rows):
+            table.setItem(row, 0, QTableWidgetItem(text))
+            table.setItem(row, 1, QTableWidgetItem(keys))
+        layout = QVBoxLayout(self)
+        layout.addWidget(table)
+        self.table = table
+        self.resize(420, 520)
+
+
+class Menus:
+    """The menu bar of ``window``: File, View, Model, Help. Every action is added to the window
+    too, so that its shortcut works while the menu bar is hidden."""
+
+    def __init__(self, window: MainWindow) -> None:
+        self.window = window
+        bar = window.menuBar()
+        self._build_file_menu(bar.addMenu("&File"))
+        self._build_view_menu(bar.addMenu("&View"))
+        self._build_model_menu(bar.addMenu("&Model"))
+        help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "&Keyboard Shortcuts", window.show_shortcuts, ["F1", "Ctrl+/"])
+        self._action(help_menu, "&About", self._on_about_requested)
+
+    def _action(
+        self, menu: QMenu, text: str, slot: Callable[[], object] | None, shortcuts: Sequence[str] = (), tip: str = ""
+    ) -> QAction:
+        action = QAction(text, self.window)
+        action.setShortcuts([QKeySequence(s) for s in shortcuts])
+        if slot is not None:
+            action.triggered.connect(slot)
+        if tip:
+            action.setStatusTip(tip)
+        menu.addAction(action)
+        self.window.addAction(action)
+        return action
+
+    def _build_file_menu(self, file: QMenu) -> None:
+        window, export = self.window, self.window.exporter
+        self._action(file, "&Open Image…", self._on_open_image_requested, ["Ctrl+O"])
+        self._action(file, "Open &Folder…", self._on_open_folder_requested, ["Ctrl+Shift+O"])
+        self.recent_menu = file.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self.fill_recent_menu)
+        file.addSeparator()
+        self._action(file, "&Next Image", lambda: window.step_image(1), ["Right", "PgDown"])
+        self._action(file, "&Previous Image", lambda: window.step_image(-1), ["Left", "PgUp"])
+        file.addSeparator()
+        self._action(file, "&Export View as PNG…", lambda: export.on_export_requested("view"), ["Ctrl+S"])
+        self._action(file, "Export &Label Mask…", lambda: export.on_export_requested("mask"), ["Ctrl+Shift+S"])
+        self._action(file, "Export Stage &Scores (.npz)…", lambda: export.on_export_requested("scores"), ["Ctrl+Alt+S"])
+        self._action(file, "&Copy View", export.copy_view, ["Ctrl+Shift+C"])
+        file.addSeparator()
+        self._action(file, "&Quit", window.close, ["Ctrl+Q"])
+
+    def _build_view_menu(self, view: QMenu) -> None:
+        window, canvas = self.window, self.window.canvas
+        self._action(view, "Zoom &In", lambda: canvas.zoom_by(ZOOM_STEP), ["+", "="])
+        self._action(view, "Zoom &Out", lambda: canvas.zoom_by(1 / ZOOM_STEP), ["-"])
+        self._action(view, "&Fit to Window", canvas.fit, ["F"])
+        self._action(view, "&Actual Pixels (1:1)", canvas.actual_size, ["0", "Ctrl+1"])
+        view.addSeparator()
+        self.keep_pins_action = self._action(
+            view, "&Keep Earlier Pins", None, ["P"], "Compare pixels: each click adds a pin"
+        )
+        self.keep_pins_action.setCheckable(True)
+        self._action(view, "&Clear Pins", window.clear_pins, ["Esc"])
+        view.addSeparator()
+        for dock in window.docks.values():
+            view.addAction(dock.toggleViewAction())
+
+    def _build_model_menu(self, model: QMenu) -> None:
+        window = self.window
+        self._action(model, "Open &Checkpoint…", self._on_open_checkpoint_requested, ["Ctrl+Alt+O"])
+        self._action(model, "Use &Bundled Model", lambda: window.load_model(None), [])
+        device_menu = model.addMenu("&Device")
+        self.device_group = QActionGroup(window)
+        for name in DEVICES:
+            action = device_menu.addAction(name)
+            action.setCheckable(True)
+            action.setChecked(name == window.device)
+            action.triggered.connect(lambda _=False, n=name: window.set_device(n))
+            self.device_group.addAction(action)
+        window.controller.device_changed.connect(self._on_device_changed)
+
+    def _on_device_changed(self, device: str) -> None:
+        for action in self.device_group.actions():
+            action.setChecked(action.text() == device)
+
+    def fill_recent_menu(self) -> None:
+        """List the recent paths (each opens again)."""
+        self.recent_menu.clear()
+        for path in self.window.settings.recent_paths():
+            action = self.recent_menu.addAction(path)
+            action.triggered.connect(lambda _=False, p=path: self.window.open_paths([p]))
+        if not self.recent_menu.actions():
+            self.recent_menu.addAction("(none)").setEnabled(False)
+
+    def _on_open_image_requested(self) -> None:
+        settings = self.window.settings
+        paths, _ = QFileDialog.getOpenFileNames(self.window, "Open image", settings.last_dir(), IMAGE_FILTER)
+        if paths:
+            settings.set_last_dir(Path(paths[0]).parent)
+            self.window.open_paths(paths)
+
+    def _on_open_folder_requested(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self.window, "Open folder of images", self.window.settings.last_dir())
+        if folder:
+            self.window.settings.set_last_dir(folder)
+            self.window.open_paths([folder])
+
+    def _on_open_checkpoint_requested(self) -> None:
+        settings = self.window.settings
+        path, _ = QFileDialog.getOpenFileName(self.window, "Open checkpoint", settings.last_dir(), CHECKPOINT_FILTER)
+        if path:
+            settings.set_last_dir(Path(path).parent)
+            self.window.load_model(path)
+
+    def _on_about_requested(self) -> None:
+        QMessageBox.about(self.window, "About FCN Viewer", ABOUT)

@@ -1,0 +1,65 @@
+"""The receptive-field boxes of pinned pixels."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from fcnviewer.viewer.layers.base import Layer
+
+
+@dataclass(frozen=True)
+class Pin:
+    """A clicked pixel and the input boxes ``(x0, y0, x1, y1)`` (inclusive) behind it, by stage."""
+
+    y: int
+    x: int
+    boxes: Mapping[str, tuple[int, int, int, int]]
+
+
+#: Box colours by stage name, distinct from each other and from the VOC palette's first colours.
+STAGE_COLORS: dict[str, tuple[int, int, int]] = {
+    "32": (255, 80, 80),
+    "16": (255, 200, 0),
+    "8": (0, 220, 255),
+    "aux": (180, 120, 255),
+    "final": (255, 255, 255),
+}
+
+
+class BoxesLayer(Layer):
+    """Receptive-field boxes of pinned pixels, one colour per stage.
+
+    Events beyond :class:`Layer`'s: ``pins`` (the new tuple of pins).
+    """
+
+    _event_names = ("pins",)
+
+    def __init__(self, name: str = "receptive fields", **kwargs: Any) -> None:
+        super().__init__(name, **kwargs)
+        self._pins: tuple[Pin, ...] = ()
+
+    @property
+    def pins(self) -> tuple[Pin, ...]:
+        """Pinned pixels, oldest first."""
+        return self._pins
+
+    def pin(self, pin: Pin, *, keep: bool = False) -> None:
+        """Show ``pin``'s boxes; with ``keep`` the earlier pins stay."""
+        self._set_pins((*self._pins, pin) if keep else (pin,))
+
+    def clear(self) -> None:
+        """Remove every pin."""
+        if self._pins:
+            self._set_pins(())
+
+    def _set_pins(self, pins: tuple[Pin, ...]) -> None:
+        self._pins = pins
+        self.events.pins.emit(pins)
+        self.events.rendered.emit()
+
+    @staticmethod
+    def color(stage: str) -> tuple[int, int, int]:
+        """The colour of ``stage``'s boxes."""
+        return STAGE_COLORS.get(stage, (200, 200, 200))

@@ -1,0 +1,237 @@
+"""Layers of scalar data through a colormap: stage scores, uncertainty, effective receptive fields."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+
+from fcnviewer.core.alignment import StageGeometry, aligned_scores_at
+from fcnviewer.viewer.colormaps import COLORMAPS, apply_colormap
+from fcnviewer.viewer.events import Evented, check_choice, initialize, one_of
+from fcnviewer.viewer.layers.base import RasterLayer
+
+
+def valid_limits(_: object, name: str, value: tuple[float, float]) -> tuple[float, float]:
+    """Finite ``(low, high)`` with ``low <= high``."""
+    low, high = (float(v) for v in value)
+    if not (np.isfinite(low) and np.isfinite(high)):
+        raise ValueError(f"{name} must be finite, not {value}")
+    if low > high:
+        raise ValueError(f"{name} must be (low, high) with low <= high, not {value}")
+    return low, high
+
+
+class HeatmapLayer(RasterLayer):
+    """Scalar data through a colormap over ``limits``; may be coarser than the image (``rect``).
+
+    Events beyond :class:`Layer`'s: ``colormap`` (new name); ``data`` and ``limits`` (new
+    value) after every colouring.
+    """
+
+    _event_names = ("colormap", "limits", "data")
+    _style_names: ClassVar[tuple[str, ...]] = ("colormap",)
+    _data_names: ClassVar[tuple[str, ...]] = ("_data", "_limits")
+
+    colormap: Evented[str] = Evented(
+        one_of(COLORMAPS), then="_refresh", doc="Name of the colormap (one of ``COLORMAPS``)."
+    )
+    # Every colouring announces its limits (see _announce), so the setter itself emits nothing.
+    limits: Evented[tuple[float, float]] = Evented(
+        valid_limits, then="_refresh", emit=False, doc="``(low, high)``: values mapped to the colormap's ends."
+    )
+
+    def __init__(self, name: str, *, colormap: str = "viridis", alpha_from_value: bool = False, **kwargs: Any) -> None:
+        super().__init__(name, **kwargs)
+        initialize(self, colormap=colormap, limits=(0.0, 1.0))
+        self._alpha_from_value = alpha_from_value
+        self._data = np.zeros((1, 1), dtype=np.float32)
+
+    @property
+    def data(self) -> np.ndarray:
+        """``(h, w)`` float32 values."""
+        return self._data
+
+    @property
+    def data_range(self) -> tuple[float, float]:
+        """Smallest and largest finite value of the data."""
+        finite = self._data[np.isfinite(self._data)]
+        return (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+
+    def set_data(
+        self,
+        data: np.ndarray,
+        *,
+        rect: tuple[float, float, float, float] | None = None,
+        limits: tuple[float, float] | None = None,
+    ) -> None:
+        """Show ``data`` over ``rect`` (default: one value per image pixel), coloured over ``limits``
+        (default: the data's range)."""
+        if data.ndim != 2:
+            raise ValueError(f"heatmap data must be (h, w), not {data.shape}")
+        self._data = np.asarray(data, dtype=np.float32)
+        self._rect = rect if rect is not None else (0.0, 0.0, float(data.shape[1]), float(data.shape[0]))
+        self._limits = valid_limits(self, "limits", limits if limits is not None else self.data_range)
+        self._refresh()
+
+    def _announce(self) -> None:
+        super()._announce()
+        self.events.data.emit()
+        self.events.limits.emit(self._limits)
+
+    def _render(self) -> np.ndarray:
+        return apply_colormap(self._data, self._colormap, self._limits, alpha_from_value=self._alpha_from_value)
+
+    def _index(self, y: int, x: int) -> tuple[int, int]:
+        """Data cell under image pixel ``(y, x)``."""
+        rx, ry, rw, rh = self._rect
+        h, w = self._data.shape
+        row = int(np.clip((y + 0.5 - ry) * h / rh, 0, h - 1))
+        col = int(np.clip((x + 0.5 - rx) * w / rw, 0, w - 1))
+        return row, col
+
+    def value_at(self, y: int, x: int) -> str | None:
+        return f"{float(self._data[self._index(y, x)]):.3g}"
+
+
+def _valid_class(layer: ScoreLayer, name: str, value: int) -> int:
+    value, count = int(value), layer._scores.shape[0]
+    if not 0 <= value < count:
+        raise ValueError(f"{name} must be in 0..{count - 1}, not {value}")
+    return value
+
+
+class ScoreLayer(HeatmapLayer):
+    """One class's score in one stage map, shown at the map's own resolution (one cell per unit).
+
+    Events beyond :class:`HeatmapLayer`'s: ``class_index``.
+    """
+
+    _event_names = (*HeatmapLayer._event_names, "class_index")
+    _style_names = ("colormap", "class_index")
+    _data_names = (*HeatmapLayer._data_names, "_scores", "_geometry", "class_names")
+
+    class_index: Evented[int] = Evented(_valid_class, then="_show_class", doc="The class whose score is shown.")
+
+    def __init__(self, name: str, *, colormap: str = "coolwarm", **kwargs: Any) -> None:
+        super().__init__(name, colormap=colormap, **kwargs)
+        self._scores = np.zeros((1, 1, 1), dtype=np.float32)
+        self._geometry: StageGeometry | None = None
+        initialize(self, class_index=0)
+        self.class_names: tuple[str, ...] = ("",)
+
+    def set_scores(self, scores: np.ndarray, geometry: StageGeometry, class_names: Sequence[str]) -> None:
+        """Show ``(C, h, w)`` stage scores whose unit ``m`` is centred on input pixel ``offset + stride * m``."""
+        if scores.ndim != 3 or scores.shape[0] != len(class_names):
+            raise ValueError(f"scores {scores.shape} do not match {len(class_names)} classes")
+        self._scores, self._geometry, self.class_names = scores, geometry, tuple(class_names)
+        self._class_index = min(self._class_index, len(class_names) - 1)
+        self._show_class()
+
+    def _show_class(self) -> None:
+        assert self._geometry is not None
+        stride, offset = float(self._geometry.stride), float(self._geometry.offset)
+        _, h, w = self._scores.shape
+        rect = (offset + 0.5 - stride / 2, offset + 0.5 - stride / 2, stride * w, stride * h)
+        data = self._scores[self._class_index]
+        bound = float(np.abs(data).max()) or 1.0
+        self.set_data(data, rect=rect, limits=(-bound, bound))
+
+    def value_at(self, y: int, x: int) -> str | None:
+        if self._geometry is None:
+            return None
+        score = aligned_scores_at(self._scores, self._geometry, y, x)[self._class_index]
+        return f"{self.class_names[self._class_index]} {score:.3g}"
+
+
+class UncertaintyLayer(HeatmapLayer):
+    """Confidence (max probability) or entropy of the final prediction.
+
+    Events beyond :class:`HeatmapLayer`'s: ``mode``.
+    """
+
+    MODES = ("confidence", "entropy")
+    _event_names = (*HeatmapLayer._event_names, "mode")
+    _style_names = ("colormap", "mode")
+    _data_names = (*HeatmapLayer._data_names, "_maps", "_num_classes")
+
+    mode: Evented[str] = Evented(one_of(MODES), then="_show_mode", doc="``confidence`` or ``entropy``.")
+
+    def __init__(self, name: str = "uncertainty", *, mode: str = "confidence", **kwargs: Any) -> None:
+        super().__init__(name, colormap="magma", **kwargs)
+        initialize(self, mode=mode)
+        self._maps: dict[str, np.ndarray] = {}
+        self._num_classes = 2
+
+    def set_maps(self, confidence: np.ndarray, entropy: np.ndarray, num_classes: int) -> None:
+        """Show the ``(H, W)`` confidence or entropy (nats) of a prediction over ``num_classes``."""
+        self._maps = {"confidence": confidence, "entropy": entropy}
+        self._num_classes = num_classes
+        self._show_mode()
+
+    def _show_mode(self) -> None:
+        if self._maps:
+            top = 1.0 if self._mode == "confidence" else float(np.log(max(self._num_classes, 2)))
+            self.set_data(self._maps[self._mode], limits=(0.0, top))
+
+    def value_at(self, y: int, x: int) -> str | None:
+        return f"{self._mode} {float(self._data[y, x]):.3f}"
+
+
+class ErfLayer(HeatmapLayer):
+    """Effective receptive field (|d logit / d input|) of a clicked pixel, one map per stage.
+
+    Events beyond :class:`HeatmapLayer`'s: ``stage``.
+    """
+
+    _event_names = (*HeatmapLayer._event_names, "stage")
+    _data_names = (*HeatmapLayer._data_names, "_fields", "_origin")
+
+    stage: Evented[str] = Evented(
+        lambda layer, name, value: check_choice(name, value, layer.stages),
+        then="_show_stage",
+        doc="Which stage's field is shown.",
+    )
+
+    def __init__(self, name: str = "effective RF", **kwargs: Any) -> None:
+        super().__init__(name, colormap="inferno", alpha_from_value=True, **kwargs)
+        self._fields: dict[str, np.ndarray] = {}
+        self._origin = (0, 0)
+        self._stage = "final"
+
+    @property
+    def stages(self) -> tuple[str, ...]:
+        """Stages with a field."""
+        return tuple(self._fields)
+
+    def set_fields(self, fields: Mapping[str, np.ndarray], origin: tuple[int, int] = (0, 0)) -> None:
+        """Show ``(h, w)`` fields by stage name (``"final"`` and stage names) of the image window
+        whose top-left pixel is ``origin`` (row, column); zero elsewhere."""
+        self._fields = dict(fields)
+        self._origin = origin
+        if self._stage not in self._fields and self._fields:
+            self._stage = next(iter(self._fields))
+        self._show_stage()
+
+    def clear(self) -> None:
+        self._fields = {}
+        super().clear()
+
+    def _show_stage(self) -> None:
+        if self._fields:
+            data = self._fields[self._stage]
+            top = _saturation_level(data) or float(data.max()) or 1.0
+            (row, col), (h, w) = self._origin, data.shape
+            self.set_data(data, rect=(float(col), float(row), float(w), float(h)), limits=(0.0, top))
+
+
+def _saturation_level(data: np.ndarray, fraction: float = 0.005) -> float:
+    """The value that only the top ``fraction`` of a heavy-tailed field exceeds (on a 1-in-16 sample).
+
+    ``np.partition``, not ``np.percentile``: the latter imports ``numpy.ma`` on first use, a
+    stall of tens of milliseconds on the GUI thread at the first click.
+    """
+    sample = data[::4, ::4].ravel()
+    k = min(sample.size - 1, int(sample.size * (1.0 - fraction)))
+    return float(np.partition(sample, k)[k])

@@ -1,0 +1,105 @@
+"""Probing a pixel (effective RFs, branch contributions) and reading a prediction at one pixel."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fcnviewer.core.alignment import StageGeometry, aligned_scores_at
+from fcnviewer.core.pixels import classes_at, softmax, top_classes
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def predictor(tiny_checkpoint):  # type: ignore[no-untyped-def]
+    from fcnviewer.core.checkpoints import load_checkpoint
+    from fcnviewer.core.inference import Predictor
+
+    return Predictor(load_checkpoint(tiny_checkpoint()), device="cpu", precision="float32")
+
+
+def test_softmax_and_top_classes() -> None:
+    scores = np.array([1.0, 3.0, 2.0, 1000.0, -5.0], np.float32)
+    probabilities = softmax(scores)
+    assert probabilities.sum() == pytest.approx(1.0) and np.isfinite(probabilities).all()  # no overflow
+    top = top_classes(np.array([0.0, 2.0, 1.0, -1.0]), k=3)
+    expected = np.exp([2.0, 1.0, 0.0]) / np.exp([0.0, 2.0, 1.0, -1.0]).sum()
+    assert [i for i, _ in top] == [1, 2, 0]
+    assert [p for _, p in top] == pytest.approx(list(expected))
+
+
+def test_aligned_scores_at_follows_the_rule_at_one_pixel() -> None:
+    scores = np.arange(2 * 3 * 4, dtype=np.float32).reshape(2, 3, 4)
+    geometry = StageGeometry(32, 15.0)
+    assert aligned_scores_at(scores, geometry, 0, 0) == pytest.approx(scores[:, 0, 0])  # clamped at the border
+    assert aligned_scores_at(scores, geometry, 15, 47) == pytest.approx(scores[:, 0, 1])  # on unit (0, 1)
+    assert aligned_scores_at(scores, geometry, 15, 23) == pytest.approx(scores[:, 0, 0] + 0.25)  # a quarter along x
+    halfway = aligned_scores_at(scores, geometry, 31, 15)  # halfway between rows 0 and 1, on column 0
+    assert halfway == pytest.approx((scores[:, 0, 0] + scores[:, 1, 0]) / 2)
+
+
+def test_pixel_reads_match_the_core_upsampling(predictor) -> None:  # type: ignore[no-untyped-def]
+    image = np.random.default_rng(1).integers(0, 255, (70, 90, 3), dtype=np.uint8)
+    prediction = predictor.predict(image)
+    for stage in prediction.stages.values():
+        full = stage.upsampled(70, 90)
+        for y, x in [(0, 0), (13, 77), (69, 89), (35, 44)]:
+            np.testing.assert_allclose(aligned_scores_at(stage.scores, stage.geometry, y, x), full[:, y, x], atol=1e-4)
+    found = classes_at(prediction, 13, 77)
+    assert list(found) == [*prediction.stages, "final"]
+    assert found["final"][0][0] == int(prediction.labels[13, 77])
+    assert found["final"][0][1] == pytest.approx(float(prediction.confidence[13, 77]), rel=1e-5)
+    assert found["8"][0][0] == int(prediction.stages["8"].labels[13, 77])
+
+
+def test_probe_window_is_whole_strides_around_every_box(predictor) -> None:  # type: ignore[no-untyped-def]
+    from fcnviewer.core.probing import VGG_PERIOD, probe_window
+    from fcnviewer.core.receptive import pixel_boxes
+
+    size = (700, 900)
+    y0, y1, x0, x1 = probe_window(predictor.model, 350, 420, size)
+    assert y0 % VGG_PERIOD == 0 and x0 % VGG_PERIOD == 0 and (y1 - y0) * (x1 - x0) < size[0] * size[1] / 2
+    for box in pixel_boxes(predictor.model, 350, 420, size).values():
+        assert y0 <= box.y0 - VGG_PERIOD and box.y1 < y1 and x0 <= box.x0 - VGG_PERIOD and box.x1 < x1
+    assert probe_window(predictor.model, 5, 5, (64, 64)) == (0, 64, 0, 64)  # clipped to the image
+
+
+def test_predictor_probe_equals_the_receptive_field_functions(predictor) -> None:  # type: ignore[no-untyped-def]
+    from fcnviewer.core.receptive import branch_contributions, effective_receptive_fields
+
+    image = np.random.default_rng(2).integers(0, 255, (64, 80, 3), dtype=np.uint8)
+    calls: list[int] = []
+    probe = predictor.probe(image, 30, 40, between=lambda: calls.append(1))
+    inputs = predictor.info.preprocessing.to_tensor(image)
+    fields = effective_receptive_fields(predictor.model, inputs, 30, 40)
+    assert calls == [1] and probe.origin == (0, 0) and set(probe.fields) == set(fields)
+    for stage, field in fields.items():
+        np.testing.assert_allclose(probe.fields[stage], field.values, rtol=1e-5, atol=1e-7)
+    assert probe.class_index == next(iter(fields.values())).class_index
+    whole = branch_contributions(predictor.model, inputs, 30, 40, probe.class_index)
+    assert probe.contributions == pytest.approx(whole)
+    other = predictor.probe(image, 30, 40, class_index=(probe.class_index + 1) % 4)
+    assert other.class_index == (probe.class_index + 1) % 4
+    assert not np.allclose(other.fields["final"], probe.fields["final"])
+
+
+def test_a_probe_stops_where_between_raises(predictor) -> None:  # type: ignore[no-untyped-def]
+    class Stop(Exception):
+        pass
+
+    def stop() -> None:
+        raise Stop
+
+    with pytest.raises(Stop):
+        predictor.probe(np.zeros((40, 40, 3), np.uint8), 10, 10, between=stop)
+
+
+def test_placing_and_reading_stage_maps_loads_no_torch() -> None:
+    code = "import sys, fcnviewer.core.alignment, fcnviewer.core.pixels; print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert result.stdout.strip() == "False"
