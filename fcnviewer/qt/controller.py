@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from PySide6.QtCore import QObject, Signal
 
+from fcnviewer.core.images import image_files
 from fcnviewer.core.names import DEVICES
 from fcnviewer.qt.worker import ImageReader, Worker, WorkerThread
-from fcnviewer.viewer.files import image_files, split_checkpoints
+from fcnviewer.viewer.files import split_checkpoints
 from fcnviewer.viewer.inspector import PixelReport, pixel_report, with_contributions
 from fcnviewer.viewer.layers import Pin
 from fcnviewer.viewer.protocol import (
