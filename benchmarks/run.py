@@ -6,7 +6,9 @@ Prints one JSON document (and writes it to ``--out``) with the sections asked fo
   included) beside a plain eager float32 forward of the same network (``model(x)`` under
   ``torch.no_grad``, NCHW, contiguous, on the preprocessed tensor), interleaved run by run;
   ``ratio`` = predictor / eager (medians). Full-width FCN-8s VGG16 at 500x500, the bundled
-  model at 512x512, torchvision's FCN-ResNet50 at 500x500 for context.
+  model at 512x512, torchvision's FCN-ResNet50 at 500x500 for context. On the CPU, full-width
+  FCN-8s also runs in ONNX Runtime (``ort_s``, ``ort_ratio`` = predictor / ORT), exported with
+  ``torch.onnx`` (``benchmarks/ort_peer.py``; needs ``pip install .[bench]``, else ``null``).
 - ``erf``: one effective receptive field (what a click computes) against one forward.
 - ``gui``: ``benchmarks/gui_bench.py`` in a subprocess (offscreen Qt).
 - ``startup``: ``python main.py IMAGE`` to the window shown and to the first prediction drawn.
@@ -163,11 +165,53 @@ def bundled() -> tuple[Any, str | None]:
 # ----------------------------------------------------------------------------- forward
 
 
-def bench_network(
-    name: str, loaded: Any, size: int, device: str, precision: str, warmup: int, n: int
-) -> dict[str, Any]:
-    """Predictor.predict (and Predictor.forward) against the plain eager fp32 forward of the same weights."""
+def ort_peer(loaded: Any, size: int) -> dict[str, Any]:
+    """An ONNX Runtime CPU session of ``loaded``'s logits for ``size`` x ``size`` inputs, with the export's cost.
+
+    ``{"session": None, "note": ...}`` when onnxruntime is not installed.
+    """
     import torch
+    from ort_peer import OPSET, cpu_session, export_logits, ort_version
+
+    version = ort_version()
+    if version is None:
+        return {"session": None, "note": "onnxruntime or onnx not installed (pip install .[bench]): no ORT peer"}
+    x = loaded.info.preprocessing.to_tensor(test_image(size, size))
+    threads = torch.get_num_threads()
+    with tempfile.TemporaryDirectory() as tmp:  # ORT reads the whole file into the session
+        path = Path(tmp) / "network.onnx"
+        export_s = export_logits(loaded.model, x, path)
+        t0 = time.perf_counter()
+        session = cpu_session(path, threads)
+        session_s = time.perf_counter() - t0
+        size_mb = path.stat().st_size / 1e6
+    info = {
+        "onnxruntime": version,
+        "exporter": f"torch.onnx.export(dynamo=False), opset {OPSET}, input fixed at {size}x{size}",
+        "graph_optimization_level": "ORT_ENABLE_ALL",
+        "provider": "CPUExecutionProvider",
+        "intra_op_threads": threads,
+        "export_s": round(export_s, 2),
+        "session_s": round(session_s, 2),
+        "onnx_mb": round(size_mb, 1),
+    }
+    return {"session": session, "info": info}
+
+
+def bench_network(
+    name: str,
+    loaded: Any,
+    size: int,
+    device: str,
+    precision: str,
+    warmup: int,
+    n: int,
+    ort: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Predictor.predict (and Predictor.forward) against the plain eager fp32 forward of the same weights
+    (and ONNX Runtime's float32 forward of them when ``ort``, from ``ort_peer``, has a session)."""
+    import torch
+    from ort_peer import run_logits
 
     from fcnviewer.core.inference import Predictor
 
@@ -180,16 +224,16 @@ def bench_network(
         with torch.no_grad():
             return eager_model(x)
 
-    timings = interleaved(
-        {
-            "predictor": lambda: predictor.predict(image),
-            "predictor_forward": lambda: predictor.forward(x),
-            "eager": eager,
-        },
-        warmup,
-        n,
-        device,
-    )
+    fns = {
+        "predictor": lambda: predictor.predict(image),
+        "predictor_forward": lambda: predictor.forward(x),
+        "eager": eager,
+    }
+    session = ort["session"] if ort else None
+    if session is not None:
+        x_np = x.cpu().numpy()
+        fns["ort"] = lambda: run_logits(session, x_np)
+    timings = interleaved(fns, warmup, n, device)
     with torch.no_grad():
         want = eager_model(x)["out"].float()
     got = torch.from_numpy(predictor.predict(image).logits).to(want.device)
@@ -213,6 +257,22 @@ def bench_network(
         "label_agreement": round(agree, 5),
         "timings": timings,
     }
+    if session is not None:  # ONNX Runtime's float32 logits against eager float32, as the predictor's above
+        got_ort = torch.from_numpy(run_logits(session, x_np))[0].to(want.device)
+        ort_rel = float((got_ort - want[0]).abs().max() / want.abs().max().clamp_min(1e-12))
+        peer = timings["ort"]
+        result.update(
+            {
+                "ort_s": peer["median_s"],
+                "ort_ratio": round(pred["median_s"] / peer["median_s"], 3),
+                "ort_ratio_min": round(pred["min_s"] / peer["min_s"], 3),
+                "ort_ratio_cpu_time": round(pred["cpu_median_s"] / peer["cpu_median_s"], 3),
+                "ort_max_rel_diff": float(f"{ort_rel:.3g}"),
+                "ort_label_agreement": round(float((got_ort.argmax(0) == want[0].argmax(0)).float().mean()), 5),
+            }
+        )
+    elif ort is not None:
+        result.update({"ort_s": None, "ort_ratio": None, "ort_max_rel_diff": None, "ort_note": ort["note"]})
     return result
 
 
@@ -222,11 +282,18 @@ def section_forward(args: argparse.Namespace) -> dict[str, Any]:
 
     warmup, n = (1, 3) if args.quick else (2, 7)
     out: dict[str, Any] = {"warmup": warmup, "runs": n, "results": [], "notes": []}
+    ort: dict[str, Any] | None = None
     for device in devices(args.device):
         for precision in precisions(device):
             spec = ArchSpec("fcn8s")
             loaded = LoadedModel(randomize_weights(build_model(spec)), ModelInfo.default_for(spec))
-            out["results"].append(bench_network("fcn8s-vgg16 (full width)", loaded, 500, device, precision, warmup, n))
+            if device == "cpu" and ort is None:  # one export serves every CPU precision (same seed, same weights)
+                ort = ort_peer(loaded, 500)
+                out["ort"] = ort.get("info") or {"note": ort["note"]}
+            peer = ort if device == "cpu" else None
+            out["results"].append(
+                bench_network("fcn8s-vgg16 (full width)", loaded, 500, device, precision, warmup, n, peer)
+            )
             _progress(out["results"][-1])
             model, why = bundled()
             if model is None:
@@ -255,9 +322,10 @@ def section_forward(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _progress(result: dict[str, Any]) -> None:
+    ort = f", ORT {result['ort_s']} s, ort_ratio {result['ort_ratio']}" if result.get("ort_s") else ""
     print(
         f"  {result['network']} {result['device']} {result['precision']}: predictor {result['predictor_s']} s, "
-        f"eager {result['eager_fp32_s']} s, ratio {result['ratio']}",
+        f"eager {result['eager_fp32_s']} s, ratio {result['ratio']}{ort}",
         file=sys.stderr,
         flush=True,
     )
