@@ -5,9 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fcnviewer.cli.common import add_model_arguments, fail
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from fcnviewer.core.checkpoints import LoadedModel
 
 NOTE = "boxes are not clipped to the image"
 
@@ -39,74 +44,90 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     return parser
 
 
+class _Refused(Exception):
+    """A request this command cannot answer; the message is the one line to print."""
+
+
 def run(args: argparse.Namespace) -> int:
     """Print the report; exit 2 on any error."""
     from dataclasses import asdict
 
-    import numpy as np
-
     from fcnviewer.core.checkpoints import CheckpointError, load_checkpoint
     from fcnviewer.core.devices import resolve_device
-    from fcnviewer.core.images import ImageError, load_image
-    from fcnviewer.core.receptive import effective_receptive_field, layer_table, pixel_boxes
+    from fcnviewer.core.receptive import layer_table
     from fcnviewer.core.resources import default_checkpoint_path
 
-    if (args.image is None) != (args.pixel is None):
-        fail("rf: --image and --pixel go together")
-        return 2
-    if args.image is None and (args.erf is not None or args.class_index is not None):
-        fail("rf: --erf and --class need --image and --pixel")
-        return 2
-    if args.class_index is not None and args.erf is None:
-        fail("rf: --class only chooses the class of --erf")
-        return 2
     try:
+        _check_arguments(args)
         loaded = load_checkpoint(args.checkpoint or default_checkpoint_path(), arch=args.arch)
         device = resolve_device(args.device)
-    except (CheckpointError, ValueError) as exc:
+        report: dict[str, Any] = {"layers": [asdict(row) for row in layer_table(loaded.model)]}
+        if args.image is not None:
+            report["pixel"] = _pixel_report(loaded, args, device)
+    except (_Refused, CheckpointError, ValueError) as exc:
         fail(str(exc))
         return 2
-    model = loaded.model
-    report: dict[str, Any] = {"layers": [asdict(row) for row in layer_table(model)]}
-    if args.image is not None:
-        try:
-            image = load_image(args.image)
-        except ImageError as exc:
-            fail(str(exc))
-            return 2
-        (y, x), (height, width) = args.pixel, image.shape[:2]
-        if not (0 <= y < height and 0 <= x < width):
-            fail(f"{args.image}: pixel {y},{x} is outside the {height}x{width} image")
-            return 2
-        boxes = pixel_boxes(model, y, x, (height, width))
-        pixel: dict[str, Any] = {
-            "y": y,
-            "x": x,
-            "boxes": [{"stage": stage, "box": box.as_list()} for stage, box in boxes.items()],
-            "clipped": False,
-            "note": NOTE,
-        }
-        report["pixel"] = pixel
-        if args.erf is not None:
-            classes = loaded.info.spec.num_classes
-            if args.class_index is not None and not 0 <= args.class_index < classes:
-                fail(f"{loaded.name}: class {args.class_index} does not exist (the model has {classes} classes)")
-                return 2
-            inputs = loaded.info.preprocessing.to_tensor(image, device=device)
-            erf = effective_receptive_field(model.to(device), inputs, y, x, class_index=args.class_index)
-            try:
-                with Path(args.erf).open("wb") as f:
-                    np.save(f, erf.values)
-            except OSError as exc:
-                fail(f"{args.erf}: {exc.strerror or exc}")
-                return 2
-            name = loaded.info.class_names[erf.class_index]
-            pixel["erf"] = {"file": str(args.erf), "class": erf.class_index, "class_name": name}
     if args.json:
         print(json.dumps(report, indent=2))
     else:
         _print_text(loaded.name, report)
     return 0
+
+
+def _check_arguments(args: argparse.Namespace) -> None:
+    """Refuse option combinations that mean nothing."""
+    if (args.image is None) != (args.pixel is None):
+        raise _Refused("rf: --image and --pixel go together")
+    if args.image is None and (args.erf is not None or args.class_index is not None):
+        raise _Refused("rf: --erf and --class need --image and --pixel")
+    if args.class_index is not None and args.erf is None:
+        raise _Refused("rf: --class only chooses the class of --erf")
+
+
+def _pixel_report(loaded: LoadedModel, args: argparse.Namespace, device: Any) -> dict[str, Any]:
+    """The boxes behind ``--pixel`` of ``--image`` and, with ``--erf``, its effective receptive field."""
+    from fcnviewer.core.images import ImageError, load_image
+    from fcnviewer.core.receptive import pixel_boxes
+
+    try:
+        image = load_image(args.image)
+    except ImageError as exc:
+        raise _Refused(str(exc)) from None
+    (y, x), (height, width) = args.pixel, image.shape[:2]
+    if not (0 <= y < height and 0 <= x < width):
+        raise _Refused(f"{args.image}: pixel {y},{x} is outside the {height}x{width} image")
+    boxes = pixel_boxes(loaded.model, y, x, (height, width))
+    pixel: dict[str, Any] = {
+        "y": y,
+        "x": x,
+        "boxes": [{"stage": stage, "box": box.as_list()} for stage, box in boxes.items()],
+        "clipped": False,
+        "note": NOTE,
+    }
+    if args.erf is not None:
+        pixel["erf"] = _save_erf(loaded, image, (y, x), args, device)
+    return pixel
+
+
+def _save_erf(
+    loaded: LoadedModel, image: np.ndarray, pixel: tuple[int, int], args: argparse.Namespace, device: Any
+) -> dict[str, Any]:
+    """Compute the final output's effective receptive field at ``pixel``, save it to ``--erf``."""
+    import numpy as np
+
+    from fcnviewer.core.receptive import effective_receptive_field
+
+    classes = loaded.info.spec.num_classes
+    if args.class_index is not None and not 0 <= args.class_index < classes:
+        raise _Refused(f"{loaded.name}: class {args.class_index} does not exist (the model has {classes} classes)")
+    inputs = loaded.info.preprocessing.to_tensor(image, device=device)
+    erf = effective_receptive_field(loaded.model.to(device), inputs, *pixel, class_index=args.class_index)
+    try:
+        with Path(args.erf).open("wb") as f:
+            np.save(f, erf.values)
+    except OSError as exc:
+        raise _Refused(f"{args.erf}: {exc.strerror or exc}") from None
+    return {"file": str(args.erf), "class": erf.class_index, "class_name": loaded.info.class_names[erf.class_index]}
 
 
 def _print_text(name: str, report: dict[str, Any]) -> None:

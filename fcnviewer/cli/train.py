@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from fcnviewer.cli.common import fail
 from fcnviewer.core.names import OPTIMIZERS, TRAIN_ARCHS, TRAIN_PRECISIONS
+
+if TYPE_CHECKING:
+    from fcnviewer.core.training import TrainConfig
 
 
 def _steps(text: str) -> tuple[int, ...]:
@@ -52,12 +57,27 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--width", type=float, default=0.125, help="channel width multiplier (default 8/64, the bundled model's)"
     )
+    _add_data_arguments(parser)
+    _add_optimiser_arguments(parser)
+    _add_run_arguments(parser)
+
+
+def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where the scenes come from and how many."""
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--synthetic", action="store_true", help="generated scenes (seeds 0 .. --train-count - 1)")
     source.add_argument("--data", metavar="DIR", help="a PASCAL VOC layout folder or an images/ + masks/ folder")
     parser.add_argument("--size", type=int, default=160, help="scene side / crop size in px (default 160)")
     parser.add_argument("--train-count", type=int, default=100_000, help="number of synthetic training seeds")
     parser.add_argument("--val-count", type=int, default=32, help="validation scenes (synthetic: seeds from 1,000,000)")
+    parser.add_argument("--scale", type=_scale, default=(0.7, 1.4), help="random rescaling range (default 0.7,1.4)")
+    parser.add_argument(
+        "--workers", type=int, default=0, help="processes drawing the training scenes while the net trains (default 0)"
+    )
+
+
+def _add_optimiser_arguments(parser: argparse.ArgumentParser) -> None:
+    """Steps, batch, optimiser, losses and regularisation."""
     parser.add_argument("--steps", type=_steps, default=(1000,), help="steps per stage: N, or N,N,N for each stage")
     parser.add_argument("--batch", type=int, default=8, help="images per step (default 8)")
     parser.add_argument("--lr", type=float, default=0.01, help="learning rate (default 0.01)")
@@ -96,6 +116,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="batch norm after every backbone conv while training, folded into the convs when saved",
     )
+
+
+def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """Precision, seeds, validation and saving, where and how the run goes."""
     parser.add_argument(
         "--precision",
         choices=TRAIN_PRECISIONS,
@@ -103,10 +127,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="bfloat16: forward and backward under autocast, weights stay float32 (fast on GPUs and on CPUs "
         "with AVX512-BF16 or AMX)",
     )
-    parser.add_argument(
-        "--workers", type=int, default=0, help="processes drawing the training scenes while the net trains (default 0)"
-    )
-    parser.add_argument("--scale", type=_scale, default=(0.7, 1.4), help="random rescaling range (default 0.7,1.4)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--val-every", type=int, default=500, help="validate every N steps (0: only at the end)")
     parser.add_argument("--save-every", type=int, default=500, help="save training state every N steps")
@@ -118,75 +138,31 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+class _Data(NamedTuple):
+    """The training and validation sets and what the checkpoints record about them."""
+
+    train_set: Any
+    val_set: Any
+    class_names: Sequence[str]
+    palette: Sequence[tuple[int, int, int]]
+    preprocessing: Any
+    crop: int | None
+
+
 def run(args: argparse.Namespace) -> int:
     """Train; exit 0 on success, 2 on bad input."""
     from fcnviewer.core.checkpoints import CheckpointError
-    from fcnviewer.core.training import TrainConfig, command_line, train
+    from fcnviewer.core.training import train
 
     try:
-        if args.synthetic:
-            from fcnviewer.core.training.data.synthetic import (
-                CLASS_NAMES,
-                PALETTE,
-                SYNTHETIC_PREPROCESSING,
-                SyntheticScenes,
-            )
-
-            train_set = SyntheticScenes.train(args.train_count, args.size)
-            val_set = SyntheticScenes.evaluation(args.val_count, args.size) if args.val_count else None
-            class_names, palette, preprocessing = CLASS_NAMES, PALETTE, SYNTHETIC_PREPROCESSING
-            crop = None
-        else:
-            from fcnviewer.core.preprocessing import CAFFE_BGR
-            from fcnviewer.core.training.data.folders import open_folder
-
-            train_set = open_folder(args.data, split="train")
-            val_set = open_folder(args.data, split="val")
-            if args.val_count and len(val_set) > args.val_count:
-                val_set = val_set.subset(range(args.val_count))
-            class_names, palette = train_set.class_names, train_set.palette
-            preprocessing = CAFFE_BGR
-            crop = args.size
-            train_set = train_set.resized(args.size)
-        config = TrainConfig(
-            arch=args.arch,
-            width=args.width,
-            num_classes=len(class_names),
-            steps=args.steps,
-            batch=args.batch,
-            lr=args.lr,
-            momentum=args.momentum,
-            optimizer=args.optimizer,
-            class_weights=args.class_weights,
-            lovasz=args.lovasz,
-            learn_upsampling=args.learn_upsampling,
-            weight_decay=args.weight_decay,
-            schedule=args.schedule,
-            warmup=args.warmup,
-            dropout=args.dropout,
-            batch_norm=args.batch_norm,
-            precision=args.precision,
-            workers=args.workers,
-            scale=args.scale,
-            crop=crop,
-            seed=args.seed,
-            val_every=args.val_every,
-            save_every=args.save_every,
-            out=Path(args.out),
-            device=args.device,
-            threads=args.threads,
-            init=Path(args.init) if args.init else None,
-            resume=Path(args.resume) if args.resume else None,
-            command=command_line(),
-            extra={"data": "synthetic" if args.synthetic else str(args.data), "size": args.size, "width": args.width},
-        )
+        data = _data(args)
         results = train(
-            config,
-            train_set,
-            val_set,
-            preprocessing,
-            class_names=class_names,
-            palette=palette,
+            _config(args, data),
+            data.train_set,
+            data.val_set,
+            data.preprocessing,
+            class_names=data.class_names,
+            palette=data.palette,
             progress=not args.no_progress,
         )
     except (CheckpointError, ValueError, OSError, FloatingPointError) as exc:
@@ -198,3 +174,64 @@ def run(args: argparse.Namespace) -> int:
             line += f" (val mean IU {result.val['mean_iu']:.4f})"
         print(line)
     return 0
+
+
+def _data(args: argparse.Namespace) -> _Data:
+    """Synthetic scenes (seeded) or a segmentation folder's train and val splits."""
+    if args.synthetic:
+        from fcnviewer.core.training.data.synthetic import (
+            CLASS_NAMES,
+            PALETTE,
+            SYNTHETIC_PREPROCESSING,
+            SyntheticScenes,
+        )
+
+        train_set = SyntheticScenes.train(args.train_count, args.size)
+        val_set = SyntheticScenes.evaluation(args.val_count, args.size) if args.val_count else None
+        return _Data(train_set, val_set, CLASS_NAMES, PALETTE, SYNTHETIC_PREPROCESSING, None)
+    from fcnviewer.core.preprocessing import CAFFE_BGR
+    from fcnviewer.core.training.data.folders import open_folder
+
+    train_set = open_folder(args.data, split="train")
+    val_set = open_folder(args.data, split="val")
+    if args.val_count and len(val_set) > args.val_count:
+        val_set = val_set.subset(range(args.val_count))
+    return _Data(train_set.resized(args.size), val_set, train_set.class_names, train_set.palette, CAFFE_BGR, args.size)
+
+
+def _config(args: argparse.Namespace, data: _Data) -> TrainConfig:
+    """The run's settings, as the command line gave them."""
+    from fcnviewer.core.training import TrainConfig, command_line
+
+    return TrainConfig(
+        arch=args.arch,
+        width=args.width,
+        num_classes=len(data.class_names),
+        steps=args.steps,
+        batch=args.batch,
+        lr=args.lr,
+        momentum=args.momentum,
+        optimizer=args.optimizer,
+        class_weights=args.class_weights,
+        lovasz=args.lovasz,
+        learn_upsampling=args.learn_upsampling,
+        weight_decay=args.weight_decay,
+        schedule=args.schedule,
+        warmup=args.warmup,
+        dropout=args.dropout,
+        batch_norm=args.batch_norm,
+        precision=args.precision,
+        workers=args.workers,
+        scale=args.scale,
+        crop=data.crop,
+        seed=args.seed,
+        val_every=args.val_every,
+        save_every=args.save_every,
+        out=Path(args.out),
+        device=args.device,
+        threads=args.threads,
+        init=Path(args.init) if args.init else None,
+        resume=Path(args.resume) if args.resume else None,
+        command=command_line(),
+        extra={"data": "synthetic" if args.synthetic else str(args.data), "size": args.size, "width": args.width},
+    )
