@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from fcnviewer.cli.common import add_model_arguments, fail
+from fcnviewer.cli.common import add_model_arguments, fail, load_model_for
 
 NOTE = "boxes are not clipped to the image"
 
@@ -45,11 +45,10 @@ def run(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from fcnviewer.core.checkpoints import CheckpointError, load_checkpoint
     from fcnviewer.core.devices import resolve_device
+    from fcnviewer.core.errors import UserError
     from fcnviewer.core.images import ImageError, load_image
     from fcnviewer.core.receptive import effective_receptive_field, layer_table, pixel_boxes
-    from fcnviewer.core.resources import default_checkpoint_path
 
     if (args.image is None) != (args.pixel is None):
         fail("rf: --image and --pixel go together")
@@ -61,9 +60,9 @@ def run(args: argparse.Namespace) -> int:
         fail("rf: --class only chooses the class of --erf")
         return 2
     try:
-        loaded = load_checkpoint(args.checkpoint or default_checkpoint_path(), arch=args.arch)
+        loaded = load_model_for(args)
         device = resolve_device(args.device)
-    except (CheckpointError, ValueError) as exc:
+    except (UserError, ValueError) as exc:
         fail(str(exc))
         return 2
     model = loaded.model

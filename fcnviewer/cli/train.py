@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from fcnviewer.cli.common import fail
+from fcnviewer.cli.common import CHECKPOINT_HELP, fail, resolve_checkpoint_for
 from fcnviewer.core.names import OPTIMIZERS, TRAIN_ARCHS, TRAIN_PRECISIONS
 
 
@@ -112,7 +112,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--save-every", type=int, default=500, help="save training state every N steps")
     parser.add_argument("--out", default="runs/train", metavar="DIR", help="output folder (default runs/train)")
     parser.add_argument("--resume", metavar="CK", help="continue from <out>/<arch>-state.pth")
-    parser.add_argument("--init", metavar="CK", help="initialise the first stage from this checkpoint (shared tensors)")
+    parser.add_argument(
+        "--init", metavar="CK|NAME", help=f"initialise the first stage from this {CHECKPOINT_HELP} (shared tensors)"
+    )
     parser.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:1, ... (default: CUDA if available)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -120,7 +122,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Train; exit 0 on success, 2 on bad input."""
-    from fcnviewer.core.checkpoints import CheckpointError
+    from fcnviewer.core.errors import UserError
     from fcnviewer.core.training import TrainConfig, command_line, train
 
     try:
@@ -175,7 +177,7 @@ def run(args: argparse.Namespace) -> int:
             out=Path(args.out),
             device=args.device,
             threads=args.threads,
-            init=Path(args.init) if args.init else None,
+            init=resolve_checkpoint_for(args.init) if args.init else None,
             resume=Path(args.resume) if args.resume else None,
             command=command_line(),
             extra={"data": "synthetic" if args.synthetic else str(args.data), "size": args.size, "width": args.width},
@@ -189,7 +191,7 @@ def run(args: argparse.Namespace) -> int:
             palette=palette,
             progress=not args.no_progress,
         )
-    except (CheckpointError, ValueError, OSError, FloatingPointError) as exc:
+    except (UserError, ValueError, OSError, FloatingPointError) as exc:
         fail(str(exc))
         return 2
     for result in results:
