@@ -32,6 +32,7 @@ def test_first_use_downloads_verifies_and_loads_then_uses_the_cache(local_zoo) -
     seen.clear()
     assert zoo.load_model(local_zoo.name, progress=lambda *a: seen.append(a)).path == local_zoo.cached_path
     assert seen == []  # cached: nothing fetched
+    assert zoo.resolve_checkpoint(local_zoo.name) == local_zoo.cached_path  # what train --init NAME uses
 
 
 def test_a_wrong_hash_is_refused_in_one_line_and_nothing_is_kept(local_zoo) -> None:
