@@ -87,3 +87,30 @@ def test_cancel_stops_the_download_keeps_the_model_and_leaves_no_part_file(
     qtbot.waitUntil(lambda: loaded_window.download_progress.dialog is None)
     assert loaded_window.loaded is shown and loaded_window.model.prediction is not None
     assert list(local_zoo.cached_path.parent.iterdir()) == []
+
+
+def _visible(name: str) -> list:
+    return [w for w in QApplication.topLevelWidgets() if w.objectName() == name and w.isVisible()]
+
+
+def test_a_synthetic_model_on_a_photo_offers_the_pretrained_models_once(qtbot, window, tmp_path, image_path) -> None:
+    from fcnviewer.core.checkpoints import ModelInfo, save_checkpoint
+    from fcnviewer.core.models import ArchSpec, build_model
+    from fcnviewer.core.resources import sample_images
+
+    spec = ArchSpec("fcn8s", 6, 1 / 16)
+    info = dataclasses.replace(ModelInfo.default_for(spec), training={"data": "synthetic"})
+    checkpoint = save_checkpoint(tmp_path / "synthetic.safetensors", build_model(spec), info)
+    with qtbot.waitSignal(window.prediction_shown, timeout=30000):
+        window.load_model(checkpoint)
+        window.open_paths([sample_images()[0]])
+    assert _visible("pretrained-hint") == []  # a bundled scene is what the model knows
+    with qtbot.waitSignal(window.prediction_shown, timeout=30000):
+        window.open_paths([image_path])
+    (hint,) = _visible("pretrained-hint")
+    next(b for b in hint.buttons() if b.text() == "Pretrained Models…").click()
+    (dialog,) = _visible("pretrained-dialog")
+    dialog.close()
+    with qtbot.waitSignal(window.prediction_shown, timeout=30000):
+        window.open_paths([image_path])
+    assert _visible("pretrained-hint") == []  # once a session
