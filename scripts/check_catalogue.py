@@ -37,25 +37,26 @@ def find(lines: list[str], needle: str, start: int = 0) -> int:
     return next((i + 1 for i in range(start, len(lines)) if needle in lines[i]), 0)
 
 
-def check_torchvision() -> list[bool]:
+#: One entry checked: its name, whether it matches, and where its source says so.
+Row = tuple[str, bool, str]
+
+
+def check_torchvision() -> list[Row]:
     import torch
     from torchvision.models import segmentation
 
-    results = []
+    rows = []
     for name, _module, enum, _arch in TORCHVISION_WEIGHTS:
         entry, weights = catalogue()[name], getattr(getattr(segmentation, enum), TORCHVISION_MEMBER)
         prefix = torch.hub.HASH_REGEX.search(weights.url.rsplit("/", 1)[-1]).group(1)
         same = entry.url == weights.url and entry.hash.value == prefix and entry.size_mb == weights.meta["_file_size"]  # type: ignore[union-attr]
-        print(
-            f"{'OK ' if same else 'DIFF'} {name}: {entry.url} sha256:{entry.hash.value}  <- torchvision {enum}."  # type: ignore[union-attr]
-            f"{TORCHVISION_MEMBER}.url = {weights.url} (HASH_REGEX: {prefix}), size {weights.meta['_file_size']}"
-        )
-        results.append(same)
-    return results
+        where = f"torchvision {enum}.{TORCHVISION_MEMBER}.url = {weights.url} (HASH_REGEX: {prefix})"
+        rows.append((name, same, f"{where}, size {weights.meta['_file_size']}"))
+    return rows
 
 
-def check_pytorch_fcn(repo: Path) -> list[bool]:
-    results = []
+def check_pytorch_fcn(repo: Path) -> list[Row]:
+    rows = []
     for name, arch, url, md5, where, _miou, _size in PYTORCH_FCN:
         path = f"torchfcn/models/{where.split(':')[0]}"
         lines = git_lines(repo, path)
@@ -63,27 +64,28 @@ def check_pytorch_fcn(repo: Path) -> list[bool]:
         url_line, md5_line = find(lines, f"url='{url}'", start), find(lines, f"md5='{md5}'", start)
         entry = catalogue()[name]
         same = bool(url_line and md5_line) and entry.url == url and entry.hash.value == md5  # type: ignore[union-attr]
-        print(
-            f"{'OK ' if same else 'DIFF'} {name}: {entry.url} md5:{entry.hash.value}  <- pytorch-fcn "  # type: ignore[union-attr]
-            f"{path}:{url_line} (url), :{md5_line} (md5), in {CLASSES[arch].removesuffix('(')} (line {start})"
-        )
-        results.append(same)
-    return results
+        cls = CLASSES[arch].removesuffix("(")
+        rows.append((name, same, f"pytorch-fcn {path}:{url_line} (url), :{md5_line} (md5), in {cls} (line {start})"))
+    return rows
 
 
-def check_unet(repo: Path) -> list[bool]:
+def check_unet(repo: Path) -> list[Row]:
     lines = git_lines(repo, "hubconf.py")
-    results = []
+    rows = []
     for name in ("unet_carvana_scale0.5", "unet_carvana_scale1.0"):
         entry = catalogue()[name]
         line = find(lines, f"'{entry.url}'")
-        same = bool(line) and entry.hash is None
-        print(
-            f"{'OK ' if same else 'DIFF'} {name}: {entry.url} hash:none  <- milesial hubconf.py:{line}"
-            f" (load_state_dict_from_url without check_hash: no hash published, so not verified)"
-        )
-        results.append(same)
-    return results
+        note = "load_state_dict_from_url without check_hash: no hash published, so not verified"
+        rows.append((name, bool(line) and entry.hash is None, f"milesial hubconf.py:{line} ({note})"))
+    return rows
+
+
+def report(rows: list[Row]) -> None:
+    """One line per entry: OK or DIFF, the URL and hash it holds, and where its source says so."""
+    for name, same, where in rows:
+        entry = catalogue()[name]
+        held = "hash:none" if entry.hash is None else f"{entry.hash.algorithm}:{entry.hash.value}"
+        print(f"{'OK ' if same else 'DIFF'} {name}: {entry.url} {held}  <- {where}")
 
 
 def main() -> int:
@@ -91,14 +93,18 @@ def main() -> int:
     parser.add_argument("--pytorch-fcn", type=Path, help="a git checkout (or bare repository) of wkentaro/pytorch-fcn")
     parser.add_argument("--unet", type=Path, help="a git checkout (or bare repository) of milesial/Pytorch-UNet")
     args = parser.parse_args()
-    results = check_torchvision()
+    rows = check_torchvision()
+    report(rows)
     for repo, check in ((args.pytorch_fcn, check_pytorch_fcn), (args.unet, check_unet)):
         if repo is not None:
             head = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True).stdout
             print(f"# {repo} at {head.strip()}")
-            results += check(repo)
-    print(f"{sum(results)} of {len(results)} entries match their source")
-    return 0 if all(results) else 1
+            found = check(repo)
+            report(found)
+            rows += found
+    matching = sum(same for _name, same, _where in rows)
+    print(f"{matching} of {len(rows)} entries match their source")
+    return 0 if matching == len(rows) else 1
 
 
 if __name__ == "__main__":

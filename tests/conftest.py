@@ -44,11 +44,32 @@ def rgb_image() -> np.ndarray:
 
 
 @pytest.fixture
-def http_server(tmp_path: Path):
-    """``(base_url, folder)``: a threaded HTTP server on 127.0.0.1 serving ``folder`` (the only
-    network any test touches)."""
+def serve():
+    """A factory: ``serve(handler_class) -> base_url`` of a threaded HTTP server on 127.0.0.1 (the
+    only network any test touches), shut down after the test."""
     import http.server
     import threading
+
+    servers = []
+
+    def start(handler: type) -> str:
+        httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+        thread.start()
+        servers.append((httpd, thread))
+        return f"http://127.0.0.1:{httpd.server_address[1]}"
+
+    yield start
+    for httpd, thread in servers:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)
+
+
+@pytest.fixture
+def http_server(serve, tmp_path: Path):
+    """``(base_url, folder)``: a server on 127.0.0.1 serving the files of ``folder``."""
+    import http.server
 
     folder = tmp_path / "served"
     folder.mkdir()
@@ -60,13 +81,7 @@ def http_server(tmp_path: Path):
         def log_message(self, *args) -> None:
             pass
 
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}", folder
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(5)
+    return serve(Handler), folder
 
 
 @pytest.fixture

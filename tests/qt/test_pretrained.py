@@ -16,7 +16,7 @@ from fcnviewer.qt.pretrained_dialog import COLUMNS, show_pretrained_models
 
 
 @pytest.fixture
-def held_server(local_zoo, http_server) -> Iterator[tuple[str, threading.Event]]:
+def held_server(local_zoo, http_server, serve) -> Iterator[tuple[str, threading.Event]]:
     """A server that sends the first 1.1 MB of the tiny model, then waits for the event to send the rest."""
     payload = (http_server[1] / "tiny.pth").read_bytes()
     assert len(payload) > 1_200_000
@@ -35,13 +35,8 @@ def held_server(local_zoo, http_server) -> Iterator[tuple[str, threading.Event]]
         def log_message(self, *args) -> None:
             pass
 
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/tiny.pth", release
+    yield f"{serve(Handler)}/tiny.pth", release
     release.set()
-    httpd.shutdown()
-    httpd.server_close()
 
 
 def test_the_dialog_lists_the_catalogue_and_loads_the_chosen_model(qtbot, window, local_zoo) -> None:
