@@ -1,4 +1,4 @@
-"""The ``fcnviewer`` command: ``view`` (the default), ``predict``, ``rf``, ``train``, ``eval``.
+"""The ``fcnviewer`` command: ``view`` (the default), ``predict``, ``rf``, ``train``, ``eval``, ``models``.
 
 Subcommand modules import torch only inside ``run`` so that ``fcnviewer view`` shows its
 window before the network stack is loaded.
@@ -19,6 +19,7 @@ SUBCOMMANDS = {
     "rf": "fcnviewer.cli.rf",
     "train": "fcnviewer.cli.train",
     "eval": "fcnviewer.cli.eval",
+    "models": "fcnviewer.cli.models",
 }
 
 

@@ -8,7 +8,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from fcnviewer.cli.common import fail
+from fcnviewer.cli.common import CHECKPOINT_HELP, fail, load_model_for
 
 #: Column labels of the summary scores (``fcnviewer.core.training.metrics.SUMMARY_KEYS``).
 SUMMARY_LABELS = {"pixel_acc": "pixel acc.", "mean_acc": "mean acc.", "mean_iu": "mean IU", "fw_iu": "f.w. IU"}
@@ -22,7 +22,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Evaluate a checkpoint on held-out synthetic scenes or a segmentation folder. Stage maps are "
         "aligned to the image pixels (as the viewer shows them) and arg-maxed.",
     )
-    parser.add_argument("--checkpoint", metavar="CK", help="checkpoint file; default: the bundled model")
+    parser.add_argument("--checkpoint", metavar="CK|NAME", help=f"{CHECKPOINT_HELP}; default: the bundled model")
     parser.add_argument("--arch", default=None, help="override the detected architecture (e.g. fcn8s-atonce)")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--synthetic", action="store_true", help="generated scenes (seeds from --seed on)")
@@ -41,13 +41,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate; exit 0 on success, 2 on bad input."""
-    from fcnviewer.core.checkpoints import CheckpointError, load_checkpoint
-    from fcnviewer.core.resources import default_checkpoint_path
+    from fcnviewer.core.errors import UserError
     from fcnviewer.core.training import evaluate
 
     try:
         device = _device(args.device)
-        loaded = load_checkpoint(args.checkpoint or default_checkpoint_path(), arch=args.arch)
+        loaded = load_model_for(args)
         info = loaded.info
         if args.synthetic:
             from fcnviewer.core.training.data.synthetic import EVAL_SEED_BASE, SyntheticScenes
@@ -67,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         if len(names) != info.spec.num_classes:
             raise ValueError(f"the data has {len(names)} classes but the network predicts {info.spec.num_classes}")
         result = evaluate(loaded.model, dataset, info.preprocessing, device, progress=not args.json)
-    except (CheckpointError, ValueError, OSError) as exc:
+    except (UserError, ValueError, OSError) as exc:
         fail(str(exc))
         return 2
     if args.confusion:

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fcnviewer.cli.common import add_model_arguments, add_prediction_arguments, fail
+from fcnviewer.cli.common import add_model_arguments, add_prediction_arguments, fail, load_model_for
 
 if TYPE_CHECKING:
     from fcnviewer.core.checkpoints import ModelInfo
@@ -28,16 +28,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Predict every image; exit 0 only if every one worked."""
-    from fcnviewer.core.checkpoints import CheckpointError, load_checkpoint
+    from fcnviewer.core.errors import UserError
     from fcnviewer.core.images import DEFAULT_MAX_PIXELS
     from fcnviewer.core.inference import Predictor
-    from fcnviewer.core.resources import default_checkpoint_path
 
     max_pixels = args.max_pixels or DEFAULT_MAX_PIXELS
     try:
-        loaded = load_checkpoint(args.checkpoint or default_checkpoint_path(), arch=args.arch)
+        loaded = load_model_for(args)
         predictor = Predictor(loaded, device=args.device, precision=args.precision, max_pixels=max_pixels)
-    except (CheckpointError, ValueError) as exc:
+    except (UserError, ValueError) as exc:
         fail(str(exc))
         return 2
     failures = 0

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fcnviewer.cli.common import add_model_arguments, fail
+from fcnviewer.cli.common import add_model_arguments, fail, load_model_for
 
 if TYPE_CHECKING:
     import numpy as np
@@ -52,19 +52,18 @@ def run(args: argparse.Namespace) -> int:
     """Print the report; exit 2 on any error."""
     from dataclasses import asdict
 
-    from fcnviewer.core.checkpoints import CheckpointError, load_checkpoint
     from fcnviewer.core.devices import resolve_device
+    from fcnviewer.core.errors import UserError
     from fcnviewer.core.receptive import layer_table
-    from fcnviewer.core.resources import default_checkpoint_path
 
     try:
         _check_arguments(args)
-        loaded = load_checkpoint(args.checkpoint or default_checkpoint_path(), arch=args.arch)
+        loaded = load_model_for(args)
         device = resolve_device(args.device)
         report: dict[str, Any] = {"layers": [asdict(row) for row in layer_table(loaded.model)]}
         if args.image is not None:
             report["pixel"] = _pixel_report(loaded, args, device)
-    except (_Refused, CheckpointError, ValueError) as exc:
+    except (_Refused, UserError, ValueError) as exc:
         fail(str(exc))
         return 2
     if args.json:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from fcnviewer.cli.common import fail
+from fcnviewer.cli.common import CHECKPOINT_HELP, fail, resolve_checkpoint_for
 from fcnviewer.core.names import OPTIMIZERS, TRAIN_ARCHS, TRAIN_PRECISIONS
 
 if TYPE_CHECKING:
@@ -132,7 +132,9 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--save-every", type=int, default=500, help="save training state every N steps")
     parser.add_argument("--out", default="runs/train", metavar="DIR", help="output folder (default runs/train)")
     parser.add_argument("--resume", metavar="CK", help="continue from <out>/<arch>-state.pth")
-    parser.add_argument("--init", metavar="CK", help="initialise the first stage from this checkpoint (shared tensors)")
+    parser.add_argument(
+        "--init", metavar="CK|NAME", help=f"initialise the first stage from this {CHECKPOINT_HELP} (shared tensors)"
+    )
     parser.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:1, ... (default: CUDA if available)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -151,7 +153,7 @@ class _Data(NamedTuple):
 
 def run(args: argparse.Namespace) -> int:
     """Train; exit 0 on success, 2 on bad input."""
-    from fcnviewer.core.checkpoints import CheckpointError
+    from fcnviewer.core.errors import UserError
     from fcnviewer.core.training import train
 
     try:
@@ -165,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
             palette=data.palette,
             progress=not args.no_progress,
         )
-    except (CheckpointError, ValueError, OSError, FloatingPointError) as exc:
+    except (UserError, ValueError, OSError, FloatingPointError) as exc:
         fail(str(exc))
         return 2
     for result in results:
@@ -230,7 +232,7 @@ def _config(args: argparse.Namespace, data: _Data) -> TrainConfig:
         out=Path(args.out),
         device=args.device,
         threads=args.threads,
-        init=Path(args.init) if args.init else None,
+        init=resolve_checkpoint_for(args.init) if args.init else None,
         resume=Path(args.resume) if args.resume else None,
         command=command_line(),
         extra={"data": "synthetic" if args.synthetic else str(args.data), "size": args.size, "width": args.width},

@@ -47,8 +47,9 @@ class Controller(QObject):
 
     Signals: ``image_shown``, ``prediction_shown``, ``probe_shown``, ``model_loaded`` (each after
     the model shows it); ``error(message, dialog)``, ``status(message, milliseconds)``,
-    ``busy_changed(busy)``, ``device_changed(device)``, ``reports_changed(reports)`` and
-    ``opened(path)`` (a file or folder to remember).
+    ``busy_changed(busy)``, ``device_changed(device)``, ``reports_changed(reports)``,
+    ``opened(path)`` (a file or folder to remember), ``download_progress(name, done, total)``
+    and ``download_ended()`` (a pretrained model's download, see :meth:`cancel_download`).
     """
 
     image_shown = Signal()
@@ -61,6 +62,8 @@ class Controller(QObject):
     device_changed = Signal(str)
     reports_changed = Signal(object)
     opened = Signal(str)
+    download_progress = Signal(str, int, int)
+    download_ended = Signal()
 
     def __init__(
         self, model: ViewerModel, *, device: str = "auto", max_pixels: int | None = None, precision: str = "auto"
@@ -73,6 +76,7 @@ class Controller(QObject):
         self.model_text = "no model"
         self.checkpoint: str | None = None
         self.arch: str | None = None
+        self._loading: LoadModelRequest | None = None
         self.image_path: Path | None = None
         self.images: list[Path] = []
         self.image_index = -1
@@ -143,7 +147,15 @@ class Controller(QObject):
         Results of the model shown until now are stale from here on (a failed load keeps it).
         """
         self.requests.advance("model")
-        self.submit(LoadModelRequest, path=None if path is None else str(path), arch=arch, device=self.device)
+        if self._loading is not None:
+            self._loading.cancel.set()  # a download of the model asked for before stops
+        text = None if path is None else str(path)
+        self._loading = self.submit(LoadModelRequest, path=text, arch=arch, device=self.device)
+
+    def cancel_download(self) -> None:
+        """Stop the running download of a pretrained model; the model shown stays."""
+        if self._loading is not None:
+            self._loading.cancel.set()
 
     def set_device(self, device: str) -> None:
         """Run the network on ``device`` from now on (the model is reloaded there)."""
@@ -175,11 +187,16 @@ class Controller(QObject):
 
     def _on_job_finished(self, request: Request) -> None:
         self._running.discard(request.request_id)
+        if isinstance(request, LoadModelRequest):
+            self.download_ended.emit()
         if not self._running and not self.worker_thread.worker.pending() and not self.files_thread.worker.pending():
             self.busy_changed.emit(False)
 
     def _on_job_progress(self, request: Request, done: int, total: int) -> None:
-        if self.requests.is_current(request):
+        if isinstance(request, LoadModelRequest):
+            if not request.cancel.is_set():
+                self.download_progress.emit(str(request.path), done, total)
+        elif self.requests.is_current(request):
             self.status.emit(f"running tile {done} of {total}…", 2000)
 
     def _on_job_returned(self, result: ModelLoaded | ImageOpened | Predicted | Probed) -> None:
@@ -193,7 +210,7 @@ class Controller(QObject):
         self._fail[type(request)](request, error_message(exc))
 
     def _on_load_failed(self, request: LoadModelRequest, message: str) -> None:
-        self.error.emit(message, True)
+        self.error.emit(message, not request.cancel.is_set())  # a cancel the user asked for needs no dialog
         self._show_device(self.loaded_device)  # the model stays where it was
         if self.loaded is not None and self.model.prediction is None:
             self._predict()  # the previous model stays: predict what is shown with it
@@ -223,7 +240,7 @@ class Controller(QObject):
         self.requests.advance("probe")
         self.model.set_classes(loaded.info.class_names, loaded.info.palette_array)
         self.model_text = f"{loaded.name} · {loaded.info.spec.arch} · {result.device} {result.precision}"
-        if request.path is not None:
+        if request.path is not None and loaded.path == Path(request.path):  # a file, not a pretrained model's name
             self.opened.emit(request.path)
         self.model.clear_prediction()
         self._set_reports([])

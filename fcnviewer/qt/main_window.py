@@ -21,6 +21,7 @@ from fcnviewer.qt.inspector_panel import InspectorPanel
 from fcnviewer.qt.layer_panel import LayerPanel
 from fcnviewer.qt.legend_panel import LegendPanel
 from fcnviewer.qt.menus import Menus, ShortcutsDialog
+from fcnviewer.qt.pretrained_dialog import DownloadProgress, PhotoHint
 from fcnviewer.qt.settings_store import SettingsStore
 from fcnviewer.viewer.viewer_model import ViewerModel
 
@@ -89,6 +90,8 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self.exporter = Exporter(self)
         self.menus = Menus(self)
+        self.download_progress = DownloadProgress(self.controller, self)
+        self.photo_hint = PhotoHint(self)
         self._connect_controller()
         self.canvas.hovered.connect(self._on_hovered_changed)
         self.canvas.clicked.connect(self._on_pixel_clicked)

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from fcnviewer.core.names import DEVICES
 from fcnviewer.qt.canvas import ZOOM_STEP
+from fcnviewer.qt.pretrained_dialog import show_pretrained_models
 
 if TYPE_CHECKING:
     from fcnviewer.qt.main_window import MainWindow
@@ -130,6 +131,7 @@ class Menus:
         window = self.window
         self._action(model, "Open &Checkpoint…", self._on_open_checkpoint_requested, ["Ctrl+Alt+O"])
         self._action(model, "Use &Bundled Model", lambda: window.load_model(None), [])
+        self._action(model, "&Pretrained Models…", lambda: show_pretrained_models(window), [])
         device_menu = model.addMenu("&Device")
         self.device_group = QActionGroup(window)
         for name in DEVICES:

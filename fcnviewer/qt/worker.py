@@ -138,12 +138,17 @@ class QueueWorker(QObject):
 
 
 def load_model(worker: Worker, request: LoadModelRequest) -> ModelLoaded:
-    """Load the checkpoint and make the worker's predictor for it."""
-    from fcnviewer.core.checkpoints import load_checkpoint
+    """Load the checkpoint (a pretrained model is downloaded first, its progress sent as the
+    request's ``progress``) and make the worker's predictor for it."""
     from fcnviewer.core.inference import Predictor
-    from fcnviewer.core.resources import default_checkpoint_path
+    from fcnviewer.core.zoo import load_model as load
 
-    loaded = load_checkpoint(request.path or default_checkpoint_path(), arch=request.arch)
+    loaded = load(
+        request.path,
+        arch=request.arch,
+        progress=lambda done, total: worker.progress.emit(request, done, total),
+        cancelled=lambda: request.cancel.is_set() or worker.stopped,
+    )
     worker.check_abort()
     predictor = Predictor(loaded, device=request.device, precision=worker.precision, **worker.limit)
     worker.predictor = predictor

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import threading
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -52,11 +53,13 @@ class Request:
 
 @dataclass(frozen=True, eq=False)
 class LoadModelRequest(Request):
-    """Load a checkpoint (``None``: the bundled default) onto ``device``."""
+    """Load a checkpoint file or a pretrained model's name (downloaded first; ``None``: the
+    bundled default) onto ``device``; setting ``cancel`` stops its download."""
 
     path: str | None = None
     arch: str | None = None
     device: str = "auto"
+    cancel: threading.Event = field(default_factory=threading.Event)
     depends_on: ClassVar[tuple[str, ...]] = ("model",)
 
 
