@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, Signal
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
+from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, Signal
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QResizeEvent
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QProgressBar, QWidget
 
 from fcnviewer.qt.canvas import Canvas
@@ -26,6 +26,13 @@ from fcnviewer.viewer.viewer_model import ViewerModel
 
 #: Environment variable naming a JSON file the window writes its state to (for end-to-end tests).
 E2E_REPORT_ENV = "FCNVIEWER_E2E_REPORT"
+#: Narrowest a dock gets (the inspector's table then scrolls; words are never broken).
+DOCK_MIN_WIDTH = 120
+#: Widest a dock gets, in pixels and as a share of the window's width: the canvas keeps the rest.
+DOCK_MAX_WIDTH = 360
+DOCK_MAX_SHARE = 0.2
+#: Version of the saved dock layout: layouts saved by an older layout scheme are not restored.
+STATE_VERSION = 2
 
 
 class _FromController:
@@ -77,6 +84,7 @@ class MainWindow(QMainWindow):
         self.controller = Controller(self.model, device=device, max_pixels=max_pixels, precision=precision)
         self.last_error = ""
         self.canvas = Canvas(self.model.layers)
+        self.canvas.setMinimumSize(200, 150)
         self.setCentralWidget(self.canvas)
         self.layer_panel = LayerPanel(self.model.layers)
         self.legend_panel = LegendPanel(self.model)
@@ -100,8 +108,19 @@ class MainWindow(QMainWindow):
         dock = QDockWidget(title, self)
         dock.setObjectName(f"dock-{title.lower()}")
         dock.setWidget(widget)
+        dock.setMinimumWidth(DOCK_MIN_WIDTH)
         self.addDockWidget(area, dock)
         return dock
+
+    def _limit_dock_widths(self) -> None:
+        """No dock takes more than its share of the window's width, whatever its contents ask for."""
+        widest = max(DOCK_MIN_WIDTH, min(DOCK_MAX_WIDTH, int(self.width() * DOCK_MAX_SHARE)))
+        for dock in self.docks.values():
+            dock.setMaximumWidth(widest)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        self._limit_dock_widths()
+        super().resizeEvent(event)
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
@@ -136,18 +155,26 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ settings
 
     def _restore_settings(self) -> None:
-        geometry = self.settings.value("geometry")
-        if isinstance(geometry, QByteArray):
-            self.restoreGeometry(geometry)
-        else:
-            self.resize(1280, 800)
-        state = self.settings.value("state")
+        """The saved size, position and dock layout, unless they no longer fit the screen."""
+        geometry, state = self.settings.value("geometry"), self.settings.value("state")
+        if not (isinstance(geometry, QByteArray) and self.restoreGeometry(geometry) and self._fits_screen()):
+            self.resize(self._default_size())
+            return
+        self._limit_dock_widths()
         if isinstance(state, QByteArray):
-            self.restoreState(state)
+            self.restoreState(state, STATE_VERSION)
+
+    def _fits_screen(self) -> bool:
+        screen = self.screen().availableGeometry()
+        return self.width() <= screen.width() and self.height() <= screen.height()
+
+    def _default_size(self) -> QSize:
+        screen = self.screen().availableGeometry()
+        return QSize(min(1280, screen.width()), min(800, screen.height()))
 
     def _save_settings(self) -> None:
         self.settings.set_value("geometry", self.saveGeometry())
-        self.settings.set_value("state", self.saveState())
+        self.settings.set_value("state", self.saveState(STATE_VERSION))
         self.settings.set_value("device", self.device)
         self.settings.close()
 
