@@ -15,7 +15,9 @@ from PySide6.QtCore import QObject, Signal
 
 from fcnviewer.core.images import image_files
 from fcnviewer.core.names import DEVICES
+from fcnviewer.core.resources import sample_images
 from fcnviewer.qt.worker import ImageReader, Worker, WorkerThread
+from fcnviewer.viewer.domain import domain_note, model_summary, needs_domain_note, training_domain
 from fcnviewer.viewer.files import split_checkpoints
 from fcnviewer.viewer.inspector import PixelReport, pixel_report, with_contributions
 from fcnviewer.viewer.layers import Pin
@@ -47,8 +49,9 @@ class Controller(QObject):
 
     Signals: ``image_shown``, ``prediction_shown``, ``probe_shown``, ``model_loaded`` (each after
     the model shows it); ``error(message, dialog)``, ``status(message, milliseconds)``,
-    ``busy_changed(busy)``, ``device_changed(device)``, ``reports_changed(reports)`` and
-    ``opened(path)`` (a file or folder to remember).
+    ``busy_changed(busy)``, ``device_changed(device)``, ``reports_changed(reports)``,
+    ``opened(path)`` (a file or folder to remember) and ``notice(message)`` (something the user
+    should read once: a model trained on synthetic scenes shown an image of theirs).
     """
 
     image_shown = Signal()
@@ -61,6 +64,7 @@ class Controller(QObject):
     device_changed = Signal(str)
     reports_changed = Signal(object)
     opened = Signal(str)
+    notice = Signal(str)
 
     def __init__(
         self, model: ViewerModel, *, device: str = "auto", max_pixels: int | None = None, precision: str = "auto"
@@ -78,6 +82,7 @@ class Controller(QObject):
         self.image_index = -1
         self.reports: list[PixelReport] = []
         self.closed = False
+        self.domain_noted = False  # the domain note is given once a session
         self._running: set[int] = set()
         self._show: dict[type, Callable[[Any], None]] = {
             ModelLoaded: self._on_model_changed,
@@ -153,6 +158,13 @@ class Controller(QObject):
         if self.loaded is not None:
             self.load_model(self.checkpoint, arch=self.arch)
 
+    def model_summary(self) -> str:
+        """What the loaded model is and was trained on (Model > Model Info)."""
+        if self.loaded is None:
+            return "No model is loaded: open a checkpoint (Model > Open Checkpoint…) or use the bundled model."
+        info = self.loaded.info
+        return model_summary(self.loaded.name, info.spec.arch, info.class_names, info.training)
+
     def _show_device(self, device: str) -> None:
         self.device = device
         self.device_changed.emit(device)
@@ -222,7 +234,8 @@ class Controller(QObject):
         self.loaded_device = request.device
         self.requests.advance("probe")
         self.model.set_classes(loaded.info.class_names, loaded.info.palette_array)
-        self.model_text = f"{loaded.name} · {loaded.info.spec.arch} · {result.device} {result.precision}"
+        domain = training_domain(loaded.info.training)
+        self.model_text = f"{loaded.name} · {loaded.info.spec.arch} · {domain} · {result.device} {result.precision}"
         if request.path is not None:
             self.opened.emit(request.path)
         self.model.clear_prediction()
@@ -247,6 +260,15 @@ class Controller(QObject):
         note = f" ({'; '.join(prediction.notes)})" if prediction.notes else ""
         self.status.emit(f"predicted in {prediction.seconds:.2f} s on {prediction.device}{note}", 5000)
         self.prediction_shown.emit()
+        self._note_domain()
+
+    def _note_domain(self) -> None:
+        """Say once that a model trained on synthetic scenes means nothing on the user's own images."""
+        assert self.loaded is not None
+        info = self.loaded.info
+        if not self.domain_noted and needs_domain_note(info.training, self.image_path, sample_images()):
+            self.domain_noted = True
+            self.notice.emit(domain_note(info.class_names))
 
     def _on_probe_changed(self, result: Probed) -> None:
         request, found = result.request, result.probe

@@ -82,7 +82,7 @@ class MainWindow(QMainWindow):
         device = str(self.settings.value("device", device)) if device == "auto" else device
         self.model = ViewerModel()
         self.controller = Controller(self.model, device=device, max_pixels=max_pixels, precision=precision)
-        self.last_error = ""
+        self.last_error = self.last_notice = ""
         self.canvas = Canvas(self.model.layers)
         self.canvas.setMinimumSize(200, 150)
         self.setCentralWidget(self.canvas)
@@ -151,6 +151,7 @@ class MainWindow(QMainWindow):
         controller.busy_changed.connect(self.busy.setVisible)
         controller.reports_changed.connect(self.inspector.set_reports)
         controller.opened.connect(self.settings.remember)
+        controller.notice.connect(self.report_notice)
 
     # ------------------------------------------------------------------ settings
 
@@ -233,6 +234,7 @@ class MainWindow(QMainWindow):
 
     def _on_model_loaded(self) -> None:
         self.model_label.setText(self.controller.model_text)
+        self.model_label.setToolTip(self.controller.model_summary())
 
     def _on_hovered_changed(self, y: int, x: int) -> None:
         if y >= 0:
@@ -263,12 +265,21 @@ class MainWindow(QMainWindow):
         self.last_error = message
         self.statusBar().showMessage(message, 15000)
         if dialog:
-            box = QMessageBox(QMessageBox.Icon.Warning, "FCN Viewer", message, QMessageBox.StandardButton.Ok, self)
-            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-            box.setWindowModality(Qt.WindowModality.NonModal)
-            box.setObjectName("error-dialog")
-            box.show()
+            self._message_box(QMessageBox.Icon.Warning, message, "error-dialog")
         self.error_shown.emit(message)
+
+    def report_notice(self, message: str) -> None:
+        """Show ``message`` (something to read once) in a dialog that blocks nothing."""
+        self.last_notice = message
+        self._message_box(QMessageBox.Icon.Information, message, "notice-dialog")
+
+    def _message_box(self, icon: QMessageBox.Icon, message: str, name: str) -> QMessageBox:
+        box = QMessageBox(icon, "FCN Viewer", message, QMessageBox.StandardButton.Ok, self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.setWindowModality(Qt.WindowModality.NonModal)
+        box.setObjectName(name)
+        box.show()
+        return box
 
     def show_shortcuts(self) -> ShortcutsDialog:
         """Open the list of keyboard shortcuts."""

@@ -130,6 +130,7 @@ class Menus:
         window = self.window
         self._action(model, "Open &Checkpoint…", self._on_open_checkpoint_requested, ["Ctrl+Alt+O"])
         self._action(model, "Use &Bundled Model", lambda: window.load_model(None), [])
+        self._action(model, "Model &Info…", self._on_model_info_requested, ["Ctrl+I"])
         device_menu = model.addMenu("&Device")
         self.device_group = QActionGroup(window)
         for name in DEVICES:
@@ -172,6 +173,9 @@ class Menus:
         if path:
             settings.set_last_dir(Path(path).parent)
             self.window.load_model(path)
+
+    def _on_model_info_requested(self) -> None:
+        QMessageBox.information(self.window, "Model Info", self.window.controller.model_summary())
 
     def _on_about_requested(self) -> None:
         QMessageBox.about(self.window, "About FCN Viewer", ABOUT)

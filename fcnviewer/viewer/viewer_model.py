@@ -62,7 +62,9 @@ class ViewerModel:
             visible=False, description="pixels whose class the skip connections changed (finest vs coarsest stage)"
         )
         self.uncertainty_layer = UncertaintyLayer(
-            visible=False, opacity=0.8, description="confidence (top probability) or entropy of the prediction"
+            visible=False,
+            opacity=0.8,
+            description="how unsure the prediction is: entropy of its class probabilities (bright: unsure)",
         )
         self.erf_layer = ErfLayer(
             opacity=0.8, description="effective receptive field of the clicked pixel: |d logit / d input|"

@@ -164,7 +164,7 @@ def _uncertainty_layer() -> UncertaintyLayer:
         (lambda: LabelLayer("mask"), "mode", "contour", "outline", ValueError),
         (lambda: HeatmapLayer("heat"), "colormap", "magma", "jet", ValueError),
         (_score_layer, "class_index", 2, 3, ValueError),
-        (_uncertainty_layer, "mode", "entropy", "variance", ValueError),
+        (_uncertainty_layer, "mode", "confidence", "variance", ValueError),
         (_erf_layer, "stage", "8", "16", ValueError),
     ],
 )
