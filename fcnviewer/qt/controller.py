@@ -73,6 +73,7 @@ class Controller(QObject):
         self.model = model
         self.requests = Requests()
         self.device = self.loaded_device = device
+        self.available_devices: tuple[str, ...] = DEVICES  # until the worker says which this machine has
         self.loaded: LoadedModel | None = None
         self.model_text = "no model"
         self.checkpoint: str | None = None
@@ -232,6 +233,7 @@ class Controller(QObject):
         request, loaded = result.request, result.loaded
         self.loaded, self.checkpoint, self.arch = loaded, request.path, request.arch
         self.loaded_device = request.device
+        self.available_devices = result.devices
         self.requests.advance("probe")
         self.model.set_classes(loaded.info.class_names, loaded.info.palette_array)
         domain = training_domain(loaded.info.training)

@@ -140,6 +140,14 @@ class Menus:
             action.triggered.connect(lambda _=False, n=name: window.set_device(n))
             self.device_group.addAction(action)
         window.controller.device_changed.connect(self._on_device_changed)
+        window.controller.model_loaded.connect(self._on_devices_known)
+
+    def _on_devices_known(self) -> None:
+        """Grey out the devices this machine does not have."""
+        present = self.window.controller.available_devices
+        for action in self.device_group.actions():
+            action.setEnabled(action.text() in present)
+            action.setToolTip("" if action.isEnabled() else f"this machine has no {action.text()} device")
 
     def _on_device_changed(self, device: str) -> None:
         for action in self.device_group.actions():

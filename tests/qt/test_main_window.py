@@ -253,8 +253,11 @@ def test_an_unavailable_device_keeps_the_model_where_it_was(qtbot, loaded_window
     loaded = win.loaded
     with qtbot.waitSignal(win.error_shown, timeout=20000) as blocker:
         win.set_device("cuda")
-    assert "CUDA is not available" in blocker.args[0]
+    assert "CUDA is not available" in blocker.args[0] and "choose cpu or auto" in blocker.args[0]
+    assert "Error" not in blocker.args[0] and ".py" not in blocker.args[0]  # the user's words, not the program's
     assert win.loaded is loaded and win.device == "cpu"
+    enabled = {a.text(): a.isEnabled() for a in win.menus.device_group.actions()}
+    assert enabled["cpu"] and enabled["auto"] and not enabled["cuda"]  # greyed out
     assert [a.text() for a in win.menus.device_group.actions() if a.isChecked()] == ["cpu"]
 
 
