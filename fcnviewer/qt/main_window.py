@@ -11,10 +11,11 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QResizeEvent
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QProgressBar, QWidget
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QProgressBar, QWidget
 
 from fcnviewer.qt.canvas import Canvas
 from fcnviewer.qt.controller import Box, Controller
+from fcnviewer.qt.elided_label import ElidedLabel
 from fcnviewer.qt.export import Exporter
 from fcnviewer.qt.icons import app_icon
 from fcnviewer.qt.inspector_panel import InspectorPanel
@@ -124,13 +125,14 @@ class MainWindow(QMainWindow):
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
-        self.hover_label = QLabel("")
+        self.hover_label = ElidedLabel("")
         self.busy = QProgressBar()
         self.busy.setRange(0, 0)
         self.busy.setMaximumWidth(120)
         self.busy.setTextVisible(False)
         self.busy.hide()
-        self.model_label = QLabel("no model")
+        self.model_label = ElidedLabel("no model")
+        self.model_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         bar.addWidget(self.hover_label, 1)
         bar.addPermanentWidget(self.busy)
         bar.addPermanentWidget(self.model_label)
@@ -225,6 +227,7 @@ class MainWindow(QMainWindow):
 
     def _on_image_shown(self) -> None:
         assert self.model.image is not None
+        self.hover_label.setText("")  # it described a pixel of the image before
         self.canvas.set_image_size(*self.model.image.shape[:2])
         images, index = self.controller.images, self.controller.image_index
         parts = ["FCN Viewer"]
@@ -233,6 +236,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(" — ".join(parts))
 
     def _on_model_loaded(self) -> None:
+        self.hover_label.setText("")  # it described the previous model's prediction
         self.model_label.setText(self.controller.model_text)
         self.model_label.setToolTip(self.controller.model_summary())
 
