@@ -84,6 +84,7 @@ class Controller(QObject):
         self.reports: list[PixelReport] = []
         self.closed = False
         self.domain_noted = False  # the domain note is given once a session
+        self.fallback = False  # the bundled model replaces a checkpoint that failed with no model loaded
         self._running: set[int] = set()
         self._show: dict[type, Callable[[Any], None]] = {
             ModelLoaded: self._on_model_changed,
@@ -206,8 +207,13 @@ class Controller(QObject):
         self._fail[type(request)](request, error_message(exc))
 
     def _on_load_failed(self, request: LoadModelRequest, message: str) -> None:
-        self.error.emit(message, True)
         self._show_device(self.loaded_device)  # the model stays where it was
+        if self.loaded is None and request.path is not None:  # no model to fall back on: the bundled one
+            self.error.emit(f"{message}. The bundled model is loaded instead.", True)
+            self.fallback = True
+            self.load_model(None)
+            return
+        self.error.emit(message, True)
         if self.loaded is not None and self.model.prediction is None:
             self._predict()  # the previous model stays: predict what is shown with it
 
@@ -240,6 +246,9 @@ class Controller(QObject):
         self.model_text = f"{loaded.name} · {loaded.info.spec.arch} · {domain} · {result.device} {result.precision}"
         if request.path is not None:
             self.opened.emit(request.path)
+        if self.fallback:
+            self.fallback = False
+            self.model_text = f"{self.model_text} (instead of the checkpoint that failed)"
         self.model.clear_prediction()
         self._set_reports([])
         self.model_loaded.emit()
@@ -285,7 +294,7 @@ class Controller(QObject):
         its effective receptive field and branch contributions; returns the boxes by stage."""
         prediction = self.model.prediction
         if prediction is None or self.loaded is None:
-            self.status.emit("no prediction yet: wait for the network", 3000)
+            self.status.emit(self._why_no_prediction(), 5000)
             return {}
         from fcnviewer.core.receptive import pixel_boxes  # torch is loaded by now (there is a model)
 
@@ -300,6 +309,15 @@ class Controller(QObject):
             self.requests.advance("probe")
         self.submit(ProbeRequest, image=self.model.image, y=y, x=x, class_index=int(prediction.labels[y, x]))
         return boxes
+
+    def _why_no_prediction(self) -> str:
+        """What a click before any prediction is told: wait only if a result is on its way."""
+        working = bool(self._running or self.worker_thread.worker.pending())
+        if self.loaded is None and not working:
+            return "no model is loaded: open a checkpoint (Model > Open Checkpoint…) or use Model > Use Bundled Model"
+        if working:
+            return "the network is still working: click again when the masks show"
+        return "no prediction for this image (see the last message): open another image or model"
 
     def clear_pins(self) -> None:
         """Remove every pin, its boxes and effective receptive field."""
