@@ -82,6 +82,7 @@ class MainWindow(QMainWindow):
         self.settings = SettingsStore(settings if settings is not None else QSettings("fcnviewer", "fcnviewer"))
         device = str(self.settings.value("device", device)) if device == "auto" else device
         self.model = ViewerModel()
+        self.model.show_background = str(self.settings.value("show_background", False)).lower() == "true"
         self.controller = Controller(self.model, device=device, max_pixels=max_pixels, precision=precision)
         self.last_error = self.last_notice = ""
         self.canvas = Canvas(self.model.layers)

@@ -123,6 +123,13 @@ class Menus:
         self.keep_pins_action.setCheckable(True)
         self._action(view, "&Clear Pins", window.clear_pins, ["Esc"])
         view.addSeparator()
+        self.background_action = self._action(
+            view, "Show &Background Class", None, ["B"], "Paint class 0 (background) too; by default it is transparent"
+        )
+        self.background_action.setCheckable(True)
+        self.background_action.setChecked(window.model.show_background)
+        self.background_action.toggled.connect(self._on_show_background_toggled)
+        view.addSeparator()
         for dock in window.docks.values():
             view.addAction(dock.toggleViewAction())
 
@@ -148,6 +155,10 @@ class Menus:
         for action in self.device_group.actions():
             action.setEnabled(action.text() in present)
             action.setToolTip("" if action.isEnabled() else f"this machine has no {action.text()} device")
+
+    def _on_show_background_toggled(self, show: bool) -> None:
+        self.window.model.set_show_background(show)
+        self.window.settings.set_value("show_background", show)
 
     def _on_device_changed(self, device: str) -> None:
         for action in self.device_group.actions():

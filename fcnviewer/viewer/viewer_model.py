@@ -84,16 +84,29 @@ class ViewerModel:
         self.class_names: tuple[str, ...] = ()
         self.palette = np.zeros((0, 3), dtype=np.uint8)
         self._hidden_classes: frozenset[int] = frozenset()
+        #: Whether class 0 (the background) is drawn in the label layers (default: transparent).
+        self.show_background = False
         self.image: np.ndarray | None = None
         self.prediction: Prediction | None = None
 
     # ------------------------------------------------------------------ classes
 
     def set_classes(self, class_names: Sequence[str], palette: np.ndarray) -> None:
-        """Names and ``(C, 3)`` uint8 colours of the model's classes."""
+        """Names and ``(C, 3)`` uint8 colours of the model's classes; class 0 (background) is hidden
+        unless :attr:`show_background` (napari's labels convention: label 0 is transparent)."""
         self.class_names, self.palette = tuple(class_names), np.asarray(palette, dtype=np.uint8)
         self._hidden_classes = frozenset()
         self.events.classes.emit()
+        self.hidden_classes = self._default_hidden()
+
+    def _default_hidden(self) -> frozenset[int]:
+        return frozenset() if self.show_background or not self.class_names else frozenset({0})
+
+    def set_show_background(self, show: bool) -> None:
+        """Draw class 0 (the background) in the label layers, or leave it transparent (the default)."""
+        self.show_background = bool(show)
+        if self.class_names:
+            self.hidden_classes = (self._hidden_classes - {0}) | self._default_hidden()
 
     def _on_hidden_classes_changed(self) -> None:
         for layer in self.label_layers():

@@ -87,6 +87,7 @@ def pixels_differ(a: np.ndarray, b: np.ndarray) -> float:
 def test_toggling_layers_changes_what_is_drawn(qtbot, loaded_window) -> None:  # type: ignore[no-untyped-def]
     win = loaded_window
     model = win.model
+    model.set_show_background(True)  # every pixel coloured (the tiny model's stage 32 sees mostly class 0)
     mask = model.mask_layer
     with_mask = win.canvas.rendered_rgb()
     mask.visible = False
@@ -149,6 +150,8 @@ def test_status_bar_describes_the_pixel_under_the_cursor(qtbot, loaded_window) -
 def test_legend_shows_shares_and_hides_classes(qtbot, loaded_window) -> None:  # type: ignore[no-untyped-def]
     win = loaded_window
     legend = win.legend_panel
+    assert win.model.hidden_classes == {0} and legend.table.item(0, 0).checkState() == Qt.CheckState.Unchecked
+    win.model.set_show_background(True)
     counts = np.bincount(win.model.prediction.labels.ravel(), minlength=4)
     for index in range(4):
         assert legend.share_text(index) == f"{100 * counts[index] / counts.sum():.1f} %"

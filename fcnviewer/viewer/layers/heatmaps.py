@@ -160,7 +160,7 @@ class UncertaintyLayer(HeatmapLayer):
     mode: Evented[str] = Evented(one_of(MODES), then="_show_mode", doc="``confidence`` or ``entropy``.")
 
     def __init__(self, name: str = "uncertainty", *, mode: str = "entropy", **kwargs: Any) -> None:
-        super().__init__(name, colormap="magma", **kwargs)
+        super().__init__(name, colormap="magma", alpha_from_value=True, **kwargs)
         initialize(self, mode=mode)
         self._maps: dict[str, np.ndarray] = {}
         self._num_classes = 2
