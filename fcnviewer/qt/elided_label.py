@@ -13,7 +13,7 @@ class ElidedLabel(QLabel):
 
     #: Narrowest and widest the label asks to be, in characters of the current font.
     MIN_CHARACTERS = 8
-    MAX_CHARACTERS = 60
+    MAX_CHARACTERS = 90
 
     def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
         super().__init__(text, parent)
