@@ -15,7 +15,7 @@ from PySide6.QtCore import QObject, Signal
 
 from fcnviewer.core.images import image_files
 from fcnviewer.core.names import DEVICES
-from fcnviewer.core.resources import sample_images
+from fcnviewer.core.resources import resource_dir, sample_images
 from fcnviewer.qt.worker import ImageReader, Worker, WorkerThread
 from fcnviewer.viewer.domain import domain_note, model_summary, needs_domain_note, training_domain
 from fcnviewer.viewer.files import split_checkpoints
@@ -41,6 +41,17 @@ if TYPE_CHECKING:
 
 R = TypeVar("R", bound=Request)
 Box = tuple[int, int, int, int]
+
+
+def _with_siblings(paths: Sequence[str | Path]) -> tuple[list[Path], int]:
+    """The images to step through and the one to show first: for one image file, every image of
+    its folder (as image viewers do) and that one; otherwise the images named or inside folders."""
+    if len(paths) == 1 and Path(paths[0]).is_file():
+        chosen = Path(paths[0])
+        siblings = image_files([chosen.parent])
+        if chosen in siblings:
+            return siblings, siblings.index(chosen)
+    return image_files(paths), 0
 
 
 class Controller(QObject):
@@ -122,13 +133,18 @@ class Controller(QObject):
             self.load_model(checkpoint)
         if not others:
             return
-        images = image_files(others)
+        images, index = _with_siblings(others)
         if not images:
             self.error.emit(f"{others[0]}: no images found there", True)
             return
+        bundled = resource_dir().resolve()
         for path in others:
-            self.opened.emit(str(path))
-        self.open_image(images, 0, step=1 if len(images) > 1 else 0)  # an unreadable first one: the next
+            if not Path(path).resolve().is_relative_to(bundled):  # the samples are not the user's recent files
+                self.opened.emit(str(path))
+        # Of a list or folder an unreadable first image gives way to the next; one image chosen is
+        # reported (and what is shown stays), even when its folder's images came with it.
+        single = len(others) == 1 and Path(others[0]).is_file()
+        self.open_image(images, index, step=1 if len(images) > 1 and not single else 0)
 
     def open_image(self, images: Sequence[Path], index: int, *, step: int = 0, origin: int | None = None) -> None:
         """Read image ``index`` of ``images`` (on the files thread) and show it; an unreadable one is

@@ -173,15 +173,20 @@ class Menus:
         if not self.recent_menu.actions():
             self.recent_menu.addAction("(none)").setEnabled(False)
 
+    def start_dir(self) -> str:
+        """Where the Open dialogs start: the shown image's folder, else the last folder used."""
+        shown = self.window.image_path
+        return str(shown.parent) if shown is not None else self.window.settings.last_dir()
+
     def _on_open_image_requested(self) -> None:
         settings = self.window.settings
-        paths, _ = QFileDialog.getOpenFileNames(self.window, "Open image", settings.last_dir(), IMAGE_FILTER)
+        paths, _ = QFileDialog.getOpenFileNames(self.window, "Open image", self.start_dir(), IMAGE_FILTER)
         if paths:
             settings.set_last_dir(Path(paths[0]).parent)
             self.window.open_paths(paths)
 
     def _on_open_folder_requested(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self.window, "Open folder of images", self.window.settings.last_dir())
+        folder = QFileDialog.getExistingDirectory(self.window, "Open folder of images", self.start_dir())
         if folder:
             self.window.settings.set_last_dir(folder)
             self.window.open_paths([folder])
