@@ -13,7 +13,7 @@ from typing import Any
 
 from PySide6.QtCore import QEvent, QSignalBlocker, Qt
 from PySide6.QtGui import QColor, QKeyEvent, QLinearGradient, QPainter, QPaintEvent
-from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QSlider, QToolButton, QWidget
+from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QSlider, QToolButton, QWidget
 
 from fcnviewer.viewer.colormaps import COLORMAPS, lookup_table
 from fcnviewer.viewer.events import Emitter
@@ -98,7 +98,14 @@ class LayerControls(QWidget):
         self.opacity_slider.setRange(0, 100)
         self.opacity_slider.setValue(round(layer.opacity * 100))
         self.opacity_slider.valueChanged.connect(self._on_opacity_slider_changed)
-        self.form.addRow("Opacity", self.opacity_slider)
+        self.opacity_value = QLabel()
+        self.opacity_value.setMinimumWidth(self.opacity_value.fontMetrics().horizontalAdvance("100 %"))
+        self.opacity_value.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self._show_opacity(self.opacity_slider.value())
+        opacity_row = QHBoxLayout()
+        opacity_row.addWidget(self.opacity_slider, 1)
+        opacity_row.addWidget(self.opacity_value)
+        self.form.addRow("Opacity", opacity_row)
         self._subscribe(layer.events.opacity, self._on_opacity_changed)
         self._add_rows()
 
@@ -132,10 +139,15 @@ class LayerControls(QWidget):
 
     def _on_opacity_slider_changed(self, value: int) -> None:
         self.layer.opacity = value / 100
+        self._show_opacity(value)
 
     def _on_opacity_changed(self, value: float) -> None:
         with QSignalBlocker(self.opacity_slider):
             self.opacity_slider.setValue(round(value * 100))
+        self._show_opacity(round(value * 100))
+
+    def _show_opacity(self, percent: int) -> None:
+        self.opacity_value.setText(f"{percent} %")
 
 
 class LabelControls(LayerControls):

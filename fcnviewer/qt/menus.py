@@ -50,7 +50,12 @@ class ShortcutsDialog(QDialog):
         rows += [
             ("Pin a pixel (receptive fields)", "Click"),
             ("Keep earlier pins", "Shift+Click"),
-            ("Solo a layer", "Alt+Click"),
+            ("Zoom in / out at the pointer", "Mouse wheel"),
+            ("Pan", "Drag"),
+            ("Show or hide a layer", "Click its eye (Layers)"),
+            ("Reorder layers", "Drag a layer (Layers)"),
+            ("Solo a layer", "Alt+Click (Layers)"),
+            ("Open images or checkpoints", "Drop files on the window"),
         ]
         table = QTableWidget(len(rows), 2, self)
         table.setHorizontalHeaderLabels(["Action", "Keys"])
@@ -122,6 +127,7 @@ class Menus:
         )
         self.keep_pins_action.setCheckable(True)
         self._action(view, "&Clear Pins", window.clear_pins, ["Esc"])
+        self._action(view, "&Toggle Selected Layer", window.layer_panel.toggle_current, ["V"])
         view.addSeparator()
         self.background_action = self._action(
             view, "Show &Background Class", None, ["B"], "Paint class 0 (background) too; by default it is transparent"
