@@ -361,7 +361,7 @@ def test_exports_never_overwrite_without_asking(qtbot, loaded_window, tmp_path: 
         assert set(arrays.files) == {"logits", "classes", "score32", "score16", "score8"}
         assert arrays["logits"].dtype == np.float32 and list(arrays["classes"]) == list(win.model.class_names)
     with Image.open(view) as image:
-        assert image.size == (win.canvas.width(), win.canvas.height())
+        assert image.size == (win.model.image.shape[1], win.model.image.shape[0])  # the image, not the screen
     asked: list[str] = []
 
     def answer(button):  # type: ignore[no-untyped-def]
