@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import pytest
 from PySide6.QtCore import QRectF
 
 from fcnviewer.qt.canvas import Canvas
 from fcnviewer.viewer.layers import BoxesLayer, LayerList, Pin, clip_box
+
+
+@pytest.fixture
+def boxed_canvas(qtbot):  # type: ignore[no-untyped-def]
+    """A shown canvas of a 384x384 image with only a boxes layer."""
+    layers = LayerList()
+    layers.append(BoxesLayer())
+    canvas = Canvas(layers)
+    qtbot.addWidget(canvas)
+    canvas.resize(400, 400)
+    canvas.show()
+    canvas.set_image_size(384, 384)
+    return canvas, layers[0]
 
 
 def test_clip_box_cuts_to_the_image_and_measures_the_reach() -> None:
@@ -14,15 +28,8 @@ def test_clip_box_cuts_to_the_image_and_measures_the_reach() -> None:
     assert clip_box((400, 0, 500, 10), 384, 384) == (None, 117)
 
 
-def test_boxes_are_solid_inside_the_image_dotted_past_it_with_a_legend(qtbot) -> None:  # type: ignore[no-untyped-def]
-    layers = LayerList()
-    boxes = BoxesLayer()
-    layers.append(boxes)
-    canvas = Canvas(layers)
-    qtbot.addWidget(canvas)
-    canvas.resize(400, 400)
-    canvas.show()
-    canvas.set_image_size(384, 384)
+def test_boxes_are_solid_inside_the_image_dotted_past_it_with_a_legend(boxed_canvas) -> None:  # type: ignore[no-untyped-def]
+    canvas, boxes = boxed_canvas
     boxes.pin(Pin(192, 192, {"32": (-26, -26, 409, 409), "16": (-20, -20, 403, 403), "8": (100, 100, 283, 283)}))
     marks = canvas._visuals[boxes].marks[0]
     image = QRectF(0, 0, 384, 384)
@@ -40,15 +47,8 @@ def test_boxes_are_solid_inside_the_image_dotted_past_it_with_a_legend(qtbot) ->
     assert not canvas.box_legend.isVisible()
 
 
-def test_the_legend_never_covers_the_pin(qtbot) -> None:  # type: ignore[no-untyped-def]
-    layers = LayerList()
-    boxes = BoxesLayer()
-    layers.append(boxes)
-    canvas = Canvas(layers)
-    qtbot.addWidget(canvas)
-    canvas.resize(400, 400)
-    canvas.show()
-    canvas.set_image_size(384, 384)
+def test_the_legend_never_covers_the_pin(boxed_canvas) -> None:  # type: ignore[no-untyped-def]
+    canvas, boxes = boxed_canvas
     for y, x in ((5, 5), (5, 370), (370, 5), (370, 370)):
         boxes.pin(Pin(y, x, {"32": (x - 200, y - 200, x + 200, y + 200)}))
         point = canvas.scene_point(y + 0.5, x + 0.5).toPoint()
