@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, Signal
+from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QResizeEvent
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QProgressBar, QWidget
 
@@ -23,17 +23,11 @@ from fcnviewer.qt.layer_panel import LayerPanel
 from fcnviewer.qt.legend_panel import LegendPanel
 from fcnviewer.qt.menus import Menus, ShortcutsDialog
 from fcnviewer.qt.settings_store import SettingsStore
+from fcnviewer.qt.window_layout import limit_dock_widths, restore_layout, save_layout
 from fcnviewer.viewer.viewer_model import ViewerModel
 
 #: Environment variable naming a JSON file the window writes its state to (for end-to-end tests).
 E2E_REPORT_ENV = "FCNVIEWER_E2E_REPORT"
-#: Narrowest a dock gets (the inspector's table then scrolls; words are never broken).
-DOCK_MIN_WIDTH = 120
-#: Widest a dock gets, in pixels and as a share of the window's width: the canvas keeps the rest.
-DOCK_MAX_WIDTH = 360
-DOCK_MAX_SHARE = 0.2
-#: Version of the saved dock layout: layouts saved by an older layout scheme are not restored.
-STATE_VERSION = 2
 
 
 class _FromController:
@@ -102,7 +96,7 @@ class MainWindow(QMainWindow):
         self._connect_controller()
         self.canvas.hovered.connect(self._on_hovered_changed)
         self.canvas.clicked.connect(self._on_pixel_clicked)
-        self._restore_settings()
+        restore_layout(self, self.docks.values(), self.settings)
 
     # ------------------------------------------------------------------ construction
 
@@ -110,18 +104,11 @@ class MainWindow(QMainWindow):
         dock = QDockWidget(title, self)
         dock.setObjectName(f"dock-{title.lower()}")
         dock.setWidget(widget)
-        dock.setMinimumWidth(DOCK_MIN_WIDTH)
         self.addDockWidget(area, dock)
         return dock
 
-    def _limit_dock_widths(self) -> None:
-        """No dock takes more than its share of the window's width, whatever its contents ask for."""
-        widest = max(DOCK_MIN_WIDTH, min(DOCK_MAX_WIDTH, int(self.width() * DOCK_MAX_SHARE)))
-        for dock in self.docks.values():
-            dock.setMaximumWidth(widest)
-
     def resizeEvent(self, event: QResizeEvent) -> None:
-        self._limit_dock_widths()
+        limit_dock_widths(self, self.docks.values())
         super().resizeEvent(event)
 
     def _build_status_bar(self) -> None:
@@ -158,27 +145,8 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ settings
 
-    def _restore_settings(self) -> None:
-        """The saved size, position and dock layout, unless they no longer fit the screen."""
-        geometry, state = self.settings.value("geometry"), self.settings.value("state")
-        if not (isinstance(geometry, QByteArray) and self.restoreGeometry(geometry) and self._fits_screen()):
-            self.resize(self._default_size())
-            return
-        self._limit_dock_widths()
-        if isinstance(state, QByteArray):
-            self.restoreState(state, STATE_VERSION)
-
-    def _fits_screen(self) -> bool:
-        screen = self.screen().availableGeometry()
-        return self.width() <= screen.width() and self.height() <= screen.height()
-
-    def _default_size(self) -> QSize:
-        screen = self.screen().availableGeometry()
-        return QSize(min(1280, screen.width()), min(800, screen.height()))
-
     def _save_settings(self) -> None:
-        self.settings.set_value("geometry", self.saveGeometry())
-        self.settings.set_value("state", self.saveState(STATE_VERSION))
+        save_layout(self, self.settings)
         self.settings.set_value("device", self.device)
         self.settings.close()
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import QByteArray
 from PySide6.QtWidgets import QApplication
 
-from fcnviewer.qt.main_window import DOCK_MAX_SHARE
+from fcnviewer.qt.window_layout import DOCK_MAX_SHARE
 
 
 def _settle(qtbot) -> None:  # type: ignore[no-untyped-def]
@@ -65,7 +65,7 @@ def test_a_layout_that_does_not_fit_the_screen_is_not_restored(qtbot, settings) 
 
 def test_every_layers_controls_fit_the_narrowest_dock(qtbot, loaded_window) -> None:  # type: ignore[no-untyped-def]
     from fcnviewer.qt.layer_controls import controls_for
-    from fcnviewer.qt.main_window import DOCK_MIN_WIDTH
+    from fcnviewer.qt.window_layout import DOCK_MIN_WIDTH
 
     for layer in loaded_window.model.layers:
         controls = controls_for(layer)
