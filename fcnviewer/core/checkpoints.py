@@ -130,7 +130,7 @@ def load_checkpoint(path: str | Path, *, arch: str | None = None) -> LoadedModel
         raise CheckpointError(f"{path}: {exc}") from None
     model = build_model(info.spec)
     target = model.net if info.spec.arch in RESNET_ARCHS else model  # type: ignore[attr-defined]
-    _load_state(target, state, path)
+    _load_state(target, state, path, info.spec.arch)
     model.eval()
     return LoadedModel(model, info, path)
 
@@ -165,7 +165,8 @@ def detect_spec(state: Mapping[str, Tensor], file_name: str = "") -> ArchSpec:
             raise ValueError(f"implausible class count {num_classes}: refusing to build that network")
         return ArchSpec(arch, num_classes, aux="aux_classifier.4.weight" in state)
     raise ValueError(
-        "not an FCN state dict: found neither conv1_1.weight (FCN-VGG) nor backbone.conv1.weight (FCN-ResNet)"
+        "not an FCN checkpoint: its weights have neither conv1_1 (an FCN-VGG16) nor backbone.conv1 (an FCN-ResNet); "
+        "open a checkpoint of one of those, e.g. saved by fcnviewer train or torchvision's fcn_resnet50"
     )
 
 
@@ -209,7 +210,8 @@ def _read(path: Path) -> tuple[dict[str, Tensor], dict[str, Any] | None]:
                 "not just tensors"
             ) from None
         raise CheckpointError(
-            f"{path}: not a readable PyTorch checkpoint (truncated or corrupt?): {_short(exc)}"
+            f"{path}: not a readable PyTorch checkpoint: it is {_file_kind(path)}, where a file written by "
+            "torch.save (.pth, .pt) or a .safetensors file was expected; open the checkpoint itself"
         ) from None
     if not isinstance(obj, Mapping):
         raise CheckpointError(f"{path}: holds a {type(obj).__name__}, not a state dict")
@@ -254,7 +256,31 @@ def _tensors_only(obj: Any, path: Path) -> dict[str, Tensor]:
     return state
 
 
-def _load_state(module: nn.Module, state: dict[str, Tensor], path: Path) -> None:
+def _file_kind(path: Path) -> str:
+    """What ``path`` holds, judged from its first bytes (for a message)."""
+    with path.open("rb") as handle:
+        head = handle.read(512)
+    if head.startswith(b"PK\x03\x04"):
+        return "a zip archive but no complete PyTorch one (truncated?)"
+    if head[:1] == b"\x80":
+        return "a pickle that PyTorch cannot read (truncated or corrupt?)"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        return "a binary file of another kind"
+    return "a text file"
+
+
+def _family_hint(unexpected: list[str]) -> str:
+    """`` (e.g. a DeepLabV3 ...)`` when the unknown keys name another family's head, else ``""``."""
+    if any(".convs." in key or "aspp" in key.lower() for key in unexpected):
+        return " (an ASPP head: a DeepLabV3 checkpoint)"
+    if any(key.startswith("classifier.cbr") or key.startswith("classifier.scale") for key in unexpected):
+        return " (an LR-ASPP head: an LRASPP checkpoint)"
+    return ""
+
+
+def _load_state(module: nn.Module, state: dict[str, Tensor], path: Path, arch: str) -> None:
     expected = module.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
@@ -264,7 +290,11 @@ def _load_state(module: nn.Module, state: dict[str, Tensor], path: Path) -> None
             parts.append(f"missing {len(missing)} keys (e.g. {', '.join(missing[:3])})")
         if unexpected:
             parts.append(f"unexpected {len(unexpected)} keys (e.g. {', '.join(unexpected[:3])})")
-        raise CheckpointError(f"{path}: does not match the detected network: {'; '.join(parts)}")
+        raise CheckpointError(
+            f"{path}: its weights do not fit the {arch} its key names suggest ({'; '.join(parts)}): "
+            f"it is another kind of network{_family_hint(unexpected)}; open an FCN checkpoint "
+            "(FCN-VGG16 8s/16s/32s or FCN-ResNet50/101)"
+        )
     for key, tensor in expected.items():
         have, need = tuple(state[key].shape), tuple(tensor.shape)
         if have != need:

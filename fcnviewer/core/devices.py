@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import torch
 
-from fcnviewer.core.names import PRECISIONS
+from fcnviewer.core.errors import UserError
+from fcnviewer.core.names import DEVICES, PRECISIONS
+
+
+class DeviceError(UserError, ValueError):
+    """A device was chosen that this machine does not have."""
+
+
+def available_devices() -> tuple[str, ...]:
+    """The names of :data:`DEVICES` that this machine has (``auto`` and ``cpu`` always)."""
+    present = {"auto": True, "cpu": True, "cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
+    return tuple(name for name in DEVICES if present.get(name, False))
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -17,9 +28,15 @@ def resolve_device(name: str = "auto") -> torch.device:
         return torch.device("cpu")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} asked for, but CUDA is not available here")
+        raise DeviceError(
+            f"device {name!r} was chosen, but CUDA is not available here (no NVIDIA GPU that this PyTorch "
+            "can use): choose cpu or auto"
+        )
     if device.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(f"device {name!r} asked for, but MPS is not available here")
+        raise DeviceError(
+            f"device {name!r} was chosen, but MPS is not available here (it needs an Apple-silicon Mac): "
+            "choose cpu or auto"
+        )
     return device
 
 
@@ -39,4 +56,4 @@ def cpu_has_bfloat16() -> bool:
         return False
 
 
-__all__ = ["PRECISIONS", "cpu_has_bfloat16", "default_dtype", "resolve_device"]
+__all__ = ["PRECISIONS", "DeviceError", "available_devices", "cpu_has_bfloat16", "default_dtype", "resolve_device"]

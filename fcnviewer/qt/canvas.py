@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pyqtgraph as pg
@@ -18,12 +19,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fcnviewer.viewer.layers import BoxesLayer, Layer, LayerList, Pin, RasterLayer
+from fcnviewer.viewer.layers import BoxesLayer, Layer, LayerList, Pin, RasterLayer, clip_box, stage_label
 
 #: Zoom factor of one +/- step.
 ZOOM_STEP = 1.25
-#: Dash length of receptive-field box outlines, in pen widths.
-BOX_DASH = 5.0
+#: Line width of the finest stage's receptive-field box, in screen pixels (each coarser one adds as much).
+BOX_WIDTH = 2.0
 #: Half the length of a pin's cross, in screen pixels.
 CROSS_ARM = 7.5
 #: Pixmap cache for the layers as drawn: a dozen full-screen layers at 4K.
@@ -52,14 +53,17 @@ class _RasterVisual:
 
 
 class _PinMarks:
-    """The items drawing one pin: a rectangle per stage, a cross and the pin's number.
+    """The items drawing one pin: per stage a solid outline of its box cut to the image and a thin
+    dotted outline of the whole box past it; a cross (white on black, seen over any heatmap) and
+    the pin's number.
 
     Made once and moved from pin to pin: building pyqtgraph items anew on every click cost the
     GUI thread more than everything else a click does."""
 
     def __init__(self, parent: QGraphicsItem) -> None:
         self._parent = parent
-        self.rects: list[QGraphicsRectItem] = []
+        self.rects: list[QGraphicsRectItem] = []  # cut to the image
+        self.reaches: list[QGraphicsRectItem] = []  # the whole box, dotted
         path = QPainterPath()
         path.moveTo(-CROSS_ARM, 0)
         path.lineTo(CROSS_ARM, 0)
@@ -68,48 +72,80 @@ class _PinMarks:
         # The cross and its number keep their size on screen: they ignore the view's zoom.
         self.cross = QGraphicsPathItem(path, parent)
         self.cross.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
-        self.cross.setPen(QPen(QColor("white"), 2.0))
+        self.cross.setPen(QPen(QColor("black"), 4.0))
+        white = QGraphicsPathItem(path, self.cross)
+        white.setPen(QPen(QColor("white"), 2.0))
         self.label = QGraphicsSimpleTextItem(self.cross)
         self.label.setBrush(QColor("white"))
+        self.label.setPen(QPen(QColor("black"), 0.5))
 
-    def show(self, pin: Pin, number: int, *, latest: bool) -> None:
-        """Draw ``pin``, the ``number``-th; the latest one with thicker outlines."""
-        # Boxes of several stages often coincide: dashes offset per stage interleave their colours.
+    def show(self, pin: Pin, number: int, image_size: tuple[int, int], *, latest: bool) -> None:
+        """Draw ``pin``, the ``number``-th, over an image of ``image_size``; the latest one bolder.
+
+        Boxes of several stages often coincide: the coarsest gets the widest line, each finer
+        one a narrower line on top, so every colour shows along a shared edge."""
         count = len(pin.boxes)
         while len(self.rects) < count:
             self.rects.append(QGraphicsRectItem(self._parent))
-        for i, (stage, (x0, y0, x1, y1)) in enumerate(pin.boxes.items()):
-            pen = QPen(QColor(*BoxesLayer.color(stage)), 2.0 if latest else 1.0)
-            pen.setCosmetic(True)
-            if count > 1:
-                pen.setDashPattern([BOX_DASH, BOX_DASH * (count - 1)])
-                pen.setDashOffset(-i * BOX_DASH)
-            self.rects[i].setRect(QRectF(x0, y0, x1 - x0 + 1, y1 - y0 + 1))
-            self.rects[i].setPen(pen)
-            self.rects[i].show()
-        for rect in self.rects[count:]:
+            self.reaches.append(QGraphicsRectItem(self._parent))
+        for i, (stage, box) in enumerate(pin.boxes.items()):
+            colour = QColor(*BoxesLayer.color(stage))
+            width = BOX_WIDTH * (count - i) * (1.0 if latest else 0.5)
+            self._draw_box(self.rects[i], self.reaches[i], box, image_size, colour, width)
+        for rect in self.rects[count:] + self.reaches[count:]:
             rect.hide()
         self.cross.setPos(pin.x + 0.5, pin.y + 0.5)
         self.cross.show()
         self.label.setText(str(number))
         self.label.setPos(CROSS_ARM / 2, -CROSS_ARM / 2 - self.label.boundingRect().height())
 
+    @staticmethod
+    def _draw_box(
+        rect: QGraphicsRectItem,
+        reach: QGraphicsRectItem,
+        box: tuple[int, int, int, int],
+        image_size: tuple[int, int],
+        colour: QColor,
+        width: float,
+    ) -> None:
+        clipped, beyond = clip_box(box, *image_size)
+        pen = QPen(colour, width)
+        pen.setCosmetic(True)
+        pen.setJoinStyle(Qt.PenJoinStyle.MiterJoin)
+        if clipped is not None:
+            x0, y0, x1, y1 = clipped
+            rect.setRect(QRectF(x0, y0, x1 - x0 + 1, y1 - y0 + 1))
+            rect.setPen(pen)
+            rect.show()
+        else:
+            rect.hide()
+        x0, y0, x1, y1 = box
+        reach.setRect(QRectF(x0, y0, x1 - x0 + 1, y1 - y0 + 1))
+        dotted = QPen(colour, 1.0, Qt.PenStyle.DotLine)
+        dotted.setCosmetic(True)
+        reach.setPen(dotted)
+        reach.setVisible(beyond > 0)
+
     def hide(self) -> None:
         """Draw nothing (the items stay, for the next pin)."""
-        for rect in self.rects:
+        for rect in self.rects + self.reaches:
             rect.hide()
         self.cross.hide()
 
 
 class _BoxesVisual:
-    """Rectangles (one colour per stage) and markers of a boxes layer's pins."""
+    """Rectangles (one colour per stage) and markers of a boxes layer's pins, and a legend."""
 
-    def __init__(self, layer: BoxesLayer, view: pg.ViewBox) -> None:
+    def __init__(self, layer: BoxesLayer, view: pg.ViewBox, legend: QLabel, place: Callable[[Pin], None]) -> None:
         self.layer = layer
         self.item = pg.ItemGroup()
+        self.legend = legend
+        self._place_legend = place
+        self.image_size = (1, 1)
         self.marks: list[_PinMarks] = []  # one per pin drawn so far; those beyond the layer's pins are hidden
         view.addItem(self.item)
         layer.events.rendered.connect(self.update_image)
+        layer.events.visible.connect(self._on_visible_changed)
         self.update_image()
 
     def update_image(self) -> None:
@@ -117,12 +153,33 @@ class _BoxesVisual:
         while len(self.marks) < len(pins):
             self.marks.append(_PinMarks(self.item))
         for number, pin in enumerate(pins, start=1):
-            self.marks[number - 1].show(pin, number, latest=number == len(pins))
+            self.marks[number - 1].show(pin, number, self.image_size, latest=number == len(pins))
         for marks in self.marks[len(pins) :]:
             marks.hide()
+        self.legend.setText(box_legend_html(pins[-1], self.image_size) if pins else "")
+        self._on_visible_changed(self.layer.visible)
+        if pins:
+            self._place_legend(pins[-1])
+
+    def _on_visible_changed(self, visible: bool) -> None:
+        self.legend.setVisible(visible and bool(self.layer.pins))
+        self.legend.adjustSize()
 
     def disconnect(self) -> None:
         self.layer.events.rendered.disconnect(self.update_image)
+        self.layer.events.visible.disconnect(self._on_visible_changed)
+
+
+def box_legend_html(pin: Pin, image_size: tuple[int, int]) -> str:
+    """The legend of ``pin``'s boxes: per stage its colour, size and how far it reaches past the image."""
+    rows = []
+    for stage, box in pin.boxes.items():
+        colour = "rgb({},{},{})".format(*BoxesLayer.color(stage))
+        _, beyond = clip_box(box, *image_size)
+        past = f", {beyond} px past the image (dotted)" if beyond else ""
+        size = f"{box[2] - box[0] + 1}×{box[3] - box[1] + 1}"
+        rows.append(f'<span style="color:{colour}">&#9632;</span> {stage_label(stage)}: {size}{past}')
+    return f"<b>Receptive fields of pixel x={pin.x}, y={pin.y}</b><br>" + "<br>".join(rows)
 
 
 class Canvas(pg.GraphicsView):
@@ -150,6 +207,13 @@ class Canvas(pg.GraphicsView):
         self._clip.setPen(QPen(Qt.PenStyle.NoPen))
         self._clip.setFlag(QGraphicsItem.GraphicsItemFlag.ItemClipsChildrenToShape)
         self.view.addItem(self._clip)
+        self.box_legend = QLabel(self)  # the receptive-field boxes' colours, sizes and reach
+        self.box_legend.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.box_legend.setStyleSheet(
+            "color: white; background: rgba(20, 20, 24, 190); padding: 4px; border-radius: 3px;"
+        )
+        self.box_legend.move(8, 8)
+        self.box_legend.hide()
         for index, layer in enumerate(layers):
             self._on_layer_inserted(index, layer)
         layers.events.inserted.connect(self._on_layer_inserted)
@@ -171,7 +235,7 @@ class Canvas(pg.GraphicsView):
         if isinstance(layer, RasterLayer):
             visual: _RasterVisual | _BoxesVisual = _RasterVisual(layer, self._clip)
         else:
-            visual = _BoxesVisual(layer, self.view)  # type: ignore[arg-type]
+            visual = _BoxesVisual(layer, self.view, self.box_legend, self._place_box_legend)  # type: ignore[arg-type]
         self._visuals[layer] = visual
         layer.events.visible.connect(visual.item.setVisible)
         layer.events.opacity.connect(visual.item.setOpacity)
@@ -197,6 +261,16 @@ class Canvas(pg.GraphicsView):
             if layer in self._visuals:
                 self._visuals[layer].item.setZValue(z)
 
+    def _place_box_legend(self, pin: Pin) -> None:
+        """Put the boxes' legend in the corner of the canvas farthest from ``pin``, never over it."""
+        where = self.scene_point(pin.y + 0.5, pin.x + 0.5)
+        margin, legend = 8, self.box_legend
+        left = where.x() > self.width() / 2
+        top = where.y() > self.height() / 2
+        x = margin if left else self.width() - legend.width() - margin
+        y = margin if top else self.height() - legend.height() - margin
+        legend.move(int(max(0, x)), int(max(0, y)))
+
     def item_of(self, layer: Layer) -> QGraphicsItem:
         """The graphics item drawing ``layer``."""
         return self._visuals[layer].item
@@ -209,6 +283,9 @@ class Canvas(pg.GraphicsView):
         if (height, width) != self._image_size:
             self._image_size = (height, width)
             self._clip.setRect(QRectF(0, 0, width, height))
+            for visual in self._visuals.values():
+                if isinstance(visual, _BoxesVisual):
+                    visual.image_size = (height, width)
             self.fit()
 
     def fit(self) -> None:

@@ -15,7 +15,9 @@ from PySide6.QtCore import QObject, Signal
 
 from fcnviewer.core.images import image_files
 from fcnviewer.core.names import DEVICES
+from fcnviewer.core.resources import resource_dir, sample_images
 from fcnviewer.qt.worker import ImageReader, Worker, WorkerThread
+from fcnviewer.viewer.domain import domain_note, model_summary, needs_domain_note, training_domain
 from fcnviewer.viewer.files import split_checkpoints
 from fcnviewer.viewer.inspector import PixelReport, pixel_report, with_contributions
 from fcnviewer.viewer.layers import Pin
@@ -41,6 +43,17 @@ R = TypeVar("R", bound=Request)
 Box = tuple[int, int, int, int]
 
 
+def _with_siblings(paths: Sequence[str | Path]) -> tuple[list[Path], int]:
+    """The images to step through and the one to show first: for one image file, every image of
+    its folder (as image viewers do) and that one; otherwise the images named or inside folders."""
+    if len(paths) == 1 and Path(paths[0]).is_file():
+        chosen = Path(paths[0])
+        siblings = image_files([chosen.parent])
+        if chosen in siblings:
+            return siblings, siblings.index(chosen)
+    return image_files(paths), 0
+
+
 class Controller(QObject):
     """Requests, results and pins of one :class:`ViewerModel`. Network work goes to one
     :class:`WorkerThread`, image files are read on another.
@@ -49,7 +62,9 @@ class Controller(QObject):
     the model shows it); ``error(message, dialog)``, ``status(message, milliseconds)``,
     ``busy_changed(busy)``, ``device_changed(device)``, ``reports_changed(reports)``,
     ``opened(path)`` (a file or folder to remember), ``download_progress(name, done, total)``
-    and ``download_ended()`` (a pretrained model's download, see :meth:`cancel_download`).
+    and ``download_ended()`` (a pretrained model's download, see :meth:`cancel_download`), and
+    ``notice(message)`` (something the user should read once: a model trained on synthetic
+    scenes shown an image of theirs).
     """
 
     image_shown = Signal()
@@ -64,6 +79,7 @@ class Controller(QObject):
     opened = Signal(str)
     download_progress = Signal(str, int, int)
     download_ended = Signal()
+    notice = Signal(str)
 
     def __init__(
         self, model: ViewerModel, *, device: str = "auto", max_pixels: int | None = None, precision: str = "auto"
@@ -72,6 +88,7 @@ class Controller(QObject):
         self.model = model
         self.requests = Requests()
         self.device = self.loaded_device = device
+        self.available_devices: tuple[str, ...] = DEVICES  # until the worker says which this machine has
         self.loaded: LoadedModel | None = None
         self.model_text = "no model"
         self.checkpoint: str | None = None
@@ -82,6 +99,8 @@ class Controller(QObject):
         self.image_index = -1
         self.reports: list[PixelReport] = []
         self.closed = False
+        self.domain_noted = False  # the domain note is given once a session
+        self.fallback = False  # the bundled model replaces a checkpoint that failed with no model loaded
         self._running: set[int] = set()
         self._show: dict[type, Callable[[Any], None]] = {
             ModelLoaded: self._on_model_changed,
@@ -119,13 +138,18 @@ class Controller(QObject):
             self.load_model(checkpoint)
         if not others:
             return
-        images = image_files(others)
+        images, index = _with_siblings(others)
         if not images:
             self.error.emit(f"{others[0]}: no images found there", True)
             return
+        bundled = resource_dir().resolve()
         for path in others:
-            self.opened.emit(str(path))
-        self.open_image(images, 0, step=1 if len(images) > 1 else 0)  # an unreadable first one: the next
+            if not Path(path).resolve().is_relative_to(bundled):  # the samples are not the user's recent files
+                self.opened.emit(str(path))
+        # Of a list or folder an unreadable first image gives way to the next; one image chosen is
+        # reported (and what is shown stays), even when its folder's images came with it.
+        single = len(others) == 1 and Path(others[0]).is_file()
+        self.open_image(images, index, step=1 if len(images) > 1 and not single else 0)
 
     def open_image(self, images: Sequence[Path], index: int, *, step: int = 0, origin: int | None = None) -> None:
         """Read image ``index`` of ``images`` (on the files thread) and show it; an unreadable one is
@@ -164,6 +188,13 @@ class Controller(QObject):
         self._show_device(device)
         if self.loaded is not None:
             self.load_model(self.checkpoint, arch=self.arch)
+
+    def model_summary(self) -> str:
+        """What the loaded model is and was trained on (Model > Model Info)."""
+        if self.loaded is None:
+            return "No model is loaded: open a checkpoint (Model > Open Checkpoint…) or use the bundled model."
+        info = self.loaded.info
+        return model_summary(self.loaded.name, info.spec.arch, info.class_names, info.training)
 
     def _show_device(self, device: str) -> None:
         self.device = device
@@ -210,8 +241,14 @@ class Controller(QObject):
         self._fail[type(request)](request, error_message(exc))
 
     def _on_load_failed(self, request: LoadModelRequest, message: str) -> None:
-        self.error.emit(message, not request.cancel.is_set())  # a cancel the user asked for needs no dialog
         self._show_device(self.loaded_device)  # the model stays where it was
+        cancelled = request.cancel.is_set()  # a cancel the user asked for needs no dialog
+        if self.loaded is None and request.path is not None:  # no model to fall back on: the bundled one
+            self.error.emit(f"{message}. The bundled model is loaded instead.", not cancelled)
+            self.fallback = True
+            self.load_model(None)
+            return
+        self.error.emit(message, not cancelled)
         if self.loaded is not None and self.model.prediction is None:
             self._predict()  # the previous model stays: predict what is shown with it
 
@@ -237,11 +274,16 @@ class Controller(QObject):
         request, loaded = result.request, result.loaded
         self.loaded, self.checkpoint, self.arch = loaded, request.path, request.arch
         self.loaded_device = request.device
+        self.available_devices = result.devices
         self.requests.advance("probe")
         self.model.set_classes(loaded.info.class_names, loaded.info.palette_array)
-        self.model_text = f"{loaded.name} · {loaded.info.spec.arch} · {result.device} {result.precision}"
+        domain = training_domain(loaded.info.training)
+        self.model_text = f"{loaded.name} · {loaded.info.spec.arch} · {domain} · {result.device} {result.precision}"
         if request.path is not None and loaded.path == Path(request.path):  # a file, not a pretrained model's name
             self.opened.emit(request.path)
+        if self.fallback:
+            self.fallback = False
+            self.model_text = f"{self.model_text} (instead of the checkpoint that failed)"
         self.model.clear_prediction()
         self._set_reports([])
         self.model_loaded.emit()
@@ -264,6 +306,15 @@ class Controller(QObject):
         note = f" ({'; '.join(prediction.notes)})" if prediction.notes else ""
         self.status.emit(f"predicted in {prediction.seconds:.2f} s on {prediction.device}{note}", 5000)
         self.prediction_shown.emit()
+        self._note_domain()
+
+    def _note_domain(self) -> None:
+        """Say once that a model trained on synthetic scenes means nothing on the user's own images."""
+        assert self.loaded is not None
+        info = self.loaded.info
+        if not self.domain_noted and needs_domain_note(info.training, self.image_path, sample_images()):
+            self.domain_noted = True
+            self.notice.emit(domain_note(info.class_names))
 
     def _on_probe_changed(self, result: Probed) -> None:
         request, found = result.request, result.probe
@@ -278,7 +329,7 @@ class Controller(QObject):
         its effective receptive field and branch contributions; returns the boxes by stage."""
         prediction = self.model.prediction
         if prediction is None or self.loaded is None:
-            self.status.emit("no prediction yet: wait for the network", 3000)
+            self.status.emit(self._why_no_prediction(), 5000)
             return {}
         from fcnviewer.core.receptive import pixel_boxes  # torch is loaded by now (there is a model)
 
@@ -293,6 +344,15 @@ class Controller(QObject):
             self.requests.advance("probe")
         self.submit(ProbeRequest, image=self.model.image, y=y, x=x, class_index=int(prediction.labels[y, x]))
         return boxes
+
+    def _why_no_prediction(self) -> str:
+        """What a click before any prediction is told: wait only if a result is on its way."""
+        working = bool(self._running or self.worker_thread.worker.pending())
+        if self.loaded is None and not working:
+            return "no model is loaded: open a checkpoint (Model > Open Checkpoint…) or use Model > Use Bundled Model"
+        if working:
+            return "the network is still working: click again when the masks show"
+        return "no prediction for this image (see the last message): open another image or model"
 
     def clear_pins(self) -> None:
         """Remove every pin, its boxes and effective receptive field."""

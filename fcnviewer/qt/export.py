@@ -6,11 +6,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QColor, QGuiApplication, QImage, QPainter, QPen
 from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from fcnviewer.viewer.layers import BoxesLayer, Pin, RasterLayer, clip_box
 
 if TYPE_CHECKING:
     from fcnviewer.qt.main_window import MainWindow
+    from fcnviewer.viewer.viewer_model import ViewerModel
 
 #: File name suffix, dialog title and filter of each export.
 EXPORTS = {
@@ -18,6 +22,43 @@ EXPORTS = {
     "mask": ("_mask.png", "Export label mask", "PNG (*.png)"),
     "scores": ("_scores.npz", "Export stage scores", "NumPy (*.npz)"),
 }
+
+
+def render_view(model: ViewerModel) -> QImage:
+    """The visible layers of ``model`` at the image's own resolution (no screen margins, no zoom):
+    raster layers at their opacity, bottom to top, then the latest pin's boxes cut to the image."""
+    assert model.image is not None
+    height, width = model.image.shape[:2]
+    view = QImage(width, height, QImage.Format.Format_ARGB32)
+    view.fill(QColor(0, 0, 0, 0))
+    painter = QPainter(view)
+    for layer in model.layers:
+        if not layer.visible:
+            continue
+        painter.setOpacity(layer.opacity)
+        if isinstance(layer, RasterLayer) and layer.has_data:
+            rgba = np.ascontiguousarray(layer.rgba)
+            image = QImage(rgba.data, rgba.shape[1], rgba.shape[0], rgba.strides[0], QImage.Format.Format_RGBA8888)
+            painter.drawImage(QRectF(*layer.rect), image)
+        elif isinstance(layer, BoxesLayer) and layer.pins:
+            _draw_boxes(painter, layer.pins[-1], height, width)
+    painter.end()
+    return view
+
+
+def _draw_boxes(painter: QPainter, pin: Pin, height: int, width: int) -> None:
+    """``pin``'s boxes as the canvas draws them: cut to the image, coarser stages wider underneath."""
+    painter.setBrush(Qt.BrushStyle.NoBrush)
+    count = len(pin.boxes)
+    for i, (stage, box) in enumerate(pin.boxes.items()):
+        clipped, _ = clip_box(box, height, width)
+        if clipped is not None:
+            line = 2.0 * (count - i)
+            pen = QPen(QColor(*BoxesLayer.color(stage)), line)
+            pen.setJoinStyle(Qt.PenJoinStyle.MiterJoin)
+            painter.setPen(pen)
+            x0, y0, x1, y1 = clipped
+            painter.drawRect(QRectF(x0 + line / 2, y0 + line / 2, x1 - x0 + 1 - line, y1 - y0 + 1 - line))
 
 
 class Exporter:
@@ -68,7 +109,7 @@ class Exporter:
     def _write(self, what: str, path: Path) -> None:
         window = self.window
         if what == "view":
-            if not window.canvas.grab().save(str(path), "PNG"):
+            if not render_view(window.model).save(str(path), "PNG"):
                 raise OSError("Qt could not write the PNG")
             return
         from fcnviewer.core.export import palette_mask, score_arrays

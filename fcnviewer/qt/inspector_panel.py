@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
+from PySide6.QtGui import QTextOption
 from PySide6.QtWidgets import QTextBrowser, QWidget
 
 from fcnviewer.viewer.inspector import PixelReport
@@ -22,6 +23,7 @@ class InspectorPanel(QTextBrowser):
     def __init__(self, model: ViewerModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setOpenLinks(False)
+        self.setWordWrapMode(QTextOption.WrapMode.WordWrap)  # never "backgro/und": a narrow table scrolls
         self.model = model
         self.reports: list[PixelReport] = []
         self._show_placeholder()

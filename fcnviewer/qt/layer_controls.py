@@ -13,11 +13,23 @@ from typing import Any
 
 from PySide6.QtCore import QEvent, QSignalBlocker, Qt
 from PySide6.QtGui import QColor, QKeyEvent, QLinearGradient, QPainter, QPaintEvent
-from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QPushButton, QSlider, QWidget
+from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QSlider, QToolButton, QWidget
 
 from fcnviewer.viewer.colormaps import COLORMAPS, lookup_table
 from fcnviewer.viewer.events import Emitter
 from fcnviewer.viewer.layers import ErfLayer, HeatmapLayer, LabelLayer, Layer, ScoreLayer, UncertaintyLayer
+
+#: Narrowest a range spin box gets (its own size hint fits its whole range).
+SPIN_MIN_WIDTH = 40
+#: Characters a combo box shows at least (longer class names are cut in the closed box, not the popup).
+COMBO_MIN_CHARACTERS = 6
+
+
+def _compact(combo: QComboBox) -> QComboBox:
+    """``combo``, asking for room for a few characters rather than for its longest entry."""
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(COMBO_MIN_CHARACTERS)
+    return combo
 
 
 class ColorBar(QWidget):
@@ -80,11 +92,20 @@ class LayerControls(QWidget):
         self._links: list[tuple[Emitter, Callable[..., Any]]] = []
         self.form = QFormLayout(self)
         self.form.setContentsMargins(0, 4, 0, 0)
+        # In a narrow dock a row's field goes below its label: the controls never widen the dock.
+        self.form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         self.opacity_slider = Slider(Qt.Orientation.Horizontal)
         self.opacity_slider.setRange(0, 100)
         self.opacity_slider.setValue(round(layer.opacity * 100))
         self.opacity_slider.valueChanged.connect(self._on_opacity_slider_changed)
-        self.form.addRow("Opacity", self.opacity_slider)
+        self.opacity_value = QLabel()
+        self.opacity_value.setMinimumWidth(self.opacity_value.fontMetrics().horizontalAdvance("100 %"))
+        self.opacity_value.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self._show_opacity(self.opacity_slider.value())
+        opacity_row = QHBoxLayout()
+        opacity_row.addWidget(self.opacity_slider, 1)
+        opacity_row.addWidget(self.opacity_value)
+        self.form.addRow("Opacity", opacity_row)
         self._subscribe(layer.events.opacity, self._on_opacity_changed)
         self._add_rows()
 
@@ -103,7 +124,7 @@ class LayerControls(QWidget):
 
     def _choice_row(self, label: str, prop: str, choices: Sequence[str]) -> QComboBox:
         """A combo box bound to the layer's string property ``prop`` (and its event of that name)."""
-        combo = QComboBox()
+        combo = _compact(QComboBox())
         combo.addItems(list(choices))
         combo.setCurrentText(getattr(self.layer, prop))
         combo.currentTextChanged.connect(lambda text: text and setattr(self.layer, prop, text))
@@ -118,10 +139,15 @@ class LayerControls(QWidget):
 
     def _on_opacity_slider_changed(self, value: int) -> None:
         self.layer.opacity = value / 100
+        self._show_opacity(value)
 
     def _on_opacity_changed(self, value: float) -> None:
         with QSignalBlocker(self.opacity_slider):
             self.opacity_slider.setValue(round(value * 100))
+        self._show_opacity(round(value * 100))
+
+    def _show_opacity(self, percent: int) -> None:
+        self.opacity_value.setText(f"{percent} %")
 
 
 class LabelControls(LayerControls):
@@ -148,16 +174,20 @@ class HeatmapControls(LayerControls):
         for spin in (self.low_spin, self.high_spin):
             spin.setRange(-1e9, 1e9)
             spin.setDecimals(3)
+            spin.setMinimumWidth(SPIN_MIN_WIDTH)  # its own hint fits "-1000000000.000": far too wide
             spin.setKeyboardTracking(False)
             spin.valueChanged.connect(self._on_range_spin_changed)
             row.addWidget(spin)
-        self.auto_button = QPushButton("Auto")
+        self.auto_button = QToolButton()
+        self.auto_button.setText("Auto")
         self.auto_button.setToolTip("Range from the data's minimum to maximum")
         self.auto_button.clicked.connect(self._on_auto_clicked)
-        row.addWidget(self.auto_button)
         self.form.addRow("Range", row)
         self.color_bar = ColorBar()
-        self.form.addRow("", self.color_bar)
+        bar_row = QHBoxLayout()
+        bar_row.addWidget(self.color_bar, 1)
+        bar_row.addWidget(self.auto_button)
+        self.form.addRow("", bar_row)
         self._subscribe(layer.events.limits, self._on_limits_changed)
         self._subscribe(layer.events.colormap, self._on_colormap_changed)
         self._on_limits_changed(layer.limits)
@@ -203,7 +233,7 @@ class ScoreControls(HeatmapControls):
     layer: ScoreLayer
 
     def _add_choice_rows(self) -> None:
-        self.class_combo = QComboBox()
+        self.class_combo = _compact(QComboBox())
         self.class_combo.addItems(list(self.layer.class_names))
         self.class_combo.setCurrentIndex(self.layer.class_index)
         self.class_combo.currentIndexChanged.connect(self._on_class_combo_changed)

@@ -58,6 +58,13 @@ class LayerPanel(QWidget):
         """The layer shown in ``row``."""
         return self.layers[len(self.layers) - 1 - row]
 
+    def toggle_current(self) -> None:
+        """Show or hide the selected layer (napari's V)."""
+        row = self.list.currentRow()
+        if 0 <= row < len(self.layers):
+            layer = self.layer_at(row)
+            layer.visible = not layer.visible
+
     def select(self, layer: Layer) -> None:
         """Make ``layer`` the current one (its controls show)."""
         self.list.setCurrentRow(self.row_of(layer))

@@ -9,20 +9,22 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, Signal
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QProgressBar, QWidget
+from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QResizeEvent
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QProgressBar, QWidget
 
 from fcnviewer.qt.canvas import Canvas
 from fcnviewer.qt.controller import Box, Controller
+from fcnviewer.qt.elided_label import ElidedLabel
 from fcnviewer.qt.export import Exporter
 from fcnviewer.qt.icons import app_icon
 from fcnviewer.qt.inspector_panel import InspectorPanel
 from fcnviewer.qt.layer_panel import LayerPanel
 from fcnviewer.qt.legend_panel import LegendPanel
 from fcnviewer.qt.menus import Menus, ShortcutsDialog
-from fcnviewer.qt.pretrained_dialog import DownloadProgress, PhotoHint
+from fcnviewer.qt.pretrained_dialog import DownloadProgress, show_pretrained_models
 from fcnviewer.qt.settings_store import SettingsStore
+from fcnviewer.qt.window_layout import limit_dock_widths, restore_layout, save_layout
 from fcnviewer.viewer.viewer_model import ViewerModel
 
 #: Environment variable naming a JSON file the window writes its state to (for end-to-end tests).
@@ -75,9 +77,11 @@ class MainWindow(QMainWindow):
         self.settings = SettingsStore(settings if settings is not None else QSettings("fcnviewer", "fcnviewer"))
         device = str(self.settings.value("device", device)) if device == "auto" else device
         self.model = ViewerModel()
+        self.model.show_background = str(self.settings.value("show_background", False)).lower() == "true"
         self.controller = Controller(self.model, device=device, max_pixels=max_pixels, precision=precision)
-        self.last_error = ""
+        self.last_error = self.last_notice = ""
         self.canvas = Canvas(self.model.layers)
+        self.canvas.setMinimumSize(200, 150)
         self.setCentralWidget(self.canvas)
         self.layer_panel = LayerPanel(self.model.layers)
         self.legend_panel = LegendPanel(self.model)
@@ -91,11 +95,10 @@ class MainWindow(QMainWindow):
         self.exporter = Exporter(self)
         self.menus = Menus(self)
         self.download_progress = DownloadProgress(self.controller, self)
-        self.photo_hint = PhotoHint(self)
         self._connect_controller()
         self.canvas.hovered.connect(self._on_hovered_changed)
         self.canvas.clicked.connect(self._on_pixel_clicked)
-        self._restore_settings()
+        restore_layout(self, self.docks.values(), self.settings)
 
     # ------------------------------------------------------------------ construction
 
@@ -106,15 +109,20 @@ class MainWindow(QMainWindow):
         self.addDockWidget(area, dock)
         return dock
 
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        limit_dock_widths(self, self.docks.values())
+        super().resizeEvent(event)
+
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
-        self.hover_label = QLabel("")
+        self.hover_label = ElidedLabel("")
         self.busy = QProgressBar()
         self.busy.setRange(0, 0)
         self.busy.setMaximumWidth(120)
         self.busy.setTextVisible(False)
         self.busy.hide()
-        self.model_label = QLabel("no model")
+        self.model_label = ElidedLabel("no model")
+        self.model_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         bar.addWidget(self.hover_label, 1)
         bar.addPermanentWidget(self.busy)
         bar.addPermanentWidget(self.model_label)
@@ -135,22 +143,12 @@ class MainWindow(QMainWindow):
         controller.busy_changed.connect(self.busy.setVisible)
         controller.reports_changed.connect(self.inspector.set_reports)
         controller.opened.connect(self.settings.remember)
+        controller.notice.connect(self.report_notice)
 
     # ------------------------------------------------------------------ settings
 
-    def _restore_settings(self) -> None:
-        geometry = self.settings.value("geometry")
-        if isinstance(geometry, QByteArray):
-            self.restoreGeometry(geometry)
-        else:
-            self.resize(1280, 800)
-        state = self.settings.value("state")
-        if isinstance(state, QByteArray):
-            self.restoreState(state)
-
     def _save_settings(self) -> None:
-        self.settings.set_value("geometry", self.saveGeometry())
-        self.settings.set_value("state", self.saveState())
+        save_layout(self, self.settings)
         self.settings.set_value("device", self.device)
         self.settings.close()
 
@@ -200,6 +198,7 @@ class MainWindow(QMainWindow):
 
     def _on_image_shown(self) -> None:
         assert self.model.image is not None
+        self.hover_label.setText("")  # it described a pixel of the image before
         self.canvas.set_image_size(*self.model.image.shape[:2])
         images, index = self.controller.images, self.controller.image_index
         parts = ["FCN Viewer"]
@@ -208,7 +207,9 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(" — ".join(parts))
 
     def _on_model_loaded(self) -> None:
+        self.hover_label.setText("")  # it described the previous model's prediction
         self.model_label.setText(self.controller.model_text)
+        self.model_label.setToolTip(self.controller.model_summary())
 
     def _on_hovered_changed(self, y: int, x: int) -> None:
         if y >= 0:
@@ -239,12 +240,24 @@ class MainWindow(QMainWindow):
         self.last_error = message
         self.statusBar().showMessage(message, 15000)
         if dialog:
-            box = QMessageBox(QMessageBox.Icon.Warning, "FCN Viewer", message, QMessageBox.StandardButton.Ok, self)
-            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-            box.setWindowModality(Qt.WindowModality.NonModal)
-            box.setObjectName("error-dialog")
-            box.show()
+            self._message_box(QMessageBox.Icon.Warning, message, "error-dialog")
         self.error_shown.emit(message)
+
+    def report_notice(self, message: str) -> None:
+        """Show ``message`` (something to read once: the model's domain) in a dialog that blocks
+        nothing and offers the pretrained models."""
+        self.last_notice = message
+        box = self._message_box(QMessageBox.Icon.Information, message, "notice-dialog")
+        offer = box.addButton("Pretrained Models…", QMessageBox.ButtonRole.ActionRole)
+        offer.clicked.connect(lambda: show_pretrained_models(self))
+
+    def _message_box(self, icon: QMessageBox.Icon, message: str, name: str) -> QMessageBox:
+        box = QMessageBox(icon, "FCN Viewer", message, QMessageBox.StandardButton.Ok, self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.setWindowModality(Qt.WindowModality.NonModal)
+        box.setObjectName(name)
+        box.show()
+        return box
 
     def show_shortcuts(self) -> ShortcutsDialog:
         """Open the list of keyboard shortcuts."""

@@ -51,7 +51,12 @@ class ShortcutsDialog(QDialog):
         rows += [
             ("Pin a pixel (receptive fields)", "Click"),
             ("Keep earlier pins", "Shift+Click"),
-            ("Solo a layer", "Alt+Click"),
+            ("Zoom in / out at the pointer", "Mouse wheel"),
+            ("Pan", "Drag"),
+            ("Show or hide a layer", "Click its eye (Layers)"),
+            ("Reorder layers", "Drag a layer (Layers)"),
+            ("Solo a layer", "Alt+Click (Layers)"),
+            ("Open images or checkpoints", "Drop files on the window"),
         ]
         table = QTableWidget(len(rows), 2, self)
         table.setHorizontalHeaderLabels(["Action", "Keys"])
@@ -123,6 +128,14 @@ class Menus:
         )
         self.keep_pins_action.setCheckable(True)
         self._action(view, "&Clear Pins", window.clear_pins, ["Esc"])
+        self._action(view, "&Toggle Selected Layer", window.layer_panel.toggle_current, ["V"])
+        view.addSeparator()
+        self.background_action = self._action(
+            view, "Show &Background Class", None, ["B"], "Paint class 0 (background) too; by default it is transparent"
+        )
+        self.background_action.setCheckable(True)
+        self.background_action.setChecked(window.model.show_background)
+        self.background_action.toggled.connect(self._on_show_background_toggled)
         view.addSeparator()
         for dock in window.docks.values():
             view.addAction(dock.toggleViewAction())
@@ -132,6 +145,7 @@ class Menus:
         self._action(model, "Open &Checkpoint…", self._on_open_checkpoint_requested, ["Ctrl+Alt+O"])
         self._action(model, "Use &Bundled Model", lambda: window.load_model(None), [])
         self._action(model, "&Pretrained Models…", lambda: show_pretrained_models(window), [])
+        self._action(model, "Model &Info…", self._on_model_info_requested, ["Ctrl+I"])
         device_menu = model.addMenu("&Device")
         self.device_group = QActionGroup(window)
         for name in DEVICES:
@@ -141,6 +155,18 @@ class Menus:
             action.triggered.connect(lambda _=False, n=name: window.set_device(n))
             self.device_group.addAction(action)
         window.controller.device_changed.connect(self._on_device_changed)
+        window.controller.model_loaded.connect(self._on_devices_known)
+
+    def _on_devices_known(self) -> None:
+        """Grey out the devices this machine does not have."""
+        present = self.window.controller.available_devices
+        for action in self.device_group.actions():
+            action.setEnabled(action.text() in present)
+            action.setToolTip("" if action.isEnabled() else f"this machine has no {action.text()} device")
+
+    def _on_show_background_toggled(self, show: bool) -> None:
+        self.window.model.set_show_background(show)
+        self.window.settings.set_value("show_background", show)
 
     def _on_device_changed(self, device: str) -> None:
         for action in self.device_group.actions():
@@ -155,15 +181,20 @@ class Menus:
         if not self.recent_menu.actions():
             self.recent_menu.addAction("(none)").setEnabled(False)
 
+    def start_dir(self) -> str:
+        """Where the Open dialogs start: the shown image's folder, else the last folder used."""
+        shown = self.window.image_path
+        return str(shown.parent) if shown is not None else self.window.settings.last_dir()
+
     def _on_open_image_requested(self) -> None:
         settings = self.window.settings
-        paths, _ = QFileDialog.getOpenFileNames(self.window, "Open image", settings.last_dir(), IMAGE_FILTER)
+        paths, _ = QFileDialog.getOpenFileNames(self.window, "Open image", self.start_dir(), IMAGE_FILTER)
         if paths:
             settings.set_last_dir(Path(paths[0]).parent)
             self.window.open_paths(paths)
 
     def _on_open_folder_requested(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self.window, "Open folder of images", self.window.settings.last_dir())
+        folder = QFileDialog.getExistingDirectory(self.window, "Open folder of images", self.start_dir())
         if folder:
             self.window.settings.set_last_dir(folder)
             self.window.open_paths([folder])
@@ -174,6 +205,9 @@ class Menus:
         if path:
             settings.set_last_dir(Path(path).parent)
             self.window.load_model(path)
+
+    def _on_model_info_requested(self) -> None:
+        QMessageBox.information(self.window, "Model Info", self.window.controller.model_summary())
 
     def _on_about_requested(self) -> None:
         QMessageBox.about(self.window, "About FCN Viewer", ABOUT)

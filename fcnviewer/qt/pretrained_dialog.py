@@ -3,7 +3,6 @@
 The table reads the torch-free catalogue (no network); choosing a row asks the window to load
 that name, and the worker downloads it. :class:`DownloadProgress` shows that download in a
 non-modal progress dialog whose Cancel stops it (the window stays usable throughout).
-:class:`PhotoHint` offers the catalogue when a model trained on synthetic scenes meets a photo.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QHeaderView,
     QLabel,
-    QMessageBox,
     QProgressDialog,
     QTableWidget,
     QTableWidgetItem,
@@ -26,7 +24,6 @@ from PySide6.QtWidgets import (
 )
 
 from fcnviewer.core.catalogue import ZooEntry, cache_dir, catalogue
-from fcnviewer.core.resources import sample_images
 
 if TYPE_CHECKING:
     from fcnviewer.qt.controller import Controller
@@ -135,36 +132,3 @@ class DownloadProgress:
             self.dialog.close()
             self.dialog.deleteLater()
             self.dialog = None
-
-
-class PhotoHint:
-    """Offers the pretrained models, once a session, when a model trained on synthetic scenes
-    (``info.training["data"] == "synthetic"``, the bundled one) has run on an image that is not
-    one of the bundled sample scenes: its masks there say little."""
-
-    TEXT = (
-        "The model in use was trained on synthetic shapes only, so its masks of a photo say little. "
-        "Networks trained on photos (COCO, PASCAL VOC, Carvana) can be downloaded."
-    )
-
-    def __init__(self, window: MainWindow) -> None:
-        self.window = window
-        self.offered = False
-        window.prediction_shown.connect(self._on_prediction_shown)
-
-    def _on_prediction_shown(self) -> None:
-        controller = self.window.controller
-        loaded, image = controller.loaded, controller.image_path
-        if self.offered or loaded is None or image is None or loaded.info.training.get("data") != "synthetic":
-            return
-        if image.resolve() in {path.resolve() for path in sample_images()}:
-            return
-        self.offered = True
-        box = QMessageBox(QMessageBox.Icon.Information, "FCN Viewer", self.TEXT, parent=self.window)
-        box.setObjectName("pretrained-hint")
-        show = box.addButton("Pretrained Models…", QMessageBox.ButtonRole.AcceptRole)
-        box.addButton("Not Now", QMessageBox.ButtonRole.RejectRole)
-        box.setWindowModality(Qt.WindowModality.NonModal)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        show.clicked.connect(lambda: show_pretrained_models(self.window))
-        box.show()

@@ -140,6 +140,7 @@ class QueueWorker(QObject):
 def load_model(worker: Worker, request: LoadModelRequest) -> ModelLoaded:
     """Load the checkpoint (a pretrained model is downloaded first, its progress sent as the
     request's ``progress``) and make the worker's predictor for it."""
+    from fcnviewer.core.devices import available_devices
     from fcnviewer.core.inference import Predictor
     from fcnviewer.core.zoo import load_model as load
 
@@ -152,7 +153,8 @@ def load_model(worker: Worker, request: LoadModelRequest) -> ModelLoaded:
     worker.check_abort()
     predictor = Predictor(loaded, device=request.device, precision=worker.precision, **worker.limit)
     worker.predictor = predictor
-    return ModelLoaded(request, loaded, str(predictor.device), str(predictor.dtype).removeprefix("torch."))
+    precision = str(predictor.dtype).removeprefix("torch.")
+    return ModelLoaded(request, loaded, str(predictor.device), precision, available_devices())
 
 
 def predict(worker: Worker, request: PredictRequest) -> Predicted:

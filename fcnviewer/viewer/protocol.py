@@ -107,6 +107,8 @@ class ModelLoaded:
     loaded: LoadedModel
     device: str
     precision: str
+    #: The devices this machine has (the others are greyed out in Model > Device).
+    devices: tuple[str, ...] = ("auto", "cpu")
 
 
 @dataclass(frozen=True, eq=False)

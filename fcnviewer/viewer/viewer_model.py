@@ -62,7 +62,9 @@ class ViewerModel:
             visible=False, description="pixels whose class the skip connections changed (finest vs coarsest stage)"
         )
         self.uncertainty_layer = UncertaintyLayer(
-            visible=False, opacity=0.8, description="confidence (top probability) or entropy of the prediction"
+            visible=False,
+            opacity=0.8,
+            description="how unsure the prediction is: entropy of its class probabilities (bright: unsure)",
         )
         self.erf_layer = ErfLayer(
             opacity=0.8, description="effective receptive field of the clicked pixel: |d logit / d input|"
@@ -82,16 +84,29 @@ class ViewerModel:
         self.class_names: tuple[str, ...] = ()
         self.palette = np.zeros((0, 3), dtype=np.uint8)
         self._hidden_classes: frozenset[int] = frozenset()
+        #: Whether class 0 (the background) is drawn in the label layers (default: transparent).
+        self.show_background = False
         self.image: np.ndarray | None = None
         self.prediction: Prediction | None = None
 
     # ------------------------------------------------------------------ classes
 
     def set_classes(self, class_names: Sequence[str], palette: np.ndarray) -> None:
-        """Names and ``(C, 3)`` uint8 colours of the model's classes."""
+        """Names and ``(C, 3)`` uint8 colours of the model's classes; class 0 (background) is hidden
+        unless :attr:`show_background` (napari's labels convention: label 0 is transparent)."""
         self.class_names, self.palette = tuple(class_names), np.asarray(palette, dtype=np.uint8)
         self._hidden_classes = frozenset()
         self.events.classes.emit()
+        self.hidden_classes = self._default_hidden()
+
+    def _default_hidden(self) -> frozenset[int]:
+        return frozenset() if self.show_background or not self.class_names else frozenset({0})
+
+    def set_show_background(self, show: bool) -> None:
+        """Draw class 0 (the background) in the label layers, or leave it transparent (the default)."""
+        self.show_background = bool(show)
+        if self.class_names:
+            self.hidden_classes = (self._hidden_classes - {0}) | self._default_hidden()
 
     def _on_hidden_classes_changed(self) -> None:
         for layer in self.label_layers():
@@ -196,28 +211,46 @@ class ViewerModel:
         return fillers
 
     def _ensure_stage_layers(self, stages: tuple[str, ...]) -> None:
-        """Stage label layers just above the image, score layers above the skip changes; others removed."""
+        """Stage label layers just above the image, score layers above the skip changes, each
+        group coarse to fine from the bottom whatever was shown before; others removed."""
         wanted = {stage_layer_name(s) for s in stages} | {score_layer_name(s) for s in stages}
         for layer in self.layers:
             if isinstance(layer, LabelLayer | ScoreLayer) and layer is not self.mask_layer and layer.name not in wanted:
                 self.layers.remove(layer)
-        for stage in stages:
-            if stage_layer_name(stage) not in self.layers:
-                layer = LabelLayer(
-                    stage_layer_name(stage),
-                    visible=False,
-                    opacity=0.6,
-                    description=f"what the stride-{stage} stage alone predicts (argmax of its scores)",
-                )
-                layer.hidden_classes = self._hidden_classes
-                self.layers.insert(self.layers.index(self.mask_layer), layer)
-            if score_layer_name(stage) not in self.layers:
-                self.layers.insert(
-                    self.layers.index(self.uncertainty_layer),
-                    ScoreLayer(
-                        score_layer_name(stage),
-                        visible=False,
-                        opacity=0.7,
-                        description=f"one class's score in the stride-{stage} map, one cell per unit",
-                    ),
-                )
+        for stage in stages:  # each goes just below its anchor, so above the coarser ones
+            self._put_below(self._stage_labels(stage), self.mask_layer)
+            self._put_below(self._stage_scores(stage), self.uncertainty_layer)
+
+    def _put_below(self, layer: RasterLayer, anchor: RasterLayer) -> None:
+        """Insert or move ``layer`` just below ``anchor``."""
+        if layer.name not in self.layers:
+            self.layers.insert(self.layers.index(anchor), layer)
+            return
+        src, dst = self.layers.index(layer), self.layers.index(anchor)
+        self.layers.move(src, dst if src > dst else dst - 1)
+
+    def _stage_labels(self, stage: str) -> LabelLayer:
+        """The label layer of ``stage``, made if there is none yet."""
+        name = stage_layer_name(stage)
+        if name in self.layers:
+            return self.layers[name]  # type: ignore[return-value]
+        layer = LabelLayer(
+            name,
+            visible=False,
+            opacity=0.6,
+            description=f"what the stride-{stage} stage alone predicts (argmax of its scores)",
+        )
+        layer.hidden_classes = self._hidden_classes
+        return layer
+
+    def _stage_scores(self, stage: str) -> ScoreLayer:
+        """The score layer of ``stage``, made if there is none yet."""
+        name = score_layer_name(stage)
+        if name in self.layers:
+            return self.layers[name]  # type: ignore[return-value]
+        return ScoreLayer(
+            name,
+            visible=False,
+            opacity=0.7,
+            description=f"one class's score in the stride-{stage} map, one cell per unit",
+        )

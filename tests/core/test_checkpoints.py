@@ -111,9 +111,13 @@ def _bad_files(tmp_path: Path, model) -> dict[str, tuple[Path, str]]:
     torch.save(model.state_dict(), good)
     cases: dict[str, tuple[bytes | None, str, str]] = {
         "empty.pth": (b"", "the file is empty", ""),
-        "truncated.pth": (good.read_bytes()[:4000], "truncated or corrupt", ""),
+        "truncated.pth": (good.read_bytes()[:4000], r"a zip archive but no complete PyTorch one \(truncated\?\)", ""),
         "random.safetensors": (os.urandom(256), "not a readable safetensors file", ""),
-        "text.pth": (b"hello, I am not a checkpoint\n" * 10, "not a readable PyTorch checkpoint", ""),
+        "text.pth": (
+            b"hello, I am not a checkpoint\n" * 10,
+            "not a readable PyTorch checkpoint: it is a text file",
+            "",
+        ),
     }
     files = {name: (tmp_path / name, message) for name, (_, message, _) in cases.items()}
     for name, (data, _, _) in cases.items():
@@ -125,13 +129,19 @@ def _bad_files(tmp_path: Path, model) -> dict[str, tuple[Path, str]]:
     raw_pickle.write_bytes(pickle.dumps(_RunsCode()))
     files["raw.pt"] = (raw_pickle, "not a readable PyTorch checkpoint")
     (tmp_path / "random.pth").write_bytes(bytes(range(256)) * 4)
-    files["random.pth"] = (tmp_path / "random.pth", r"not a readable PyTorch checkpoint \(truncated or corrupt\?\): \w")
+    files["random.pth"] = (
+        tmp_path / "random.pth",
+        "not a readable PyTorch checkpoint: it is a binary file of another kind",
+    )
     torch.save([1, 2, 3], tmp_path / "list.pth")
     files["list.pth"] = (tmp_path / "list.pth", "holds a list, not a state dict")
     torch.save({"a": 1}, tmp_path / "nontensor.pth")
     files["nontensor.pth"] = (tmp_path / "nontensor.pth", "entry 'a' is a int, not a tensor")
     torch.save(torchvision.models.resnet18(num_classes=10).state_dict(), tmp_path / "resnet18.pth")
-    files["resnet18.pth"] = (tmp_path / "resnet18.pth", "not an FCN state dict")
+    files["resnet18.pth"] = (tmp_path / "resnet18.pth", "not an FCN checkpoint: .* open a checkpoint of one of those")
+    deeplab = torchvision.models.segmentation.deeplabv3_resnet50(weights=None, weights_backbone=None, num_classes=3)
+    torch.save(deeplab.state_dict(), tmp_path / "deeplab.pth")
+    files["deeplab.pth"] = (tmp_path / "deeplab.pth", "another kind of network .an ASPP head: a DeepLabV3 checkpoint.")
     state = model.state_dict()
     state["score_pool3.weight"] = torch.zeros(5, 7, 1, 1)
     torch.save(state, tmp_path / "mismatch.pth")

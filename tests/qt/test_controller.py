@@ -53,7 +53,7 @@ def test_errors_and_early_clicks_are_told_not_raised(qtbot, controller: Controll
     statuses: list[str] = []
     controller.error.connect(lambda message, dialog: errors.append((message, dialog)))
     controller.status.connect(lambda message, _ms: statuses.append(message))
-    assert controller.pin_pixel(1, 1) == {} and statuses == ["no prediction yet: wait for the network"]
+    assert controller.pin_pixel(1, 1) == {} and statuses[0].startswith("no model is loaded: open a checkpoint")
     (tmp_path / "notes.txt").write_text("not an image")
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -123,11 +123,11 @@ def test_mode_class_and_stage_controls(qtbot) -> None:  # type: ignore[no-untype
     mode_controls = controls_for(uncertainty)
     qtbot.addWidget(mode_controls)
     assert isinstance(mode_controls, UncertaintyControls)
-    mode_controls.mode_combo.setCurrentText("entropy")
-    assert uncertainty.mode == "entropy" and uncertainty.limits == (0.0, pytest.approx(np.log(3)))
-    uncertainty.mode = "confidence"
-    assert mode_controls.mode_combo.currentText() == "confidence"
-    assert (mode_controls.low_spin.value(), mode_controls.high_spin.value()) == (0.0, 1.0)
+    mode_controls.mode_combo.setCurrentText("confidence")
+    assert uncertainty.mode == "confidence" and uncertainty.limits == (pytest.approx(1 / 3), 1.0)
+    uncertainty.mode = "entropy"
+    assert mode_controls.mode_combo.currentText() == "entropy"
+    assert (mode_controls.low_spin.value(), mode_controls.high_spin.value()) == (0.0, pytest.approx(np.log(3), 1e-3))
 
     erf = ErfLayer()
     erf_controls = controls_for(erf)

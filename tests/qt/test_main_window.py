@@ -87,6 +87,7 @@ def pixels_differ(a: np.ndarray, b: np.ndarray) -> float:
 def test_toggling_layers_changes_what_is_drawn(qtbot, loaded_window) -> None:  # type: ignore[no-untyped-def]
     win = loaded_window
     model = win.model
+    model.set_show_background(True)  # every pixel coloured (the tiny model's stage 32 sees mostly class 0)
     mask = model.mask_layer
     with_mask = win.canvas.rendered_rgb()
     mask.visible = False
@@ -149,6 +150,8 @@ def test_status_bar_describes_the_pixel_under_the_cursor(qtbot, loaded_window) -
 def test_legend_shows_shares_and_hides_classes(qtbot, loaded_window) -> None:  # type: ignore[no-untyped-def]
     win = loaded_window
     legend = win.legend_panel
+    assert win.model.hidden_classes == {0} and legend.table.item(0, 0).checkState() == Qt.CheckState.Unchecked
+    win.model.set_show_background(True)
     counts = np.bincount(win.model.prediction.labels.ravel(), minlength=4)
     for index in range(4):
         assert legend.share_text(index) == f"{100 * counts[index] / counts.sum():.1f} %"
@@ -253,8 +256,11 @@ def test_an_unavailable_device_keeps_the_model_where_it_was(qtbot, loaded_window
     loaded = win.loaded
     with qtbot.waitSignal(win.error_shown, timeout=20000) as blocker:
         win.set_device("cuda")
-    assert "CUDA is not available" in blocker.args[0]
+    assert "CUDA is not available" in blocker.args[0] and "choose cpu or auto" in blocker.args[0]
+    assert "Error" not in blocker.args[0] and ".py" not in blocker.args[0]  # the user's words, not the program's
     assert win.loaded is loaded and win.device == "cpu"
+    enabled = {a.text(): a.isEnabled() for a in win.menus.device_group.actions()}
+    assert enabled["cpu"] and enabled["auto"] and not enabled["cuda"]  # greyed out
     assert [a.text() for a in win.menus.device_group.actions() if a.isChecked()] == ["cpu"]
 
 
@@ -355,7 +361,7 @@ def test_exports_never_overwrite_without_asking(qtbot, loaded_window, tmp_path: 
         assert set(arrays.files) == {"logits", "classes", "score32", "score16", "score8"}
         assert arrays["logits"].dtype == np.float32 and list(arrays["classes"]) == list(win.model.class_names)
     with Image.open(view) as image:
-        assert image.size == (win.canvas.width(), win.canvas.height())
+        assert image.size == (win.model.image.shape[1], win.model.image.shape[0])  # the image, not the screen
     asked: list[str] = []
 
     def answer(button):  # type: ignore[no-untyped-def]
@@ -375,9 +381,20 @@ def test_shortcuts_dialog_lists_every_shortcut(qtbot, window) -> None:  # type: 
     qtbot.addWidget(dialog)
     keys = [dialog.table.item(r, 1).text() for r in range(dialog.table.rowCount())]
     actions = [a for a in window.actions() if a.shortcuts()]
-    assert len(keys) == len(actions) + 3
+    assert len(keys) == len(actions) + 8
     text = " ".join(keys)
-    for needle in ("Ctrl+O", "Ctrl+Shift+O", "Ctrl+Alt+O", "Ctrl+S", "PgDown", "F", "Ctrl+1", "Shift+Click"):
+    for needle in (
+        "Ctrl+O",
+        "Ctrl+Shift+O",
+        "Ctrl+Alt+O",
+        "Ctrl+S",
+        "PgDown",
+        "F",
+        "Ctrl+1",
+        "Shift+Click",
+        "Mouse wheel",
+        "Drag",
+    ):
         assert needle in text
 
 

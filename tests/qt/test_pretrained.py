@@ -99,13 +99,13 @@ def test_a_synthetic_model_on_a_photo_offers_the_pretrained_models_once(qtbot, w
     with qtbot.waitSignal(window.prediction_shown, timeout=30000):
         window.load_model(checkpoint)
         window.open_paths([sample_images()[0]])
-    assert _visible("pretrained-hint") == []  # a bundled scene is what the model knows
+    assert _visible("notice-dialog") == []  # a bundled scene is what the model knows
     with qtbot.waitSignal(window.prediction_shown, timeout=30000):
         window.open_paths([image_path])
-    (hint,) = _visible("pretrained-hint")
+    (hint,) = _visible("notice-dialog")
     next(b for b in hint.buttons() if b.text() == "Pretrained Models…").click()
     (dialog,) = _visible("pretrained-dialog")
     dialog.close()
     with qtbot.waitSignal(window.prediction_shown, timeout=30000):
         window.open_paths([image_path])
-    assert _visible("pretrained-hint") == []  # once a session
+    assert _visible("notice-dialog") == []  # once a session

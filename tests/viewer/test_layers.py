@@ -164,7 +164,7 @@ def _uncertainty_layer() -> UncertaintyLayer:
         (lambda: LabelLayer("mask"), "mode", "contour", "outline", ValueError),
         (lambda: HeatmapLayer("heat"), "colormap", "magma", "jet", ValueError),
         (_score_layer, "class_index", 2, 3, ValueError),
-        (_uncertainty_layer, "mode", "entropy", "variance", ValueError),
+        (_uncertainty_layer, "mode", "confidence", "variance", ValueError),
         (_erf_layer, "stage", "8", "16", ValueError),
     ],
 )
@@ -223,3 +223,26 @@ def test_the_viewer_models_hidden_classes_reach_every_label_layer_once() -> None
     with pytest.raises(ValueError):
         model.hidden_classes = {3}
     assert model.hidden_classes == {2}
+
+
+def _prediction(stages: tuple[str, ...]):  # type: ignore[no-untyped-def]
+    from fcnviewer.core.alignment import StageGeometry
+    from fcnviewer.core.inference import Prediction, StageMap
+
+    labels = np.zeros((8, 8), dtype=np.uint8)
+    maps = {s: StageMap(s, np.zeros((3, 1, 1), np.float32), StageGeometry(float(s), 0.0), labels) for s in stages}
+    return Prediction(np.zeros((3, 8, 8), np.float32), labels, np.ones((8, 8), np.float32), maps, "cpu", 0.0)
+
+
+def test_stage_layers_keep_their_order_whatever_was_shown_before() -> None:
+    model = ViewerModel()
+    model.set_classes(NAMES, PALETTE)
+    fresh = ViewerModel()
+    fresh.set_classes(NAMES, PALETTE)
+    fresh.set_prediction(_prediction(("32", "16", "8")))
+    for stages in (("8",), ("32", "16", "8"), ("16", "8"), ("32", "16", "8")):  # e.g. an FCN-ResNet, then FCN-8s
+        model.set_prediction(_prediction(stages))
+    assert [layer.name for layer in model.layers] == [layer.name for layer in fresh.layers]
+    names = [layer.name for layer in fresh.layers]
+    assert names.index("stage 32") < names.index("stage 16") < names.index("stage 8") < names.index("final mask")
+    assert names.index("score 32") < names.index("score 16") < names.index("score 8") < names.index("uncertainty")

@@ -28,6 +28,21 @@ STAGE_COLORS: dict[str, tuple[int, int, int]] = {
 }
 
 
+def clip_box(box: tuple[int, int, int, int], height: int, width: int) -> tuple[tuple[int, int, int, int] | None, int]:
+    """``box`` ``(x0, y0, x1, y1)`` (inclusive) cut to a ``height`` x ``width`` image, and how far
+    (pixels) it reaches past the image on its farthest side; ``None`` if nothing of it is inside."""
+    x0, y0, x1, y1 = box
+    beyond = max(0, -x0, -y0, x1 - (width - 1), y1 - (height - 1))
+    clipped = (max(x0, 0), max(y0, 0), min(x1, width - 1), min(y1, height - 1))
+    inside = clipped[0] <= clipped[2] and clipped[1] <= clipped[3]
+    return (clipped if inside else None), beyond
+
+
+def stage_label(stage: str) -> str:
+    """How a stage is named to the user: ``stride 32``, or ``final``/``aux`` as they are."""
+    return f"stride {stage}" if stage.isdigit() else stage
+
+
 class BoxesLayer(Layer):
     """Receptive-field boxes of pinned pixels, one colour per stage.
 

@@ -146,7 +146,8 @@ class ScoreLayer(HeatmapLayer):
 
 
 class UncertaintyLayer(HeatmapLayer):
-    """Confidence (max probability) or entropy of the final prediction.
+    """Entropy (the default: bright where the network is unsure) or confidence (max probability)
+    of the final prediction.
 
     Events beyond :class:`HeatmapLayer`'s: ``mode``.
     """
@@ -158,8 +159,8 @@ class UncertaintyLayer(HeatmapLayer):
 
     mode: Evented[str] = Evented(one_of(MODES), then="_show_mode", doc="``confidence`` or ``entropy``.")
 
-    def __init__(self, name: str = "uncertainty", *, mode: str = "confidence", **kwargs: Any) -> None:
-        super().__init__(name, colormap="magma", **kwargs)
+    def __init__(self, name: str = "uncertainty", *, mode: str = "entropy", **kwargs: Any) -> None:
+        super().__init__(name, colormap="magma", alpha_from_value=True, **kwargs)
         initialize(self, mode=mode)
         self._maps: dict[str, np.ndarray] = {}
         self._num_classes = 2
@@ -171,9 +172,11 @@ class UncertaintyLayer(HeatmapLayer):
         self._show_mode()
 
     def _show_mode(self) -> None:
+        """Entropy over 0 (sure) .. log C (uniform); confidence over 1/C (uniform) .. 1, its real range."""
         if self._maps:
-            top = 1.0 if self._mode == "confidence" else float(np.log(max(self._num_classes, 2)))
-            self.set_data(self._maps[self._mode], limits=(0.0, top))
+            classes = max(self._num_classes, 2)
+            limits = (1.0 / classes, 1.0) if self._mode == "confidence" else (0.0, float(np.log(classes)))
+            self.set_data(self._maps[self._mode], limits=limits)
 
     def value_at(self, y: int, x: int) -> str | None:
         return f"{self._mode} {float(self._data[y, x]):.3f}"

@@ -47,7 +47,9 @@ class LabelLayer(RasterLayer):
     _style_names = ("mode", "hidden_classes")
     _data_names = ("_labels", "_palette", "_names")
 
-    mode: Evented[str] = Evented(one_of(MODES), then="_refresh", doc="``fill`` or ``contour``.")
+    mode: Evented[str] = Evented(
+        one_of(MODES), then="_on_mode_changed", doc="``fill`` or ``contour`` (2 px lines, drawn opaque)."
+    )
     hidden_classes: Evented[frozenset[int]] = Evented(as_class_set, then="_refresh", doc="Classes not drawn.")
 
     def __init__(self, name: str, *, mode: str = "fill", **kwargs: Any) -> None:
@@ -79,15 +81,28 @@ class LabelLayer(RasterLayer):
         table[list(self._hidden_classes), 3] = 0
         rgba = apply_lookup(table, self._labels)
         if self._mode == "contour":
-            edge = np.zeros(self._labels.shape, dtype=bool)
-            edge[:, 1:] |= self._labels[:, 1:] != self._labels[:, :-1]
-            edge[1:, :] |= self._labels[1:, :] != self._labels[:-1, :]
-            rgba[..., 3] &= np.where(edge, 255, 0).astype(np.uint8)
+            rgba[..., 3] &= np.where(_edges(self._labels), 255, 0).astype(np.uint8)
         return rgba
+
+    def _on_mode_changed(self) -> None:
+        if self._mode == "contour":
+            self.opacity = 1.0  # thin lines at half opacity are hard to see
+        self._refresh()
 
     def value_at(self, y: int, x: int) -> str | None:
         index = int(self._labels[y, x])
         return self._names[index] if index < len(self._names) else str(index)
+
+
+def _edges(labels: np.ndarray) -> np.ndarray:
+    """Where ``labels`` changes between neighbours, 2 pixels wide (both sides of each boundary)."""
+    edge = np.zeros(labels.shape, dtype=bool)
+    across, down = labels[:, 1:] != labels[:, :-1], labels[1:, :] != labels[:-1, :]
+    edge[:, 1:] |= across
+    edge[:, :-1] |= across
+    edge[1:, :] |= down
+    edge[:-1, :] |= down
+    return edge
 
 
 class ChangeLayer(RasterLayer):
