@@ -59,6 +59,10 @@ class Context:
             dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
         return tensor
 
+    def total(self, count: int) -> int:
+        """``count`` summed over every process (a number of failures, of images)."""
+        return int(self.all_reduce_sum(torch.tensor(count, dtype=torch.int64)))
+
     def gather(self, value: Any) -> list[Any]:
         """Every process's ``value`` (picklable), in rank order; ``[value]`` in one process."""
         if not self.is_distributed:
