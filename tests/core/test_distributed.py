@@ -59,15 +59,6 @@ def torchrun(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, capture_output=True, text=True, cwd=cwd, env=env, timeout=TIMEOUT)
 
 
-@pytest.fixture
-def one_thread():
-    """Torch on one thread, as each torchrun process (``OMP_NUM_THREADS=1``)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_the_environment_gives_the_context():
     assert context_from_environment({}) == Context(0, 1, 0)
     context = context_from_environment({"RANK": "3", "WORLD_SIZE": "4", "LOCAL_RANK": "1"})
