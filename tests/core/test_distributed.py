@@ -129,6 +129,9 @@ def test_train_on_two_processes_follows_one_with_the_same_batch(tmp_path, capsys
     state = torch.load(tmp_path / "two" / "fcn32s-state.pth", weights_only=True)
     assert state["step"] == 50 and len(state["torch_rng_ranks"]) == 2
     assert sorted(p.name for p in (tmp_path / "two").iterdir()) == ["fcn32s-state.pth", "fcn32s.safetensors"]
+    # one process resumes what two saved (its random state is rank 0's)
+    resumed = [*args, "--out", str(tmp_path / "two"), "--resume", str(tmp_path / "two" / "fcn32s-state.pth")]
+    assert main(resumed) == 0 and "[fcn32s] resumed at step 50" in capsys.readouterr().out
 
 
 def _losses(log: str) -> list[str]:
