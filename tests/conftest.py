@@ -19,6 +19,17 @@ def randomize(model, seed: int = 0):
 
 
 @pytest.fixture
+def one_thread():
+    """Torch on one thread for the test (as in each ``torchrun`` process), restored after it."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
 def tiny_checkpoint(tmp_path: Path):
     """A factory: ``tiny_checkpoint(arch="fcn8s", num_classes=4) -> Path`` of a random tiny model."""
     from fcnviewer.core.checkpoints import ModelInfo, save_checkpoint

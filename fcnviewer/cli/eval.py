@@ -6,9 +6,12 @@ import argparse
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fcnviewer.cli.common import CHECKPOINT_HELP, fail, load_model_for
+
+if TYPE_CHECKING:
+    from fcnviewer.core.distributed import Context
 
 #: Column labels of the summary scores (``fcnviewer.core.training.metrics.SUMMARY_KEYS``).
 SUMMARY_LABELS = {"pixel_acc": "pixel acc.", "mean_acc": "mean acc.", "mean_iu": "mean IU", "fw_iu": "f.w. IU"}
@@ -40,7 +43,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Evaluate; exit 0 on success, 2 on bad input."""
+    """Evaluate; exit 0 on success, 2 on bad input. Under ``torchrun`` the processes share the
+    images and rank 0 alone prints (what one process would) and writes ``--confusion``."""
+    from fcnviewer.core.distributed import processes
+
+    with processes() as context:
+        return _evaluate(args, context)
+
+
+def _evaluate(args: argparse.Namespace, context: Context) -> int:
+    """Evaluate as one of ``context``'s processes."""
     from fcnviewer.core.errors import UserError
     from fcnviewer.core.training import evaluate
 
@@ -65,10 +77,13 @@ def run(args: argparse.Namespace) -> int:
             names = dataset.class_names
         if len(names) != info.spec.num_classes:
             raise ValueError(f"the data has {len(names)} classes but the network predicts {info.spec.num_classes}")
-        result = evaluate(loaded.model, dataset, info.preprocessing, device, progress=not args.json)
+        progress = not args.json and context.is_main
+        result = evaluate(loaded.model, dataset, info.preprocessing, device, progress=progress, context=context)
     except (UserError, ValueError, OSError) as exc:
         fail(str(exc))
         return 2
+    if not context.is_main:
+        return 0
     if args.confusion:
         write_confusion(Path(args.confusion), result["confusion"]["final"], info.class_names)
     if args.json:

@@ -10,6 +10,7 @@ from fcnviewer.cli.common import add_model_arguments, add_prediction_arguments, 
 
 if TYPE_CHECKING:
     from fcnviewer.core.checkpoints import ModelInfo
+    from fcnviewer.core.distributed import Context
     from fcnviewer.core.inference import Predictor
 
 
@@ -27,7 +28,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Predict every image; exit 0 only if every one worked."""
+    """Predict every image; exit 0 only if every one worked. Under ``torchrun`` each process
+    predicts its share of the images (see :func:`_share`), and every one exits 1 if any image failed."""
+    from fcnviewer.core.distributed import processes
+
+    with processes() as context:
+        return _predict(args, context)
+
+
+def _predict(args: argparse.Namespace, context: Context) -> int:
+    """Predict this process's share of the images."""
     from fcnviewer.core.errors import UserError
     from fcnviewer.core.images import DEFAULT_MAX_PIXELS
     from fcnviewer.core.inference import Predictor
@@ -40,13 +50,25 @@ def run(args: argparse.Namespace) -> int:
         fail(str(exc))
         return 2
     failures = 0
-    for path in _expand(args.images):
+    for path in _share(_expand(args.images), context):
         if path.is_dir():
             fail(f"{path}: this folder holds no images (expected .png, .jpg, ... files directly inside it)")
             failures += 1
         elif not _predict_one(path, predictor, loaded.info, args, max_pixels):
             failures += 1
-    return 1 if failures else 0
+    return 1 if context.total(failures) else 0
+
+
+def _share(paths: list[Path], context: Context) -> list[Path]:
+    """The inputs this process predicts: those whose output name (the file's stem) falls in its
+    :meth:`~fcnviewer.core.distributed.Context.shard` of the distinct names, in the order given.
+
+    Inputs that share a name (``a/x.png``, ``b/x.jpg``) go to one process, so their outputs
+    are written once, in order, exactly as by one process (the later refused without ``--force``).
+    """
+    names = context.shard(list(dict.fromkeys(path.stem for path in paths)))
+    mine = set(names)
+    return [path for path in paths if path.stem in mine]
 
 
 def _expand(names: list[str]) -> list[Path]:

@@ -11,6 +11,7 @@ from fcnviewer.cli.common import CHECKPOINT_HELP, fail, resolve_checkpoint_for
 from fcnviewer.core.names import OPTIMIZERS, TRAIN_ARCHS, TRAIN_PRECISIONS
 
 if TYPE_CHECKING:
+    from fcnviewer.core.distributed import Context
     from fcnviewer.core.training import TrainConfig
 
 
@@ -79,7 +80,9 @@ def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
 def _add_optimiser_arguments(parser: argparse.ArgumentParser) -> None:
     """Steps, batch, optimiser, losses and regularisation."""
     parser.add_argument("--steps", type=_steps, default=(1000,), help="steps per stage: N, or N,N,N for each stage")
-    parser.add_argument("--batch", type=int, default=8, help="images per step (default 8)")
+    parser.add_argument(
+        "--batch", type=int, default=8, help="images per step, over all processes under torchrun (default 8)"
+    )
     parser.add_argument("--lr", type=float, default=0.01, help="learning rate (default 0.01)")
     parser.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default 0.9)")
     parser.add_argument(
@@ -152,7 +155,16 @@ class _Data(NamedTuple):
 
 
 def run(args: argparse.Namespace) -> int:
-    """Train; exit 0 on success, 2 on bad input."""
+    """Train; exit 0 on success, 2 on bad input. Under ``torchrun`` the processes train one network
+    together (``--batch`` is the whole step's batch); rank 0 alone prints and writes files."""
+    from fcnviewer.core.distributed import processes
+
+    with processes() as context:
+        return _train(args, context)
+
+
+def _train(args: argparse.Namespace, context: Context) -> int:
+    """Train as one of ``context``'s processes."""
     from fcnviewer.core.errors import UserError
     from fcnviewer.core.training import train
 
@@ -166,10 +178,13 @@ def run(args: argparse.Namespace) -> int:
             class_names=data.class_names,
             palette=data.palette,
             progress=not args.no_progress,
+            context=context,
         )
     except (UserError, ValueError, OSError, FloatingPointError) as exc:
         fail(str(exc))
         return 2
+    if not context.is_main:
+        return 0
     for result in results:
         line = f"{result.arch}: {result.steps} steps, {result.seconds:.0f} s -> {result.path}"
         if result.val:

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from fcnviewer.core.alignment import upsample_to_image
+from fcnviewer.core.distributed import Context
 from fcnviewer.core.preprocessing import Preprocessing
 from fcnviewer.core.receptive import stage_geometry
 from fcnviewer.core.training.metrics import ConfusionMatrix
@@ -26,6 +27,7 @@ def evaluate(
     num_classes: int | None = None,
     stages: bool = True,
     progress: bool = False,
+    context: Context | None = None,
 ) -> dict[str, Any]:
     """Metrics of ``model`` over ``dataset`` (items ``(image uint8 (H, W, 3), labels (H, W))``).
 
@@ -34,7 +36,12 @@ def evaluate(
     final output and of each stage map, upsampled onto the image's pixels with
     :func:`fcnviewer.core.alignment.upsample_to_image` at its geometry from
     :func:`fcnviewer.core.receptive.stage_geometry`, then arg-maxed.
+
+    With a distributed ``context`` each process takes its :meth:`~fcnviewer.core.distributed.Context.shard`
+    of the images and the confusion matrices are summed over the processes (integers: the
+    scores are exactly one process's); ``progress`` then counts this process's share.
     """
+    context = context or Context()
     device = torch.device(device)
     was_training = model.training
     model.eval().to(device)
@@ -45,11 +52,12 @@ def evaluate(
         geometry = stage_geometry(model)
         names = tuple(n for n in names if n in geometry)
     matrices = {"final": ConfusionMatrix(num_classes), **{n: ConfusionMatrix(num_classes) for n in names}}
-    indices: Iterator[int] = iter(range(len(dataset)))
+    share = context.shard(range(len(dataset)))
+    indices: Iterator[int] = iter(share)
     if progress:
         from tqdm import tqdm
 
-        indices = iter(tqdm(range(len(dataset)), desc="eval", unit="img", dynamic_ncols=True, file=sys.stderr))
+        indices = iter(tqdm(share, desc="eval", unit="img", dynamic_ncols=True, file=sys.stderr))
     try:
         for i in indices:
             image, labels = dataset[i]
@@ -63,6 +71,8 @@ def evaluate(
                 matrices[name].update(y, scores_up.argmax(0))
     finally:
         model.train(was_training)
+    for matrix in matrices.values():
+        matrix.matrix = context.all_reduce_sum(torch.from_numpy(matrix.matrix)).numpy()
     result = {
         "final": matrices["final"].scores(),
         "stages": {n: matrices[n].scores() for n in names},

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -27,18 +26,23 @@ import torch
 from torch import Tensor, nn
 
 from fcnviewer.core.checkpoints import ModelInfo, load_checkpoint, save_checkpoint
+from fcnviewer.core.distributed import Context
 from fcnviewer.core.models import ArchSpec, build_model
 from fcnviewer.core.preprocessing import Preprocessing
 from fcnviewer.core.training.batch_norm import attach_batch_norm, folded, has_batch_norm
-from fcnviewer.core.training.batches import BatchStream, augment, batch_loader, to_batch
+from fcnviewer.core.training.batches import (
+    BatchStream,
+    apply_augmentations,
+    batch_loader,
+    draw_augmentations,
+    to_batch,
+)
 from fcnviewer.core.training.config import SCHEDULES, TrainConfig, autocast_dtype, class_weight_tensor
 from fcnviewer.core.training.evaluation import evaluate
 from fcnviewer.core.training.initialisation import init_from_scratch, set_dropout, transfer_weights
+from fcnviewer.core.training.meter import Meter
 from fcnviewer.core.training.records import StageResult, hardware_description, pick_device, stages_behind
 from fcnviewer.core.training.step import learning_rate, make_optimizer, train_step
-
-#: Steps between two entries of a stage's loss history (and, without a progress bar, log lines).
-LOG_EVERY = 50
 
 
 @dataclass
@@ -61,6 +65,7 @@ class _Run:
     sample: Tensor
     log: Callable[[str], None]
     progress: bool
+    context: Context
 
 
 @dataclass
@@ -72,6 +77,8 @@ class _StageRun:
     model: nn.Module
     optimizer: torch.optim.Optimizer
     out: Path
+    #: What the steps run: ``model``, or its ``DistributedDataParallel`` wrapper.
+    trainee: nn.Module
     history: list[dict[str, Any]] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
     start: int = 0
@@ -82,17 +89,20 @@ class _StageRun:
         """Training time of this stage so far, earlier runs of it (before a resume) included."""
         return self.elapsed_before + time.perf_counter() - self.started
 
-    def save_state(self, step: int) -> None:
-        """Write ``<out>/<arch>-state.pth``, what ``--resume`` continues from (atomically)."""
+    def save_state(self, step: int, rng_states: list[Tensor]) -> None:
+        """Write ``<out>/<arch>-state.pth``, what ``--resume`` continues from (atomically), with
+        every process's torch random state (``rng_states``, in rank order)."""
         state = {
             "arch": self.arch,
             "step": step,
             "seconds": self.seconds(),
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
-            "torch_rng": torch.get_rng_state(),
+            "torch_rng": rng_states[0],
             "history": self.history,
         }
+        if len(rng_states) > 1:
+            state["torch_rng_ranks"] = rng_states
         tmp = self.out / f"{self.arch}-state.pth.tmp"
         torch.save(state, tmp)
         os.replace(tmp, self.out / f"{self.arch}-state.pth")
@@ -108,32 +118,45 @@ def train(
     palette: Sequence[Sequence[int]],
     log: Callable[[str], None] = print,
     progress: bool = True,
+    context: Context | None = None,
 ) -> list[StageResult]:
     """Run the stages of ``config.arch``; save each stage's final network as ``<out>/<arch>.safetensors``.
 
     Training state (weights, optimiser, step) is saved every ``save_every`` steps as
     ``<out>/<arch>-state.pth``; ``config.resume`` names such a file to continue from.
+
+    With a distributed ``context`` (``torchrun``) every process runs this with the same
+    settings: the network is wrapped in ``DistributedDataParallel``, each process takes its
+    :meth:`~fcnviewer.core.distributed.Context.shard` of every batch of ``config.batch`` (the
+    batch of the whole step), and rank 0 alone logs, shows progress and writes files.
     """
+    context = context or Context()
+    if config.batch % context.world_size:
+        raise ValueError(
+            f"--batch {config.batch} does not split evenly over {context.world_size} processes; "
+            f"make it a multiple of {context.world_size}"
+        )
     device = pick_device(config.device)
     if config.threads:
         torch.set_num_threads(config.threads)
-    torch.manual_seed(config.seed)
+    torch.manual_seed(config.seed + context.rank)  # own dropout draws; DDP gives every process rank 0's weights
     out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
+    if context.is_main:
+        out.mkdir(parents=True, exist_ok=True)
     schedule = SCHEDULES[config.arch]
     resume = None if config.resume is None else torch.load(config.resume, map_location="cpu", weights_only=True)
     first_stage = 0 if resume is None else schedule.index(str(resume["arch"]))
     results, previous, lineage = _starting_point(config, schedule[:first_stage], out)
     run = _Run(
         config=config, val_set=val_set, preprocessing=preprocessing, device=device, out=out, schedule=schedule,
-        stream=BatchStream(train_set, config.batch, config.seed),
+        stream=BatchStream(train_set, config.batch, config.seed, context.shard(range(config.batch))),
         dtype=autocast_dtype(config.precision),
         weights=class_weight_tensor(config, device),
         hardware=hardware_description(device),
         class_names=tuple(class_names),
         palette=tuple(tuple(int(v) for v in c) for c in palette),
         sample=to_batch([train_set[i] for i in range(min(8, len(train_set)))], preprocessing, "cpu")[0],
-        log=log, progress=progress,
+        log=log if context.is_main else _silent, progress=progress and context.is_main, context=context,
     )  # fmt: skip
     for index in range(first_stage, len(schedule)):
         stage = _start_stage(run, index, previous, resume if index == first_stage else None)
@@ -170,16 +193,30 @@ def _start_stage(run: _Run, index: int, previous: nn.Module | None, resume: dict
     arch = run.schedule[index]
     spec = ArchSpec(arch, run.config.num_classes, run.config.width)
     model = _initial_model(run, spec, previous)
-    stage = _StageRun(arch, spec, model, make_optimizer(model, run.config), run.out)
+    optimizer = make_optimizer(model, run.config)  # fixes which weights learn, before DDP looks
     if resume is not None:
-        stage.model.load_state_dict(resume["model"])
-        stage.optimizer.load_state_dict(resume["optimizer"])
+        model.load_state_dict(resume["model"])
+        optimizer.load_state_dict(resume["optimizer"])
+    stage = _StageRun(arch, spec, model, optimizer, run.out, _data_parallel(model, run.context))
+    if resume is not None:
         stage.start = int(resume["step"])
         stage.elapsed_before = float(resume.get("seconds", 0.0))
         stage.history = list(resume.get("history", []))
-        torch.set_rng_state(resume["torch_rng"])
+        rng_states = resume.get("torch_rng_ranks") or [resume["torch_rng"]]
+        if run.context.rank < len(rng_states):  # else (more processes than saved) its fresh seed goes on
+            torch.set_rng_state(rng_states[run.context.rank])
         run.log(f"[{arch}] resumed at step {stage.start}")
     return stage
+
+
+def _data_parallel(model: nn.Module, context: Context) -> nn.Module:
+    """``model`` wrapped in ``DistributedDataParallel`` (which copies rank 0's weights to every
+    process and averages the gradients), or ``model`` itself in one process."""
+    if not context.is_distributed:
+        return model
+    from torch.nn.parallel import DistributedDataParallel
+
+    return DistributedDataParallel(model)
 
 
 def _initial_model(run: _Run, spec: ArchSpec, previous: nn.Module | None) -> nn.Module:
@@ -226,6 +263,7 @@ def _metadata(run: _Run, lineage: list[dict[str, Any]], results: list[StageResul
         "hardware": run.hardware,
         "device": str(run.device),
         "torch": torch.__version__,
+        **({"processes": run.context.world_size} if run.context.is_distributed else {}),
         **config.extra,
     }
 
@@ -244,7 +282,7 @@ def _train_stage(run: _Run, stage: _StageRun, index: int) -> StageResult:
     rng = np.random.Generator(np.random.PCG64([config.seed, index, stage.start]))
     batches = batch_loader(run.stream, stage.start + index * 1_000_000, run.preprocessing, config.workers)
     stage.started = time.perf_counter()
-    meter = _Meter(stage, total, run.log, run.progress)
+    meter = Meter(stage.arch, stage.history, stage.start, total, run.log, run.progress)
     val: dict[str, Any] | None = None
     for step in range(stage.start, total):
         value, lr, images = _step(run, stage, step, total, batches, rng)
@@ -253,10 +291,7 @@ def _train_stage(run: _Run, stage: _StageRun, index: int) -> StageResult:
         if run.val_set is not None and config.val_every and (done % config.val_every == 0 or done == total):
             val = _validate(run, stage, done, meter.loss)
         if config.save_every and done % config.save_every == 0 and done < total:
-            stage.save_state(done)
-            save_checkpoint(
-                run.out / f"{stage.arch}.safetensors", _exported(stage.model), _model_info(run, stage, done)
-            )
+            _save(run, stage, done)
     meter.close()
     return _finish_stage(run, stage, total, val)
 
@@ -274,22 +309,32 @@ def _step(
     lr = learning_rate(config, step, total)
     for group in stage.optimizer.param_groups:
         group["lr"] = lr
-    x, y = next(batches)
-    x, y = augment(x.to(run.device), y.to(run.device), rng, scale=config.scale, size=config.crop)
+    x, y = _augmented(run, *next(batches), rng)
     value = train_step(
-        stage.model, stage.optimizer, x, y, weights=run.weights, dtype=run.dtype, clip=config.clip, lovasz=config.lovasz
-    )
+        stage.trainee, stage.optimizer, x, y, weights=run.weights, dtype=run.dtype, clip=config.clip,
+        lovasz=config.lovasz, context=run.context,
+    )  # fmt: skip
     if not math.isfinite(value):
         raise FloatingPointError(f"[{stage.arch}] the loss became {value} at step {step}; lower --lr")
-    return value, lr, x.shape[0]
+    return value, lr, config.batch
+
+
+def _augmented(run: _Run, x: Tensor, y: Tensor, rng: np.random.Generator) -> tuple[Tensor, Tensor]:
+    """This process's share of a batch on the device, augmented as one process augments the whole
+    batch: the random draws are made for every image of it, and those of the share applied."""
+    height, width = x.shape[-2:]
+    out = (height, width) if run.config.crop is None else (run.config.crop, run.config.crop)
+    plans = draw_augmentations(rng, run.config.batch, height, width, out, run.config.scale)
+    return apply_augmentations(x.to(run.device), y.to(run.device), [plans[k] for k in run.stream.share], out)
 
 
 def _validate(run: _Run, stage: _StageRun, done: int, loss: float) -> dict[str, Any]:
     """Scores of the network's output on the validation set after ``done`` steps; logged and recorded."""
     exported = _exported(stage.model)
     val = evaluate(
-        exported, run.val_set, run.preprocessing, run.device, num_classes=run.config.num_classes, stages=False
-    )
+        exported, run.val_set, run.preprocessing, run.device, num_classes=run.config.num_classes, stages=False,
+        context=run.context,
+    )  # fmt: skip
     scores: dict[str, Any] = val["final"]
     stage.history.append({"step": done, "val_mean_iu": round(scores["mean_iu"], 4)})
     run.log(
@@ -304,54 +349,24 @@ def _finish_stage(run: _Run, stage: _StageRun, total: int, val: dict[str, Any] |
     """Save the trained network (and a final resume state); the stage's result."""
     stage.model.eval()
     seconds = stage.seconds()
-    path = save_checkpoint(
-        run.out / f"{stage.arch}.safetensors", _exported(stage.model), _model_info(run, stage, total)
-    )
-    stage.save_state(total)
+    path = _save(run, stage, total)
     run.log(f"[{stage.arch}] done: {total} steps in {seconds:.0f} s -> {path}")
     return StageResult(stage.arch, path, total, seconds, val)
 
 
-class _Meter:
-    """A stage's running loss (exponential average), throughput, progress bar and periodic log."""
+def _save(run: _Run, stage: _StageRun, step: int) -> Path:
+    """Save ``stage``'s network and its resume state at ``step`` (rank 0 writes; every process
+    gives its random state); the network's path."""
+    rng_states = run.context.gather(torch.get_rng_state())
+    path = run.out / f"{stage.arch}.safetensors"
+    if run.context.is_main:
+        stage.save_state(step, rng_states)
+        save_checkpoint(path, _exported(stage.model), _model_info(run, stage, step))
+    return path
 
-    def __init__(self, stage: _StageRun, total: int, log: Callable[[str], None], progress: bool) -> None:
-        self.stage = stage
-        self.total = total
-        self.log = log
-        self.bar = None
-        if progress:
-            from tqdm import tqdm
 
-            self.bar = tqdm(
-                total=total, initial=stage.start, desc=stage.arch, unit="step", dynamic_ncols=True, file=sys.stderr
-            )
-        self.loss = math.nan
-        self.images = 0
-        self.tick = time.perf_counter()
-
-    def record(self, value: float, images: int, lr: float, done: int) -> None:
-        """Count a step's loss ``value`` on ``images`` images at rate ``lr``; ``done`` steps are done."""
-        self.loss = value if math.isnan(self.loss) else 0.95 * self.loss + 0.05 * value
-        self.images += images
-        if self.bar is not None:
-            self.bar.set_postfix(loss=f"{self.loss:.3f}", lr=f"{lr:.2g}", img_s=f"{self._rate():.1f}")
-            self.bar.update(1)
-        if done % LOG_EVERY == 0:
-            self.stage.history.append({"step": done, "loss": round(self.loss, 4)})
-            if self.bar is None:
-                self.log(
-                    f"[{self.stage.arch}] step {done}/{self.total}: "
-                    f"loss {self.loss:.4f}, lr {lr:.3g}, {self._rate():.1f} img/s"
-                )
-
-    def close(self) -> None:
-        """Close the progress bar."""
-        if self.bar is not None:
-            self.bar.close()
-
-    def _rate(self) -> float:
-        return self.images / max(time.perf_counter() - self.tick, 1e-9)
+def _silent(_: str) -> None:
+    """The log of the processes other than rank 0."""
 
 
 def _exported(model: nn.Module) -> nn.Module:

@@ -52,3 +52,18 @@ def segmentation_loss(logits: Tensor, labels: Tensor, *, weights: Tensor | None 
     if lovasz:
         loss = loss + lovasz * lovasz_softmax(logits.softmax(1), labels)
     return loss
+
+
+def cross_entropy_sum(logits: Tensor, labels: Tensor, weights: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """The (class-weighted) cross entropy summed over the labelled pixels, and the sum of their
+    weights (their number, unweighted): the mean cross entropy is the first over the second.
+
+    Data-parallel training sums both over the processes before dividing, so its loss is the
+    mean over every pixel of the whole batch, whatever share of them each process holds.
+    """
+    logits = logits.float()
+    total = F.cross_entropy(logits, labels, weight=weights, ignore_index=IGNORE_INDEX, reduction="sum")
+    labelled = labels[labels != IGNORE_INDEX]
+    if weights is not None:
+        return total, weights[labelled].sum()
+    return total, torch.tensor(float(labelled.numel()), device=logits.device)

@@ -9,9 +9,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from fcnviewer.core.distributed import Context
 from fcnviewer.core.names import OPTIMIZERS
 from fcnviewer.core.training.config import TrainConfig
-from fcnviewer.core.training.losses import segmentation_loss
+from fcnviewer.core.training.losses import cross_entropy_sum, lovasz_softmax, segmentation_loss
 
 
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
@@ -63,19 +64,46 @@ def train_step(
     dtype: torch.dtype = torch.float32,
     clip: float = 0.0,
     lovasz: float = 0.0,
+    context: Context | None = None,
 ) -> float:
     """One optimiser step on :func:`~fcnviewer.core.training.losses.segmentation_loss` of ``model(x)["out"]``
     (cross entropy, plus ``lovasz`` times Lovász-softmax); the loss.
 
     With ``dtype`` bfloat16 the forward and backward run under autocast; the weights, the
-    loss and the optimiser stay float32.
+    loss and the optimiser stay float32. With a distributed ``context``, ``model`` is a
+    ``DistributedDataParallel`` wrapper, ``x`` this process's share of the batch, and the loss
+    returned is the whole batch's (see :func:`_data_parallel_loss`).
     """
     with torch.autocast(x.device.type, dtype=dtype, enabled=dtype != torch.float32):
         logits = model(x)["out"]
-    loss = segmentation_loss(logits, labels, weights=weights, lovasz=lovasz)
+    parallel = context is not None and context.is_distributed
+    if parallel:
+        loss = _data_parallel_loss(logits, labels, weights, lovasz, context)
+    else:
+        loss = segmentation_loss(logits, labels, weights=weights, lovasz=lovasz)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     if clip:
         nn.utils.clip_grad_norm_(model.parameters(), clip)
     optimizer.step()
-    return float(loss.detach())
+    if not parallel:
+        return float(loss.detach())
+    return float(context.all_reduce_sum(loss.detach().clone())) / context.world_size
+
+
+def _data_parallel_loss(
+    logits: Tensor, labels: Tensor, weights: Tensor | None, lovasz: float, context: Context
+) -> Tensor:
+    """This process's term of the whole batch's loss, scaled for DDP's averaging of the gradients.
+
+    The cross entropy is this process's sum over its labelled pixels divided by the (weighted)
+    count over every process's, times the number of processes (DDP divides the summed gradients
+    by it): the gradients are then exactly one process's on the whole batch, even when padding
+    leaves the processes different numbers of labelled pixels. Lovász-softmax is no sum over
+    pixels; each process takes it over its own images, and DDP averages those.
+    """
+    total, count = cross_entropy_sum(logits, labels, weights)
+    loss = total * context.world_size / context.all_reduce_sum(count.detach())
+    if lovasz:
+        loss = loss + lovasz * lovasz_softmax(logits.float().softmax(1), labels)
+    return loss

@@ -29,11 +29,8 @@ WIDTH = 1 / 32
 
 
 @pytest.fixture(autouse=True)
-def _few_threads():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _few_threads(one_thread):
+    """Every test here on one thread."""
 
 
 def test_16s_from_32s_copies_every_shared_tensor():
