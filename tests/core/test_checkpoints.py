@@ -131,7 +131,7 @@ def _bad_files(tmp_path: Path, model) -> dict[str, tuple[Path, str]]:
     torch.save({"a": 1}, tmp_path / "nontensor.pth")
     files["nontensor.pth"] = (tmp_path / "nontensor.pth", "entry 'a' is a int, not a tensor")
     torch.save(torchvision.models.resnet18(num_classes=10).state_dict(), tmp_path / "resnet18.pth")
-    files["resnet18.pth"] = (tmp_path / "resnet18.pth", "not an FCN state dict")
+    files["resnet18.pth"] = (tmp_path / "resnet18.pth", r"looks like a ResNet image classifier .*; it shows FCN-VGG16")
     state = model.state_dict()
     state["score_pool3.weight"] = torch.zeros(5, 7, 1, 1)
     torch.save(state, tmp_path / "mismatch.pth")
