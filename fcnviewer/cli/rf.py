@@ -10,6 +10,10 @@ from typing import Any
 from fcnviewer.cli.common import add_model_arguments, fail
 
 NOTE = "boxes are not clipped to the image"
+WHOLE_IMAGE = "a global pooling makes these see the whole image; sizes and boxes are of their local paths"
+#: Architectures the bundled checkpoint loads as; ``--arch`` naming another, without ``--checkpoint``,
+#: builds a randomly initialised net (its receptive fields need no weights).
+BUNDLED_ARCHS = ("fcn8s", "fcn8s-atonce")
 
 
 def _pixel(text: str) -> tuple[int, int]:
@@ -26,7 +30,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "rf",
         help="receptive fields: per-layer table, boxes behind a pixel, effective receptive field",
         description=f"Print the theoretical receptive field after each layer; with --image and --pixel, "
-        f"also the input box behind that pixel for every stage and the final output ({NOTE}).",
+        f"also the input box behind that pixel for every stage and the final output ({NOTE}). "
+        "With --arch and no --checkpoint, a randomly initialised net of that architecture "
+        "(e.g. --arch unet_paper).",
     )
     add_model_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -61,7 +67,10 @@ def run(args: argparse.Namespace) -> int:
         fail("rf: --class only chooses the class of --erf")
         return 2
     try:
-        loaded = load_checkpoint(args.checkpoint or default_checkpoint_path(), arch=args.arch)
+        if args.checkpoint is None and args.arch is not None and args.arch not in BUNDLED_ARCHS:
+            loaded = _random(args.arch)
+        else:
+            loaded = load_checkpoint(args.checkpoint or default_checkpoint_path(), arch=args.arch)
         device = resolve_device(args.device)
     except (CheckpointError, ValueError) as exc:
         fail(str(exc))
@@ -82,7 +91,9 @@ def run(args: argparse.Namespace) -> int:
         pixel: dict[str, Any] = {
             "y": y,
             "x": x,
-            "boxes": [{"stage": stage, "box": box.as_list()} for stage, box in boxes.items()],
+            "boxes": [
+                {"stage": stage, "box": box.as_list(), "whole_image": box.whole_image} for stage, box in boxes.items()
+            ],
             "clipped": False,
             "note": NOTE,
         }
@@ -109,19 +120,33 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _random(arch: str) -> Any:
+    """A randomly initialised net of ``arch`` with its builder's defaults, as a loaded model."""
+    from fcnviewer.core.checkpoints import LoadedModel, ModelInfo
+    from fcnviewer.core.models import BUILDERS, ArchSpec
+
+    model = BUILDERS[arch]().eval()
+    spec = ArchSpec(arch, model.num_classes, in_channels=getattr(model, "in_channels", 3))
+    return LoadedModel(model, ModelInfo.default_for(spec))
+
+
 def _print_text(name: str, report: dict[str, Any]) -> None:
     print(f"{name}: receptive field after each layer (size and stride in input pixels; centre of unit 0)")
     width = max(len(row["layer"]) for row in report["layers"])
     print(f"{'layer':<{width}}  {'size':>5}  {'stride':>6}  {'center0':>8}")
     for row in report["layers"]:
-        print(f"{row['layer']:<{width}}  {row['size']:>5}  {row['stride']:>6g}  {row['center0']:>8.1f}")
+        whole = "  + whole image" if row["whole_image"] else ""
+        print(f"{row['layer']:<{width}}  {row['size']:>5}  {row['stride']:>6g}  {row['center0']:>8.1f}{whole}")
+    if any(row["whole_image"] for row in report["layers"]):
+        print(f"+ whole image: {WHOLE_IMAGE}")
     pixel = report.get("pixel")
     if pixel is None:
         return
     print(f"\npixel y={pixel['y']} x={pixel['x']}: input boxes [x0, y0, x1, y1], inclusive ({pixel['note']})")
     for entry in pixel["boxes"]:
         x0, y0, x1, y1 = entry["box"]
-        print(f"  {entry['stage']:<6} [{x0}, {y0}, {x1}, {y1}]  {x1 - x0 + 1}x{y1 - y0 + 1}")
+        whole = "  + whole image" if entry["whole_image"] else ""
+        print(f"  {entry['stage']:<6} [{x0}, {y0}, {x1}, {y1}]  {x1 - x0 + 1}x{y1 - y0 + 1}{whole}")
     if "erf" in pixel:
         erf = pixel["erf"]
         print(f"effective receptive field of class {erf['class']} ({erf['class_name']}) saved to {erf['file']}")
