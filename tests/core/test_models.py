@@ -7,9 +7,9 @@ import torch
 import torch.nn.functional as F
 
 from fcnviewer.core import models
-from fcnviewer.core.receptive import level_names
 from fcnviewer.core.models import ARCHITECTURES, BUILDERS, ArchSpec, SegmentationModel, build_model
 from fcnviewer.core.models.fcn_vgg import VGG16_BLOCKS, bilinear_kernel
+from fcnviewer.core.receptive import level_names
 from tests.conftest import randomize
 
 PORT_KEYS_8S = {
