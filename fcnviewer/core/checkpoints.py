@@ -135,10 +135,14 @@ class LoadedModel:
 
 
 def save_checkpoint(path: str | Path, model: nn.Module, info: ModelInfo) -> Path:
-    """Write ``model``'s weights with ``info`` as ``.safetensors`` or ``.pth`` (by suffix)."""
+    """Write ``model``'s weights with ``info`` as ``.safetensors`` or ``.pth`` (by suffix).
+
+    A wrapper of torchvision's net saves that net's state dict (``.net``), which torchvision's own
+    builders load, as :func:`load_checkpoint` does.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    state = {k: v.detach().cpu().contiguous() for k, v in getattr(model, "net", model).state_dict().items()}
     if path.suffix == ".safetensors":
         from safetensors.torch import save_file
 

@@ -80,6 +80,7 @@ def probe(
     try:
         contributions = branch_contributions(predictor.model, inputs, y, x, found_class)
     except (ValueError, KeyError) as exc:
-        contributions, note = {}, f"no branch contributions for this network ({exc})"
+        contributions = {}
+        note = getattr(predictor.model, "skips_note", "") or f"no branch contributions for this network ({exc})"
     values = {k: v.values for k, v in fields.items()}
     return Probe(values, found_class, contributions, note, origin=(y0, x0))

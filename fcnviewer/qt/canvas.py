@@ -81,7 +81,9 @@ class _PinMarks:
         for i, (stage, (x0, y0, x1, y1)) in enumerate(pin.boxes.items()):
             pen = QPen(QColor(*BoxesLayer.color(stage)), 2.0 if latest else 1.0)
             pen.setCosmetic(True)
-            if count > 1:
+            if stage in pin.whole_image:  # dotted: the local box of a unit that sees the whole image
+                pen.setDashPattern([1.0, 3.0])
+            elif count > 1:
                 pen.setDashPattern([BOX_DASH, BOX_DASH * (count - 1)])
                 pen.setDashOffset(-i * BOX_DASH)
             self.rects[i].setRect(QRectF(x0, y0, x1 - x0 + 1, y1 - y0 + 1))

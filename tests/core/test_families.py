@@ -73,6 +73,18 @@ def test_torchvision_state_dicts_predict_their_own_logits(tmp_path, rgb_image, a
     assert_close_to_largest(predict_scores(tmp_path, checkpoint, rgb_image), expected)
 
 
+@pytest.mark.parametrize("arch", ["fcn_resnet50", "lraspp_mobilenet_v3_large"])
+def test_own_checkpoints_of_torchvision_nets_round_trip(tmp_path, arch) -> None:
+    from fcnviewer.core.checkpoints import save_checkpoint
+
+    spec = ArchSpec(arch, 3)
+    model = randomize(build_model(spec))
+    path = save_checkpoint(tmp_path / "own.safetensors", model, ModelInfo.default_for(spec))
+    loaded = load_checkpoint(path)
+    assert loaded.info.spec == spec
+    assert all(torch.equal(v, loaded.model.state_dict()[k]) for k, v in model.state_dict().items())
+
+
 def test_resnet101_variants_and_voc_names_are_recognised(tmp_path) -> None:
     reference = segmentation.deeplabv3_resnet101(weights=None, weights_backbone=None, num_classes=21, aux_loss=True)
     torch.save({"model": reference.state_dict()}, tmp_path / "d101.pth")

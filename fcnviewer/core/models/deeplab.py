@@ -26,6 +26,13 @@ class DeepLabV3(TorchvisionNet):
     """torchvision's DeepLabV3: ``"8"`` (ResNet, dilated to stride 8) or ``"16"`` (MobileNetV3)
     holds the main head's map; with ``aux``, ``"aux"`` the auxiliary head's (stride 8)."""
 
+    #: What the inspector says of the head (there are no branch contributions to show).
+    skips_note = (
+        "DeepLabV3's ASPP concatenates a 1x1 convolution, three 3x3 convolutions dilated 12, 24 and 36 "
+        "and an image-pooling branch that sees the whole image, then mixes them: the output is not a sum "
+        "of branches."
+    )
+
     def __init__(self, arch: str = "deeplabv3_resnet50", *, num_classes: int = 21, aux: bool = False) -> None:
         super().__init__(arch, TORCHVISION_BUILDERS, num_classes=num_classes, aux=aux)
         self.main_stage = "16" if "mobilenet" in arch else "8"

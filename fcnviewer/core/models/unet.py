@@ -118,6 +118,12 @@ class UNet(nn.Module):
     """
 
     stage_names: tuple[str, ...] = ()
+    #: What the inspector says of the skips (there are no branch contributions to show).
+    skips_note = (
+        "U-Net's skips concatenate each encoder level (fine detail, small receptive field) with the "
+        "upsampled level below (coarse context, large receptive field); the decoder's convolutions mix "
+        "the two, so the output is not a sum of branches. Compare the levels' boxes and effective RFs."
+    )
 
     def __init__(
         self,
