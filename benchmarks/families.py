@@ -18,9 +18,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fcnviewer.core.checkpoints import LoadedModel, ModelInfo  # noqa: E402
-from fcnviewer.core.inference import Predictor  # noqa: E402
-from fcnviewer.core.models import ArchSpec, build_model, randomize_weights  # noqa: E402
+from fcnviewer.core.checkpoints import LoadedModel, ModelInfo
+from fcnviewer.core.inference import Predictor
+from fcnviewer.core.models import ArchSpec, build_model, randomize_weights
 
 FAMILIES = (
     ArchSpec("fcn8s"),
