@@ -55,11 +55,8 @@ class StageMap:
 
 @dataclass(frozen=True, eq=False)
 class Prediction:
-    """What a network made of one image (all numpy, all on the CPU).
-
-    ``logits`` are the network's own, ``(1, H, W)`` for a sigmoid head, whose labels are then
-    foreground (1) where its probability passes 0.5 and whose confidence is that of the label.
-    """
+    """What a network made of one image (all numpy, all on the CPU). ``logits`` are the network's
+    own: ``(1, H, W)`` for a sigmoid head, whose label is foreground (1) where it passes 0.5."""
 
     logits: np.ndarray  # (C, H, W) float32
     labels: np.ndarray  # (H, W) uint8 (int16 past 256 classes)
