@@ -15,6 +15,10 @@ if TYPE_CHECKING:
     from fcnviewer.core.checkpoints import LoadedModel
 
 NOTE = "boxes are not clipped to the image"
+WHOLE_IMAGE = "a global pooling makes these see the whole image; sizes and boxes are of their local paths"
+#: Architectures the bundled checkpoint loads as; ``--arch`` naming another, without ``--checkpoint``,
+#: builds a randomly initialised net (its receptive fields need no weights).
+BUNDLED_ARCHS = ("fcn8s", "fcn8s-atonce")
 
 
 def _pixel(text: str) -> tuple[int, int]:
@@ -31,7 +35,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "rf",
         help="receptive fields: per-layer table, boxes behind a pixel, effective receptive field",
         description=f"Print the theoretical receptive field after each layer; with --image and --pixel, "
-        f"also the input box behind that pixel for every stage and the final output ({NOTE}).",
+        f"also the input box behind that pixel for every stage and the final output ({NOTE}). "
+        "With --arch and no --checkpoint, a randomly initialised net of that architecture "
+        "(e.g. --arch unet_paper).",
     )
     add_model_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -57,8 +63,10 @@ def run(args: argparse.Namespace) -> int:
     from fcnviewer.core.receptive import layer_table
 
     try:
-        _check_arguments(args)
-        loaded = load_model_for(args)
+        if args.checkpoint is None and args.arch is not None and args.arch not in BUNDLED_ARCHS:
+            loaded = _random(args.arch)
+        else:
+            loaded = load_model_for(args)
         device = resolve_device(args.device)
         report: dict[str, Any] = {"layers": [asdict(row) for row in layer_table(loaded.model)]}
         if args.image is not None:
@@ -99,7 +107,9 @@ def _pixel_report(loaded: LoadedModel, args: argparse.Namespace, device: Any) ->
     pixel: dict[str, Any] = {
         "y": y,
         "x": x,
-        "boxes": [{"stage": stage, "box": box.as_list()} for stage, box in boxes.items()],
+        "boxes": [
+            {"stage": stage, "box": box.as_list(), "whole_image": box.whole_image} for stage, box in boxes.items()
+        ],
         "clipped": False,
         "note": NOTE,
     }
@@ -129,19 +139,33 @@ def _save_erf(
     return {"file": str(args.erf), "class": erf.class_index, "class_name": loaded.info.class_names[erf.class_index]}
 
 
+def _random(arch: str) -> LoadedModel:
+    """A randomly initialised net of ``arch`` with its builder's defaults, as a loaded model."""
+    from fcnviewer.core.checkpoints import LoadedModel, ModelInfo
+    from fcnviewer.core.models import BUILDERS, ArchSpec
+
+    model = BUILDERS[arch]().eval()
+    spec = ArchSpec(arch, model.num_classes, in_channels=getattr(model, "in_channels", 3))
+    return LoadedModel(model, ModelInfo.default_for(spec))
+
+
 def _print_text(name: str, report: dict[str, Any]) -> None:
     print(f"{name}: receptive field after each layer (size and stride in input pixels; centre of unit 0)")
     width = max(len(row["layer"]) for row in report["layers"])
     print(f"{'layer':<{width}}  {'size':>5}  {'stride':>6}  {'center0':>8}")
     for row in report["layers"]:
-        print(f"{row['layer']:<{width}}  {row['size']:>5}  {row['stride']:>6g}  {row['center0']:>8.1f}")
+        whole = "  + whole image" if row["whole_image"] else ""
+        print(f"{row['layer']:<{width}}  {row['size']:>5}  {row['stride']:>6g}  {row['center0']:>8.1f}{whole}")
+    if any(row["whole_image"] for row in report["layers"]):
+        print(f"+ whole image: {WHOLE_IMAGE}")
     pixel = report.get("pixel")
     if pixel is None:
         return
     print(f"\npixel y={pixel['y']} x={pixel['x']}: input boxes [x0, y0, x1, y1], inclusive ({pixel['note']})")
     for entry in pixel["boxes"]:
         x0, y0, x1, y1 = entry["box"]
-        print(f"  {entry['stage']:<6} [{x0}, {y0}, {x1}, {y1}]  {x1 - x0 + 1}x{y1 - y0 + 1}")
+        whole = "  + whole image" if entry["whole_image"] else ""
+        print(f"  {entry['stage']:<6} [{x0}, {y0}, {x1}, {y1}]  {x1 - x0 + 1}x{y1 - y0 + 1}{whole}")
     if "erf" in pixel:
         erf = pixel["erf"]
         print(f"effective receptive field of class {erf['class']} ({erf['class_name']}) saved to {erf['file']}")

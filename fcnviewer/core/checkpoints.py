@@ -5,11 +5,15 @@ Accepted: ``.pth`` / ``.pt`` files holding a bare state dict or a dict wrapping 
 so no code in a file ever runs), and ``.safetensors`` files. The project's own checkpoints
 carry a :class:`ModelInfo` so nothing has to be guessed; for others the architecture,
 width and class count come from key names and tensor shapes, and the preprocessing from
-where such weights come from (Caffe-style BGR for FCN-VGG, ImageNet RGB for torchvision).
+where such weights come from (Caffe-style BGR for FCN-VGG, ImageNet RGB for torchvision, RGB
+or grey in 0..1 for U-Net); :mod:`fcnviewer.core.recognition` tells the families apart.
+milesial/Pytorch-UNet's checkpoints carry a ``mask_values`` list beside the weights: it is read
+(the mask value of each class) and kept in :attr:`ModelInfo.training`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Mapping
@@ -23,14 +27,12 @@ from torch import Tensor, nn
 
 from fcnviewer.core.errors import UserError
 from fcnviewer.core.labels import default_class_names, default_palette
-from fcnviewer.core.models import RESNET_ARCHS, ArchSpec, SegmentationModel, build_model
-from fcnviewer.core.preprocessing import CAFFE_BGR, IMAGENET_RGB, Preprocessing
+from fcnviewer.core.models import TORCHVISION_ARCHS, UNET_ARCHS, ArchSpec, SegmentationModel, build_model
+from fcnviewer.core.preprocessing import CAFFE_BGR, GREY_UNIT, IMAGENET_RGB, RGB_UNIT, Preprocessing
+from fcnviewer.core.recognition import detect_spec
 
 FORMAT = "fcnviewer/1"
 WRAPPER_KEYS = ("model_state_dict", "state_dict", "model")
-#: Sanity limits for sizes read from a foreign file, so a hostile one cannot make us allocate without bound.
-MAX_WIDTH = 4.0
-MAX_CLASSES = 4096
 
 
 class CheckpointError(UserError, ValueError):
@@ -39,22 +41,33 @@ class CheckpointError(UserError, ValueError):
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """Everything about a network besides its weights."""
+    """Everything about a network besides its weights.
+
+    ``class_names`` and ``palette`` have one entry per class shown (two for a one-class sigmoid
+    head: background and foreground). ``domain`` says what the weights were trained on, as far
+    as anyone knows (``"unknown"`` unless the file or the catalogue says).
+    """
 
     spec: ArchSpec
     class_names: tuple[str, ...]
     palette: tuple[tuple[int, int, int], ...]
     preprocessing: Preprocessing
     training: dict[str, Any] = field(default_factory=dict, compare=False)
+    domain: str = "unknown"
 
     @classmethod
     def default_for(cls, spec: ArchSpec) -> ModelInfo:
-        """Defaults for weights without metadata: VOC names/palette for 21 classes, source preprocessing."""
+        """Defaults for weights without metadata: VOC names/palette for 21 classes, background and
+        foreground for a binary U-Net, the preprocessing of where such weights come from."""
+        shown = spec.shown_classes
+        names = default_class_names(shown)
+        if spec.arch in UNET_ARCHS and shown == 2:
+            names = ("background", "foreground")
         return cls(
             spec=spec,
-            class_names=default_class_names(spec.num_classes),
-            palette=tuple(tuple(int(v) for v in c) for c in default_palette(spec.num_classes)),  # type: ignore[misc]
-            preprocessing=IMAGENET_RGB if spec.arch in RESNET_ARCHS else CAFFE_BGR,
+            class_names=names,
+            palette=tuple(tuple(int(v) for v in c) for c in default_palette(shown)),  # type: ignore[misc]
+            preprocessing=_default_preprocessing(spec),
         )
 
     @property
@@ -69,6 +82,9 @@ class ModelInfo:
             "num_classes": self.spec.num_classes,
             "width": self.spec.width,
             "aux": self.spec.aux,
+            "in_channels": self.spec.in_channels,
+            "bilinear": self.spec.bilinear,
+            "domain": self.domain,
             "class_names": list(self.class_names),
             "palette": [list(c) for c in self.palette],
             "preprocessing": self.preprocessing.to_dict(),
@@ -78,12 +94,30 @@ class ModelInfo:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ModelInfo:
         """Inverse of :meth:`to_dict`."""
-        spec = ArchSpec(str(data["arch"]), int(data["num_classes"]), float(data["width"]), bool(data["aux"]))
+        spec = ArchSpec(
+            str(data["arch"]),
+            int(data["num_classes"]),
+            float(data["width"]),
+            bool(data["aux"]),
+            int(data.get("in_channels", 3)),
+            bool(data.get("bilinear", False)),
+        )
         names = tuple(str(n) for n in data["class_names"])
         palette = tuple(tuple(int(v) for v in c) for c in data["palette"])
-        if len(names) != spec.num_classes or len(palette) != spec.num_classes:
+        if len(names) != spec.shown_classes or len(palette) != spec.shown_classes:
             raise ValueError(f"{len(names)} class names and {len(palette)} colours for {spec.num_classes} classes")
-        return cls(spec, names, palette, Preprocessing.from_dict(data["preprocessing"]), dict(data.get("training", {})))  # type: ignore[arg-type]
+        preprocessing = Preprocessing.from_dict(data["preprocessing"])
+        training = dict(data.get("training", {}))
+        return cls(spec, names, palette, preprocessing, training, str(data.get("domain", "unknown")))  # type: ignore[arg-type]
+
+
+def _default_preprocessing(spec: ArchSpec) -> Preprocessing:
+    """What weights of ``spec``'s family usually expect."""
+    if spec.arch in TORCHVISION_ARCHS:
+        return IMAGENET_RGB
+    if spec.arch in UNET_ARCHS:
+        return GREY_UNIT if spec.in_channels == 1 else RGB_UNIT
+    return CAFFE_BGR
 
 
 @dataclass(frozen=True, eq=False)
@@ -101,10 +135,14 @@ class LoadedModel:
 
 
 def save_checkpoint(path: str | Path, model: nn.Module, info: ModelInfo) -> Path:
-    """Write ``model``'s weights with ``info`` as ``.safetensors`` or ``.pth`` (by suffix)."""
+    """Write ``model``'s weights with ``info`` as ``.safetensors`` or ``.pth`` (by suffix).
+
+    A wrapper of torchvision's net saves that net's state dict (``.net``), which torchvision's own
+    builders load, as :func:`load_checkpoint` does.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    state = {k: v.detach().cpu().contiguous() for k, v in getattr(model, "net", model).state_dict().items()}
     if path.suffix == ".safetensors":
         from safetensors.torch import save_file
 
@@ -128,66 +166,23 @@ def load_checkpoint(path: str | Path, *, arch: str | None = None) -> LoadedModel
             info = _with_arch(info, arch)
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{path}: {exc}") from None
+    if MASK_VALUES in state:
+        info.training.setdefault(MASK_VALUES, state.pop(MASK_VALUES).tolist())
     model = build_model(info.spec)
-    target = model.net if info.spec.arch in RESNET_ARCHS else model  # type: ignore[attr-defined]
-    _load_state(target, state, path, info.spec.arch)
+    _load_state(getattr(model, "net", model), state, path, info.spec.arch)
     model.eval()
     return LoadedModel(model, info, path)
-
-
-def detect_spec(state: Mapping[str, Tensor], file_name: str = "") -> ArchSpec:
-    """Architecture, class count and width of an FCN state dict, from its keys and shapes."""
-    if "conv1_1.weight" in state:
-        if "score_fr.weight" not in state:
-            raise ValueError("has conv1_1 but no score_fr: a VGG16 but not an FCN")
-        num_classes = _out_channels(state, "score_fr.weight")
-        width = _out_channels(state, "conv1_1.weight") / 64
-        if width > MAX_WIDTH or num_classes > MAX_CLASSES:
-            raise ValueError(
-                f"implausible sizes (width {width:g}, {num_classes} classes): refusing to build that network"
-            )
-        if "upscore8.weight" in state:
-            arch = "fcn8s-atonce" if "atonce" in file_name.lower() else "fcn8s"
-        elif "upscore16.weight" in state:
-            arch = "fcn16s"
-        elif "upscore.weight" in state:
-            arch = "fcn32s"
-        else:
-            raise ValueError("an FCN-VGG16 without any upscore deconvolution")
-        return ArchSpec(arch, num_classes, width)
-    if "backbone.conv1.weight" in state:
-        if "classifier.4.weight" not in state:
-            raise ValueError("a ResNet backbone without an FCN head (classifier.4): not an FCN-ResNet")
-        blocks = {k.split(".")[2] for k in state if k.startswith("backbone.layer3.")}
-        arch = "fcn_resnet101" if len(blocks) > 6 else "fcn_resnet50"
-        num_classes = _out_channels(state, "classifier.4.weight")
-        if num_classes > MAX_CLASSES:
-            raise ValueError(f"implausible class count {num_classes}: refusing to build that network")
-        return ArchSpec(arch, num_classes, aux="aux_classifier.4.weight" in state)
-    raise ValueError(
-        "not an FCN checkpoint: its weights have neither conv1_1 (an FCN-VGG16) nor backbone.conv1 (an FCN-ResNet); "
-        "open a checkpoint of one of those, e.g. saved by fcnviewer train or torchvision's fcn_resnet50"
-    )
-
-
-def _out_channels(state: Mapping[str, Tensor], key: str) -> int:
-    shape = tuple(state[key].shape)
-    if len(shape) != 4 or shape[0] < 1:
-        raise ValueError(f"{key} has shape {shape}, not that of a convolution's weight")
-    return shape[0]
 
 
 def _with_arch(info: ModelInfo, arch: str) -> ModelInfo:
     spec = info.spec
     if {spec.arch, arch} != {"fcn8s", "fcn8s-atonce"}:
         raise ValueError(f"the weights are {spec.arch}, which cannot be loaded as {arch}")
-    return ModelInfo(
-        ArchSpec(arch, spec.num_classes, spec.width, spec.aux),
-        info.class_names,
-        info.palette,
-        info.preprocessing,
-        info.training,
-    )
+    return dataclasses.replace(info, spec=dataclasses.replace(spec, arch=arch))
+
+
+#: Key of milesial/Pytorch-UNet's list of mask values (one per class) in its state dicts.
+MASK_VALUES = "mask_values"
 
 
 def _read(path: Path) -> tuple[dict[str, Tensor], dict[str, Any] | None]:
@@ -250,6 +245,8 @@ def _tensors_only(obj: Any, path: Path) -> dict[str, Tensor]:
         raise CheckpointError(f"{path}: holds no state dict (an empty or non-dict object)")
     state: dict[str, Tensor] = {}
     for key, value in obj.items():
+        if key == MASK_VALUES and isinstance(value, list):
+            value = _mask_values(value, path)
         if not isinstance(key, str) or not isinstance(value, Tensor):
             raise CheckpointError(f"{path}: not a state dict: entry {key!r} is a {type(value).__name__}, not a tensor")
         state[key.removeprefix("module.")] = value
@@ -280,6 +277,14 @@ def _family_hint(unexpected: list[str]) -> str:
     return ""
 
 
+def _mask_values(values: list[Any], path: Path) -> Tensor:
+    """milesial/Pytorch-UNet's mask value of each class (numbers, or RGB triples) as a tensor."""
+    try:
+        return torch.tensor(values, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError):
+        raise CheckpointError(f"{path}: its mask_values are not a list of numbers") from None
+
+
 def _load_state(module: nn.Module, state: dict[str, Tensor], path: Path, arch: str) -> None:
     expected = module.state_dict()
     missing = sorted(set(expected) - set(state))
@@ -292,8 +297,8 @@ def _load_state(module: nn.Module, state: dict[str, Tensor], path: Path, arch: s
             parts.append(f"unexpected {len(unexpected)} keys (e.g. {', '.join(unexpected[:3])})")
         raise CheckpointError(
             f"{path}: its weights do not fit the {arch} its key names suggest ({'; '.join(parts)}): "
-            f"it is another kind of network{_family_hint(unexpected)}; open an FCN checkpoint "
-            "(FCN-VGG16 8s/16s/32s or FCN-ResNet50/101)"
+            f"it is another kind of network{_family_hint(unexpected)}; open a checkpoint of a family the viewer "
+            "shows (FCN-VGG16, FCN-ResNet, DeepLabV3, LRASPP, U-Net)"
         )
     for key, tensor in expected.items():
         have, need = tuple(state[key].shape), tuple(tensor.shape)

@@ -24,7 +24,8 @@ from fcnviewer.core.alignment import StageGeometry, upsample_to_image
 from fcnviewer.core.checkpoints import LoadedModel
 from fcnviewer.core.devices import PRECISIONS, default_dtype, resolve_device
 from fcnviewer.core.images import DEFAULT_MAX_PIXELS, ImageError
-from fcnviewer.core.receptive import layer_table, stage_geometry, stage_map_shapes
+from fcnviewer.core.pixels import shown_scores
+from fcnviewer.core.receptive import layer_table, sees_whole_image, stage_geometry, stage_map_shapes
 
 #: Tile origins are multiples of this (the coarsest stride), so each tile's grid matches the image's.
 TILE_ALIGN = 32
@@ -54,7 +55,8 @@ class StageMap:
 
 @dataclass(frozen=True, eq=False)
 class Prediction:
-    """What a network made of one image (all numpy, all on the CPU)."""
+    """What a network made of one image (all numpy, all on the CPU). ``logits`` are the network's
+    own: ``(1, H, W)`` for a sigmoid head, whose label is foreground (1) where it passes 0.5."""
 
     logits: np.ndarray  # (C, H, W) float32
     labels: np.ndarray  # (H, W) uint8 (int16 past 256 classes)
@@ -72,13 +74,14 @@ class Prediction:
 
     @cached_property
     def probabilities(self) -> np.ndarray:
-        """Softmax over classes, ``(C, H, W)`` float32 (computed on first use)."""
-        return torch.softmax(torch.from_numpy(self.logits), dim=0).numpy()
+        """Softmax over the classes shown, ``(C, H, W)`` float32 (computed on first use; a sigmoid
+        head's ``(1, H, W)`` logits give background and foreground, ``C = 2``)."""
+        return torch.softmax(torch.from_numpy(shown_scores(self.logits)), dim=0).numpy()
 
     @cached_property
     def entropy(self) -> np.ndarray:
         """Entropy of the class distribution in nats, ``(H, W)`` float32."""
-        logp = torch.log_softmax(torch.from_numpy(self.logits), dim=0)
+        logp = torch.log_softmax(torch.from_numpy(shown_scores(self.logits)), dim=0)
         return (-(logp.exp() * logp).sum(0)).numpy()
 
 
@@ -113,6 +116,7 @@ class Predictor:
         self.model = loaded.model.eval()
         self.geometry = stage_geometry(self.model)
         self.overlap = _tile_overlap(self.model)
+        self.sees_whole_image = sees_whole_image(self.model)
         self._place(resolve_device(device), precision)
 
     def _place(self, device: torch.device, precision: str = "auto") -> None:
@@ -166,6 +170,8 @@ class Predictor:
                 notes.append(f"out of memory on {self.device}, in smaller tiles too: fell back to the CPU")
                 self._place(torch.device("cpu"))
                 outputs, tiles = self._run(image, self.tile_side, progress)
+        if tiles > 1 and self.sees_whole_image:
+            notes.append(f"ran in {tiles} tiles: its global pooling saw each tile, not the whole image")
         prediction = self._finish(outputs, height, width, tiles, tuple(notes))
         return dataclasses.replace(prediction, seconds=time.perf_counter() - start)
 
@@ -238,7 +244,7 @@ class Predictor:
         labels = torch.empty((height, width), dtype=labels_dtype, device=logits.device)
         confidence = torch.empty((height, width), dtype=torch.float32, device=logits.device)
         for top in range(0, height, BAND_ROWS):
-            band = logits[:, top : top + BAND_ROWS]
+            band = _shown(logits[:, top : top + BAND_ROWS])
             best, index = band.max(0)
             labels[top : top + BAND_ROWS] = index
             confidence[top : top + BAND_ROWS] = torch.exp(best - torch.logsumexp(band, 0))
@@ -247,7 +253,9 @@ class Predictor:
             scores, geometry = outputs[name][0], self.geometry[name]
             stage_labels = torch.cat(
                 [
-                    upsample_to_image(scores, geometry, min(BAND_ROWS, height - top), width, top=top).max(0).indices
+                    _shown(upsample_to_image(scores, geometry, min(BAND_ROWS, height - top), width, top=top))
+                    .max(0)
+                    .indices
                     for top in range(0, height, BAND_ROWS)
                 ]
             )
@@ -262,6 +270,11 @@ class Predictor:
             tiles=tiles,
             notes=notes,
         )
+
+
+def _shown(scores: Tensor) -> Tensor:
+    """:func:`~fcnviewer.core.pixels.shown_scores` of a tensor: a sigmoid head's ``z`` as ``(0, z)``."""
+    return torch.cat([torch.zeros_like(scores), scores]) if scores.shape[0] == 1 else scores
 
 
 @dataclass(frozen=True)

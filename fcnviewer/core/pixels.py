@@ -19,6 +19,14 @@ if TYPE_CHECKING:
 TopClasses = tuple[tuple[int, float], ...]
 
 
+def shown_scores(scores: np.ndarray) -> np.ndarray:
+    """Scores over the classes shown, along axis 0: a one-class (sigmoid) head's logit ``z`` becomes
+    ``(0, z)``, whose softmax is ``(1 - sigmoid(z), sigmoid(z))``; other scores are returned as they are."""
+    if scores.shape[0] != 1:
+        return scores
+    return np.concatenate([np.zeros_like(scores), scores])
+
+
 def softmax(values: np.ndarray) -> np.ndarray:
     """Softmax of a 1-D array (shifted by its maximum, so large scores do not overflow)."""
     e = np.exp(values - values.max())
@@ -26,8 +34,9 @@ def softmax(values: np.ndarray) -> np.ndarray:
 
 
 def top_classes(scores: np.ndarray, k: int = 3) -> TopClasses:
-    """The ``k`` most probable classes of ``(C,)`` scores (logits), with their softmax probabilities."""
-    probabilities = softmax(scores)
+    """The ``k`` most probable classes of ``(C,)`` scores (logits), with their softmax probabilities
+    (a sigmoid head's: background and foreground, see :func:`shown_scores`)."""
+    probabilities = softmax(shown_scores(scores))
     order = np.argsort(-probabilities)[:k]
     return tuple((int(i), float(probabilities[i])) for i in order)
 

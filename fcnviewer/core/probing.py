@@ -76,9 +76,13 @@ def probe(
     if between is not None:
         between()
     found_class = next(iter(fields.values())).class_index
-    contributions: dict[str, float] = {}
-    note = f"branch contributions are computed for FCN-VGG's skip branches only; not for a {predictor.info.spec.arch}"
-    if isinstance(predictor.model, FCNVGG):
-        contributions, note = branch_contributions(predictor.model, inputs, y, x, found_class), ""
+    note = ""
+    try:
+        contributions = branch_contributions(predictor.model, inputs, y, x, found_class)
+    except (ValueError, KeyError) as exc:
+        contributions = {}
+        note = (
+            getattr(predictor.model, "skips_note", "") or f"no branch contributions: {exc} (FCN-VGG's and LRASPP's are)"
+        )
     values = {k: v.values for k, v in fields.items()}
     return Probe(values, found_class, contributions, note, origin=(y0, x0))

@@ -91,7 +91,7 @@ class _PinMarks:
         for i, (stage, box) in enumerate(pin.boxes.items()):
             colour = QColor(*BoxesLayer.color(stage))
             width = BOX_WIDTH * (count - i) * (1.0 if latest else 0.5)
-            self._draw_box(self.rects[i], self.reaches[i], box, image_size, colour, width)
+            self._draw_box(self.rects[i], self.reaches[i], box, image_size, colour, width, stage in pin.whole_image)
         for rect in self.rects[count:] + self.reaches[count:]:
             rect.hide()
         self.cross.setPos(pin.x + 0.5, pin.y + 0.5)
@@ -107,9 +107,10 @@ class _PinMarks:
         image_size: tuple[int, int],
         colour: QColor,
         width: float,
+        whole_image: bool,
     ) -> None:
         clipped, beyond = clip_box(box, *image_size)
-        pen = QPen(colour, width)
+        pen = QPen(colour, width, Qt.PenStyle.DashLine if whole_image else Qt.PenStyle.SolidLine)
         pen.setCosmetic(True)
         pen.setJoinStyle(Qt.PenJoinStyle.MiterJoin)
         if clipped is not None:
@@ -177,8 +178,9 @@ def box_legend_html(pin: Pin, image_size: tuple[int, int]) -> str:
         colour = "rgb({},{},{})".format(*BoxesLayer.color(stage))
         _, beyond = clip_box(box, *image_size)
         past = f", {beyond} px past the image (dotted)" if beyond else ""
+        whole = " + the whole image (dashed: a global pooling)" if stage in pin.whole_image else ""
         size = f"{box[2] - box[0] + 1}×{box[3] - box[1] + 1}"
-        rows.append(f'<span style="color:{colour}">&#9632;</span> {stage_label(stage)}: {size}{past}')
+        rows.append(f'<span style="color:{colour}">&#9632;</span> {stage_label(stage)}: {size}{past}{whole}')
     return f"<b>Receptive fields of pixel x={pin.x}, y={pin.y}</b><br>" + "<br>".join(rows)
 
 

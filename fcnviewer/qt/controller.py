@@ -337,8 +337,9 @@ class Controller(QObject):
         geometry = {name: stage.geometry for name, stage in prediction.stages.items()}
         found = pixel_boxes(self.loaded.model, y, x, prediction.size, shapes, geometry)
         boxes: dict[str, Box] = {k: tuple(b.as_list()) for k, b in found.items()}  # type: ignore[misc]
-        self.model.boxes_layer.pin(Pin(y, x, boxes), keep=keep)
-        report = pixel_report(prediction, y, x, boxes)
+        whole = frozenset(k for k, b in found.items() if b.whole_image)
+        self.model.boxes_layer.pin(Pin(y, x, boxes, whole), keep=keep)
+        report = pixel_report(prediction, y, x, boxes, whole)
         self._set_reports([*self.reports, report] if keep else [report])
         if not keep:
             self.requests.advance("probe")

@@ -14,7 +14,20 @@ from fcnviewer.viewer.layers import BoxesLayer
 from fcnviewer.viewer.viewer_model import ViewerModel
 
 #: Readable names of the branch keys of ``fcnviewer.core.receptive.branch_contributions``.
-BRANCH_NAMES = {"stride32": "stride-32 path", "pool4": "pool4 path", "pool3": "pool3 path"}
+BRANCH_NAMES = {
+    "stride32": "stride-32 path",
+    "pool4": "pool4 path",
+    "pool3": "pool3 path",
+    "low": "low branch (stride 8)",
+    "high": "high branch (stride 16, gated)",
+}
+
+
+#: What "+ whole image" after a box means.
+WHOLE_IMAGE_NOTE = (
+    "+ whole image: a global pooling (image pooling, a squeeze-and-excitation gate) lets this stage see "
+    "the whole image; the box, drawn dotted, is that of its local paths."
+)
 
 
 class InspectorPanel(QTextBrowser):
@@ -52,8 +65,10 @@ class InspectorPanel(QTextBrowser):
         for stage in report.stages:
             colour = "rgb({},{},{})".format(*BoxesLayer.color(stage.stage))
             label = "final" if stage.stage == "final" else f"stride {stage.stage}"
-            top = "<br>".join(f"{self._class_html(i)} {p:.1%}" for i, p in stage.top)
+            top = "<br>".join(f"{self._class_html(i)} {p:.1%}" for i, p in stage.top) or "<i>features</i>"
             box = f"{stage.box[2] - stage.box[0] + 1}×{stage.box[3] - stage.box[1] + 1}" if stage.box else ""
+            if stage.whole_image:
+                box += " + whole image"
             swatch = f'<span style="color:{colour}">&#9632;</span>'
             rows.append(f'<tr><td>{swatch} {label}</td><td>{top}</td><td align="right">{box}</td></tr>')
         parts = [
@@ -72,6 +87,8 @@ class InspectorPanel(QTextBrowser):
             for key, value in report.contributions.items():
                 parts.append(f"<tr><td>{BRANCH_NAMES.get(key, key)}</td><td align='right'>{value:+.3g}</td></tr>")
             parts.append("</table>")
+        if any(stage.whole_image for stage in report.stages):
+            parts.append(f"<p><i>{WHOLE_IMAGE_NOTE}</i></p>")
         if report.note:
             parts.append(f"<p><i>{html.escape(report.note)}</i></p>")
         return "".join(parts) + "<hr>"

@@ -3,7 +3,7 @@ probabilities, its receptive-field boxes and (later, from the worker) the branch
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -17,11 +17,13 @@ Box = tuple[int, int, int, int]
 
 @dataclass(frozen=True)
 class StageReport:
-    """One stage (or ``"final"``) at a pixel: top classes with probabilities, and its box."""
+    """One stage, level or ``"final"`` at a pixel: top classes with probabilities (none for a
+    level, which holds features), its box, and whether it sees the whole image besides."""
 
     stage: str
     top: TopClasses
     box: Box | None
+    whole_image: bool = False
 
 
 @dataclass(frozen=True)
@@ -40,10 +42,15 @@ class PixelReport:
         return replace(self, contributions=dict(contributions), contribution_class=class_index, note=note)
 
 
-def pixel_report(prediction: Prediction, y: int, x: int, boxes: Mapping[str, Box]) -> PixelReport:
+def pixel_report(
+    prediction: Prediction, y: int, x: int, boxes: Mapping[str, Box], whole_image: Collection[str] = ()
+) -> PixelReport:
     """The report of pixel ``(y, x)``: stage probabilities are the softmax of the image-aligned
-    stage scores there; ``"final"`` uses the final logits."""
-    stages = (StageReport(name, top, boxes.get(name)) for name, top in classes_at(prediction, y, x).items())
+    stage scores there; ``"final"`` uses the final logits. Boxes of levels (U-Net's decoder
+    levels, which have no class scores) get rows without classes, before ``"final"``."""
+    classes = classes_at(prediction, y, x)
+    names = [*(n for n in classes if n != "final"), *(n for n in boxes if n not in classes), "final"]
+    stages = (StageReport(n, classes.get(n, ()), boxes.get(n), n in whole_image) for n in names)
     return PixelReport(y, x, tuple(stages))
 
 

@@ -114,7 +114,10 @@ def test_a_resnet_probe_says_why_it_has_no_branch_contributions() -> None:
     predictor = Predictor(LoadedModel(build_model(spec).eval(), ModelInfo.default_for(spec)), device="cpu")
     found = predictor.probe(np.full((40, 40, 3), 128, np.uint8), 20, 20)
     assert found.contributions == {} and "stream" not in found.note
-    assert found.note == "branch contributions are computed for FCN-VGG's skip branches only; not for a fcn_resnet50"
+    assert (
+        found.note
+        == "no branch contributions: the output of fcn_resnet50 is not a sum of branches (FCN-VGG's and LRASPP's are)"
+    )
 
 
 def test_an_absent_device_is_a_user_error_in_words() -> None:

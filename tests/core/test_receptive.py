@@ -272,7 +272,7 @@ def test_branch_contributions_sum_to_the_logit(arch: str) -> None:
 def test_branch_contributions_need_an_out_stream() -> None:
     with torch.device("meta"):
         model = build_model(ArchSpec("fcn_resnet50"))
-    with pytest.raises(ValueError, match="final"):
+    with pytest.raises(ValueError, match="not a sum of branches"):
         branch_contributions(model, torch.zeros(1, 3, 16, 16, device="meta"), 0, 0)
 
 
@@ -305,7 +305,7 @@ def test_cli_json_with_pixel_and_erf(checkpoint, tmp_path, capsys) -> None:
     assert run_cli([*argv, "--class", "3"]) == 0
     report = json.loads(capsys.readouterr().out)
     layers = {row["layer"]: row for row in report["layers"]}
-    assert layers["pool4"] == {"layer": "pool4", "size": 100, "stride": 16.0, "center0": -91.5}
+    assert layers["pool4"] == {"layer": "pool4", "size": 100, "stride": 16.0, "center0": -91.5, "whole_image": False}
     pixel = report["pixel"]
     assert (pixel["y"], pixel["x"], pixel["clipped"]) == (12, 30, False)
     assert [b["stage"] for b in pixel["boxes"]] == ["32", "16", "final"]

@@ -4,12 +4,14 @@ Every model here is an ``nn.Module`` with the surface of :class:`SegmentationMod
 ``forward(x)`` returns an ordered mapping whose ``"out"`` holds the final logits
 ``(N, C, H, W)`` at the input's size, followed by the named stage score maps at their own
 resolution (``"32"``, ``"16"``, ``"8"`` for FCN-VGG by stride; ``"8"`` and ``"aux"`` for
-FCN-ResNet). Each also has ``arch``, ``num_classes``, ``stage_names`` and ``streams()`` (the
-signal paths that the receptive-field analysis walks).
+FCN-ResNet and DeepLabV3; ``"16"`` and ``"8"`` for LRASPP's two branches; none for U-Net,
+whose decoder levels are streams only). Each also has ``arch``, ``num_classes``,
+``stage_names`` and ``streams()`` (the signal paths that the receptive-field analysis walks).
 
 The public builders (``fcn32s(num_classes=..., width=...)``, ``fcn_resnet50(num_classes=...,
-aux=...)``, ...) are the entry points; :func:`build_model` dispatches to them by name through
-:data:`BUILDERS`, the one table a new family is registered in.
+aux=...)``, ``unet(num_classes=..., in_channels=..., bilinear=...)``, ...) are the entry points;
+:func:`build_model` dispatches to them by name through :data:`BUILDERS`, the one table a new
+family is registered in.
 """
 
 from __future__ import annotations
@@ -22,9 +24,17 @@ import torch
 from torch import nn
 
 from fcnviewer.core.models.base import SegmentationModel
+from fcnviewer.core.models.deeplab import (
+    DeepLabV3,
+    deeplabv3_mobilenet_v3_large,
+    deeplabv3_resnet50,
+    deeplabv3_resnet101,
+)
 from fcnviewer.core.models.fcn_resnet import FCNResNet, fcn_resnet50, fcn_resnet101
 from fcnviewer.core.models.fcn_vgg import FCNVGG, fcn8s, fcn8s_atonce, fcn16s, fcn32s
-from fcnviewer.core.names import ARCHITECTURES, RESNET_ARCHS, VGG_ARCHS
+from fcnviewer.core.models.lraspp import LRASPP, lraspp_mobilenet_v3_large
+from fcnviewer.core.models.unet import UNet, unet, unet_paper
+from fcnviewer.core.names import ARCHITECTURES, RESNET_ARCHS, TORCHVISION_ARCHS, UNET_ARCHS, VGG_ARCHS
 
 #: Architecture name -> its public builder. Keyword arguments of a builder beyond
 #: ``num_classes`` are read from the :class:`ArchSpec` field of the same name.
@@ -35,17 +45,26 @@ BUILDERS: dict[str, Callable[..., SegmentationModel]] = {
     "fcn8s-atonce": fcn8s_atonce,
     "fcn_resnet50": fcn_resnet50,
     "fcn_resnet101": fcn_resnet101,
+    "deeplabv3_resnet50": deeplabv3_resnet50,
+    "deeplabv3_resnet101": deeplabv3_resnet101,
+    "deeplabv3_mobilenet_v3_large": deeplabv3_mobilenet_v3_large,
+    "lraspp_mobilenet_v3_large": lraspp_mobilenet_v3_large,
+    "unet": unet,
+    "unet_paper": unet_paper,
 }
 
 
 @dataclass(frozen=True)
 class ArchSpec:
-    """What is needed to build a network: architecture, classes, width (VGG), aux head (ResNet)."""
+    """What is needed to build a network: architecture, classes, width (VGG, U-Net), aux head
+    (torchvision), input channels and bilinear upsampling (U-Net)."""
 
     arch: str
     num_classes: int = 21
     width: float = 1.0
     aux: bool = False
+    in_channels: int = 3
+    bilinear: bool = False
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHITECTURES:
@@ -54,13 +73,20 @@ class ArchSpec:
             raise ValueError(f"num_classes must be positive, not {self.num_classes}")
         if not self.width > 0:
             raise ValueError(f"width must be positive, not {self.width}")
+        if self.in_channels not in (1, 3):
+            raise ValueError(f"in_channels must be 1 (grey) or 3 (RGB), not {self.in_channels}")
+
+    @property
+    def shown_classes(self) -> int:
+        """Classes as shown: a one-class (sigmoid) head is shown as background and foreground."""
+        return max(self.num_classes, 2)
 
 
 def build_model(spec: ArchSpec) -> SegmentationModel:
     """A freshly initialised network for ``spec`` (no weights are downloaded).
 
     Calls ``BUILDERS[spec.arch]`` with ``num_classes`` and those of the spec's other fields
-    that the builder takes (``width`` for FCN-VGG, ``aux`` for FCN-ResNet).
+    that the builder takes (``width`` for FCN-VGG and U-Net, ``aux`` for torchvision's nets, ...).
     """
     builder = BUILDERS[spec.arch]
     options = {name: getattr(spec, name) for name in inspect.signature(builder).parameters if name != "num_classes"}
@@ -84,17 +110,28 @@ __all__ = [
     "ARCHITECTURES",
     "BUILDERS",
     "FCNVGG",
+    "LRASPP",
     "RESNET_ARCHS",
+    "TORCHVISION_ARCHS",
+    "UNET_ARCHS",
     "VGG_ARCHS",
     "ArchSpec",
+    "DeepLabV3",
     "FCNResNet",
     "SegmentationModel",
+    "UNet",
     "build_model",
+    "deeplabv3_mobilenet_v3_large",
+    "deeplabv3_resnet50",
+    "deeplabv3_resnet101",
     "fcn8s",
     "fcn8s_atonce",
     "fcn16s",
     "fcn32s",
     "fcn_resnet50",
     "fcn_resnet101",
+    "lraspp_mobilenet_v3_large",
     "randomize_weights",
+    "unet",
+    "unet_paper",
 ]

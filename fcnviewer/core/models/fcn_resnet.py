@@ -6,19 +6,16 @@ The network is built with torchvision's own builders (no weights downloaded) and
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
-import torch.nn.functional as F
-from torch import Tensor, nn
-from torchvision.models import resnet, segmentation
+from torchvision.models import segmentation
 
 from fcnviewer.core.models.graph import Stream
+from fcnviewer.core.models.torchvision_nets import TorchvisionNet, head_convs
 
 #: torchvision's builder of each architecture (called without weights).
 TORCHVISION_BUILDERS = {"fcn_resnet50": segmentation.fcn_resnet50, "fcn_resnet101": segmentation.fcn_resnet101}
 
 
-class FCNResNet(nn.Module):
+class FCNResNet(TorchvisionNet):
     """torchvision's FCN on a dilated ResNet (output stride 8).
 
     ``forward`` returns ``"out"`` (logits bilinearly resized to the input, as torchvision
@@ -27,59 +24,15 @@ class FCNResNet(nn.Module):
     """
 
     def __init__(self, arch: str = "fcn_resnet50", *, num_classes: int = 21, aux: bool = False) -> None:
-        super().__init__()
-        if arch not in TORCHVISION_BUILDERS:
-            raise ValueError(
-                f"unknown FCN-ResNet architecture {arch!r}; expected one of {sorted(TORCHVISION_BUILDERS)}"
-            )
-        self.arch = arch
-        self.num_classes = num_classes
-        self.aux = aux
-        self.net = TORCHVISION_BUILDERS[arch](
-            weights=None, weights_backbone=None, num_classes=num_classes, aux_loss=aux
-        )
-
-    @property
-    def stage_names(self) -> tuple[str, ...]:
-        """Names of the stage maps ``forward`` returns."""
-        return ("8", "aux") if self.aux else ("8",)
-
-    def forward(self, x: Tensor) -> OrderedDict[str, Tensor]:
-        features = self.net.backbone(x)
-        main = self.net.classifier(features["out"])
-        result: OrderedDict[str, Tensor] = OrderedDict()
-        result["out"] = F.interpolate(main, size=x.shape[-2:], mode="bilinear", align_corners=False)
-        result["8"] = main
-        if self.aux:
-            result["aux"] = self.net.aux_classifier(features["aux"])
-        return result
+        super().__init__(arch, TORCHVISION_BUILDERS, num_classes=num_classes, aux=aux)
 
     def streams(self) -> dict[str, Stream]:
         """Signal paths (the longest path through each residual block) to each head."""
-        body = self.net.backbone
-        stem: list[nn.Module] = [body.conv1, body.maxpool]
-        layers: dict[str, list[nn.Module]] = {}
-        path = list(stem)
-        for name in ("layer1", "layer2", "layer3", "layer4"):
-            for block in getattr(body, name):
-                path += _block_convs(block)
-            layers[name] = list(path)
-        paths = {"8": Stream.chain([*layers["layer4"], *_head_convs(self.net.classifier)])}
+        backbone = self.backbone_streams()
+        paths = {"8": backbone["out"].then(head_convs(self.net.classifier))}
         if self.aux:
-            paths["aux"] = Stream.chain([*layers["layer3"], *_head_convs(self.net.aux_classifier)])
+            paths["aux"] = backbone["aux"].then(head_convs(self.net.aux_classifier))
         return paths
-
-
-def _block_convs(block: nn.Module) -> list[nn.Module]:
-    if isinstance(block, resnet.Bottleneck):
-        return [block.conv1, block.conv2, block.conv3]
-    if isinstance(block, resnet.BasicBlock):
-        return [block.conv1, block.conv2]
-    raise TypeError(f"unsupported residual block {type(block).__name__}")
-
-
-def _head_convs(head: nn.Sequential) -> list[nn.Module]:
-    return [m for m in head if isinstance(m, nn.Conv2d)]
 
 
 def fcn_resnet50(*, num_classes: int = 21, aux: bool = False) -> FCNResNet:

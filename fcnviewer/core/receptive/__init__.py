@@ -7,6 +7,12 @@ units ``[a, b]`` to input ``[a*s - p, b*s - p + d*(k - 1)]``, a transposed convo
 ``[ceil((a + p - d*(k - 1)) / s), floor((b + p) / s)]``, ``Crop(o)`` to ``[a + o, b + o]``, a
 scaling to itself, and a sum of branches to the bounding interval of theirs.
 
+A global pooling (ASPP's image pooling, a squeeze-and-excitation gate, LRASPP's scale branch)
+makes every unit after it see the whole image: its branch is left out of the box (which is then
+the box of the local paths), and tables and boxes say ``whole_image``. Bilinear upsampling by a
+factor ``f`` maps ``[a, b]`` to the units its interpolation reads, concatenations and products
+of branches to the bounding interval, as sums.
+
 Boxes are never clipped to the image: they may extend past its borders (FCN-VGG's
 ``conv1_1`` pads by 100, so coordinates can be far negative).
 
@@ -26,7 +32,16 @@ from fcnviewer.core.receptive.erf import (
     effective_receptive_field,
     effective_receptive_fields,
 )
-from fcnviewer.core.receptive.table import FINAL, Index, LayerRF, input_interval, layer_table, stage_geometry
+from fcnviewer.core.receptive.table import (
+    FINAL,
+    Index,
+    LayerRF,
+    input_interval,
+    layer_table,
+    level_names,
+    sees_whole_image,
+    stage_geometry,
+)
 
 __all__ = [
     "FINAL",
@@ -39,7 +54,9 @@ __all__ = [
     "effective_receptive_fields",
     "input_interval",
     "layer_table",
+    "level_names",
     "pixel_boxes",
+    "sees_whole_image",
     "stage_geometry",
     "stage_map_shapes",
     "unit_box",

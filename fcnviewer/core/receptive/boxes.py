@@ -11,18 +11,32 @@ from torch import nn
 from torch.func import functional_call
 
 from fcnviewer.core.alignment import StageGeometry
-from fcnviewer.core.models.graph import Stream
-from fcnviewer.core.receptive.table import FINAL, evaluating, input_interval, named_streams, stage_geometry, stream_of
+from fcnviewer.core.models.graph import RESIZED, Stream
+from fcnviewer.core.receptive.table import (
+    FINAL,
+    evaluating,
+    input_interval,
+    level_names,
+    named_streams,
+    stage_geometry,
+    stream_of,
+    stream_rf,
+)
 
 
 @dataclass(frozen=True)
 class Box:
-    """Inclusive input-pixel rectangle ``[x0, x1] x [y0, y1]``; may extend past the image."""
+    """Inclusive input-pixel rectangle ``[x0, x1] x [y0, y1]``; may extend past the image.
+
+    With ``whole_image``, a global-pooling branch makes the unit see the whole image besides: the
+    rectangle is then the box of its local paths only.
+    """
 
     x0: int
     y0: int
     x1: int
     y1: int
+    whole_image: bool = False
 
     @property
     def width(self) -> int:
@@ -43,7 +57,7 @@ def unit_box(stream: Stream, rows: tuple[int, int], cols: tuple[int, int]) -> Bo
     """Input box of the units ``rows[0]..rows[1]`` x ``cols[0]..cols[1]`` of ``stream``'s output."""
     y0, y1 = input_interval(stream, int(rows[0]), int(rows[1]), 0)
     x0, x1 = input_interval(stream, int(cols[0]), int(cols[1]), 1)
-    return Box(int(x0), int(y0), int(x1), int(y1))
+    return Box(int(x0), int(y0), int(x1), int(y1), stream.sees_whole_image)
 
 
 def stage_map_shapes(model: nn.Module, image_size: tuple[int, int]) -> dict[str, tuple[int, int]]:
@@ -55,7 +69,8 @@ def stage_map_shapes(model: nn.Module, image_size: tuple[int, int]) -> dict[str,
     meta = {name: torch.empty_like(t, device="meta") for name, t in (*model.named_parameters(), *model.named_buffers())}
     dtype = next(model.parameters()).dtype  # float32, or the half precision a predictor runs it in
     with evaluating(model), torch.no_grad():
-        out = functional_call(model, meta, (torch.empty(1, 3, *image_size, device="meta", dtype=dtype),))
+        channels = getattr(model, "in_channels", 3)  # U-Net may take one grey channel
+        out = functional_call(model, meta, (torch.empty(1, channels, *image_size, device="meta", dtype=dtype),))
     return {name: tuple(out[name].shape[-2:]) for name in model.stage_names}  # type: ignore[attr-defined,misc]
 
 
@@ -75,12 +90,15 @@ def pixel_boxes(
     stage_shapes: dict[str, tuple[int, int]] | None = None,
     geometry: dict[str, StageGeometry] | None = None,
 ) -> dict[str, Box]:
-    """Input boxes behind image pixel ``(y, x)``: one per stage, then ``"final"``.
+    """Input boxes behind image pixel ``(y, x)``: one per stage, per level, then ``"final"``.
 
     A stage's box is the union of the boxes of the units that its image-aligned display
-    (:func:`fcnviewer.core.alignment.upsample_to_image`) reads at ``(y, x)``; ``"final"`` is
-    the box of output pixel ``(y, x)``. Networks without an ``"out"`` stream (FCN-ResNet)
-    resize their first stage bilinearly, and their ``"final"`` box follows that resize.
+    (:func:`fcnviewer.core.alignment.upsample_to_image`) reads at ``(y, x)``; a level's (U-Net's
+    decoder levels, :func:`~fcnviewer.core.receptive.table.level_names`) that of its unit nearest
+    to ``(y, x)``; ``"final"`` is the box of output pixel ``(y, x)``. Networks without an
+    ``"out"`` stream (torchvision's) resize a stride-``s`` map bilinearly (their ``"resized"``
+    stream, else their first stage, with the shape of their finest stage), and their ``"final"``
+    box follows that resize.
     Stage shapes and geometry are computed with :func:`stage_map_shapes` and
     :func:`stage_geometry` when not given (a viewer has them from the prediction). Not clipped.
     """
@@ -91,14 +109,23 @@ def pixel_boxes(
     for name, g in geometry.items():
         h, w = shapes[name]
         boxes[name] = unit_box(streams[name], g.units_read(y, h), g.units_read(x, w))
+    for name in level_names(model):
+        _, stride, offset = stream_rf(streams[name])
+        units = [_nearest_unit(p, float(stride), offset, size) for p, size in zip((y, x), image_size, strict=True)]
+        boxes[name] = unit_box(streams[name], (units[0], units[0]), (units[1], units[1]))
     if FINAL in streams:
         boxes[FINAL] = unit_box(streams[FINAL], (y, y), (x, x))
     else:
-        first = model.stage_names[0]  # type: ignore[attr-defined]
-        (h, w), (height, width) = shapes[first], image_size
+        finest = min(geometry, key=lambda name: geometry[name].stride)
+        (h, w), (height, width) = shapes[finest], image_size
         rows, cols = _resized_units(y, height, h), _resized_units(x, width, w)
-        boxes[FINAL] = unit_box(streams[first], rows, cols)
+        boxes[FINAL] = unit_box(streams.get(RESIZED, streams[model.stage_names[0]]), rows, cols)  # type: ignore[attr-defined]
     return boxes
+
+
+def _nearest_unit(pixel: int, stride: float, offset: float, size: int) -> int:
+    """The unit of a level (stride, offset) nearest to ``pixel`` of a ``size``-pixel image axis."""
+    return int(np.clip(np.rint((pixel - offset) / stride), 0, max(0, math.ceil(size / stride) - 1)))
 
 
 def units_seeing(

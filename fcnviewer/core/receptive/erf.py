@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import takewhile
 
@@ -11,8 +12,19 @@ import torch
 from torch import Tensor, nn
 
 from fcnviewer.core.alignment import StageGeometry
-from fcnviewer.core.models.graph import Crop, Scale, Stream
-from fcnviewer.core.receptive.table import FINAL, evaluating, main_chain, stage_geometry, stream_of, stream_stride
+from fcnviewer.core.models.graph import RESIZED, Crop, Scale, Stream, Upsample
+from fcnviewer.core.receptive.table import (
+    FINAL,
+    evaluating,
+    level_names,
+    main_chain,
+    main_stream_name,
+    named_streams,
+    stage_geometry,
+    stream_of,
+    stream_rf,
+    stream_stride,
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,19 +58,26 @@ def effective_receptive_fields(
 ) -> dict[str, EffectiveRF]:
     """Effective receptive fields (Luo et al. 2016) behind image pixel ``(y, x)``.
 
-    ``inputs`` is the preprocessed ``(1, 3, H, W)`` input; one forward pass (in eval mode,
-    on ``inputs``' device) serves all ``stages`` (default: every stage, then ``"final"``).
-    For a stage, the logit differentiated is that of the unit nearest to ``(y, x)`` by
-    :func:`stage_geometry`. The class is ``class_index``, else the final prediction at
-    ``(y, x)``, the same for every stage.
+    ``inputs`` is the preprocessed ``(1, channels, H, W)`` input; one forward pass (in eval
+    mode, on ``inputs``' device) serves all ``stages`` (default: every stage, every level, then
+    ``"final"``). For a stage, the logit differentiated is that of the unit nearest to ``(y, x)``
+    by :func:`stage_geometry`. The class is ``class_index``, else the final prediction at
+    ``(y, x)``, the same for every stage; a sigmoid head's one logit serves both its classes. A
+    level (U-Net's decoder levels: features, not scores) differentiates the sum of its channels
+    at its unit nearest to ``(y, x)``.
     """
-    names = list(stages) if stages is not None else [*model.stage_names, FINAL]  # type: ignore[attr-defined]
+    levels = level_names(model)
+    names = list(stages) if stages is not None else [*model.stage_names, *levels, FINAL]  # type: ignore[attr-defined]
     geometry = stage_geometry(model)
+    streams = named_streams(model)
+    for name in levels:
+        _, stride, offset = stream_rf(streams[name])
+        geometry[name] = StageGeometry(float(stride), offset)
     leaf = inputs.detach().clone().requires_grad_(True)
-    with evaluating(model), torch.enable_grad():
+    with evaluating(model), torch.enable_grad(), _captured(model, {n: streams[n] for n in levels}) as features:
         out = model(leaf)
-        maps = {FINAL: out["out"], **{name: out[name] for name in geometry}}
-        c = int(out["out"][0, :, y, x].argmax()) if class_index is None else class_index
+        maps = {FINAL: out["out"], **{name: out[name] for name in model.stage_names}, **features}  # type: ignore[attr-defined]
+        c = _predicted_class(out["out"][0, :, y, x]) if class_index is None else class_index
         fields = {}
         for i, name in enumerate(names):
             if name not in maps:
@@ -68,11 +87,32 @@ def effective_receptive_fields(
                 unit = (y, x)
             else:
                 unit = (_nearest_unit(geometry[name], y, h), _nearest_unit(geometry[name], x, w))
-            logit = maps[name][0, c, unit[0], unit[1]]
+            scores = maps[name][0, :, unit[0], unit[1]]
+            logit = scores.sum() if name in features else scores[c if len(scores) > 1 else 0]
             (grad,) = torch.autograd.grad(logit, leaf, retain_graph=i < len(names) - 1)
             values = grad[0].abs().sum(0).detach().to("cpu", torch.float32).numpy()
             fields[name] = EffectiveRF(name, c, unit, values)
     return fields
+
+
+def _predicted_class(scores: Tensor) -> int:
+    """The class shown for ``(C,)`` logits: the argmax, or for a sigmoid head's one logit, 1 if positive."""
+    return int(scores.argmax()) if len(scores) > 1 else int(scores[0] > 0)
+
+
+@contextmanager
+def _captured(model: nn.Module, levels: dict[str, Stream]) -> Iterator[dict[str, Tensor]]:
+    """Inside the block, the output of the last module of each level's stream, by level name."""
+    found: dict[str, Tensor] = {}
+    hooks = []
+    for name, stream in levels.items():
+        last = [op for op in stream.ops if isinstance(op, nn.Module)][-1]
+        hooks.append(last.register_forward_hook(lambda _m, _i, o, n=name: found.__setitem__(n, o)))
+    try:
+        yield found
+    finally:
+        for hook in hooks:
+            hook.remove()
 
 
 def effective_receptive_field(
@@ -86,14 +126,25 @@ def effective_receptive_field(
 
 
 def _leaves(stream: Stream) -> list[Stream]:
-    """The plain chains summed into ``stream``, coarse first; checks that all above them is linear."""
-    if not stream.branches:
+    """The streams summed into ``stream``, coarse first; checks that all above them is linear."""
+    if not stream.branches or stream.combine != "sum":
         return [stream]
     for op in stream.ops:
-        linear = isinstance(op, Crop | Scale) or (isinstance(op, nn.Conv2d | nn.ConvTranspose2d) and op.bias is None)
+        linear = isinstance(op, Crop | Scale | Upsample) or (
+            isinstance(op, nn.Conv2d | nn.ConvTranspose2d) and op.bias is None
+        )
         if not linear:
             raise ValueError(f"{type(op).__name__} after a skip sum is not bias-free linear")
     return [leaf for branch in stream.branches for leaf in _leaves(branch)]
+
+
+def _summed_stream(model: nn.Module) -> Stream:
+    """The stream of the output (or of the map resized to it), if it is a sum of branches."""
+    streams = named_streams(model)
+    stream = streams.get(FINAL, streams.get(RESIZED))
+    if stream is None or (stream.branches and stream.combine != "sum"):
+        raise ValueError(f"the output of {model.arch} is not a sum of branches")  # type: ignore[attr-defined]
+    return stream
 
 
 def branch_contributions(
@@ -108,18 +159,24 @@ def branch_contributions(
     main chain, named by its stride), then the layer each skip taps (``"pool4"``,
     ``"pool3"``). The class is ``class_index``, else the prediction at ``(y, x)``.
     Note the at-once FCN-8s scales the pool4 / pool3 inputs by 0.01 / 0.0001 inside these branches.
+    A branch the model names (LRASPP's ``"low"`` and ``"high"`` classifiers, whose sum is resized
+    to the output, a linear map) goes by its name. Networks whose output is not such a sum
+    (DeepLabV3's concatenated ASPP, U-Net's concatenated skips) raise ``ValueError``.
     """
-    leaves = _leaves(stream_of(model, FINAL))
-    main_stream = stream_of(model, model.stage_names[0])  # type: ignore[attr-defined]
+    leaves = _leaves(_summed_stream(model))
+    main_stream = stream_of(model, main_stream_name(model))
     main = main_chain(main_stream)
     module_names = {id(module): name for name, module in model.named_modules()}
     names, masks = [], {}
     for i, leaf in enumerate(leaves):
         ops = list(leaf.ops)
         shared = sum(1 for _ in takewhile(lambda pair: pair[0] is pair[1], zip(ops, main, strict=False)))
-        names.append(
-            f"stride{int(stream_stride(main_stream, 0))}" if shared == len(main) else module_names[id(ops[shared - 1])]
-        )
+        if leaf.label:
+            names.append(leaf.label)
+        elif shared == len(main):
+            names.append(f"stride{int(stream_stride(main_stream, 0))}")
+        else:
+            names.append(module_names[id(ops[shared - 1])])
         last = [op for op in ops if isinstance(op, nn.Module)][-1]
         keep = torch.zeros(len(leaves), 1, 1, 1, device=inputs.device, dtype=inputs.dtype)
         masks[last] = masks.get(last, keep)
@@ -131,5 +188,6 @@ def branch_contributions(
     finally:
         for hook in hooks:
             hook.remove()
-    c = int(out.sum(0).argmax()) if class_index is None else class_index
+    c = _predicted_class(out.sum(0)) if class_index is None else class_index
+    c = c if out.shape[1] > 1 else 0
     return {name: float(value) for name, value in zip(names, out[:, c], strict=True)}

@@ -11,11 +11,14 @@ from fcnviewer.viewer.layers.base import Layer
 
 @dataclass(frozen=True)
 class Pin:
-    """A clicked pixel and the input boxes ``(x0, y0, x1, y1)`` (inclusive) behind it, by stage."""
+    """A clicked pixel and the input boxes ``(x0, y0, x1, y1)`` (inclusive) behind it, by stage;
+    ``whole_image`` names the stages that a global pooling lets see the whole image besides (their
+    box is that of their local paths)."""
 
     y: int
     x: int
     boxes: Mapping[str, tuple[int, int, int, int]]
+    whole_image: frozenset[str] = frozenset()
 
 
 #: Box colours by stage name, distinct from each other and from the VOC palette's first colours.
@@ -23,6 +26,9 @@ STAGE_COLORS: dict[str, tuple[int, int, int]] = {
     "32": (255, 80, 80),
     "16": (255, 200, 0),
     "8": (0, 220, 255),
+    "4": (80, 255, 120),
+    "2": (255, 120, 220),
+    "1": (255, 160, 60),
     "aux": (180, 120, 255),
     "final": (255, 255, 255),
 }
