@@ -2,6 +2,8 @@
 
 The network is built with torchvision's own builders (no weights downloaded) and kept as
 ``self.net``, so its published state dicts load into :attr:`FCNResNet.net` unchanged.
+torchvision is imported when such a network is built, not with this module: it costs about
+190 MB of memory, which users of the other families do not pay.
 """
 
 from __future__ import annotations
@@ -10,12 +12,11 @@ from collections import OrderedDict
 
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torchvision.models import resnet, segmentation
 
 from fcnviewer.core.models.graph import Stream
 
-#: torchvision's builder of each architecture (called without weights).
-TORCHVISION_BUILDERS = {"fcn_resnet50": segmentation.fcn_resnet50, "fcn_resnet101": segmentation.fcn_resnet101}
+#: The name of torchvision's builder (in ``torchvision.models.segmentation``) of each architecture.
+TORCHVISION_BUILDERS = {"fcn_resnet50": "fcn_resnet50", "fcn_resnet101": "fcn_resnet101"}
 
 
 class FCNResNet(nn.Module):
@@ -35,7 +36,9 @@ class FCNResNet(nn.Module):
         self.arch = arch
         self.num_classes = num_classes
         self.aux = aux
-        self.net = TORCHVISION_BUILDERS[arch](
+        from torchvision.models import segmentation
+
+        self.net = getattr(segmentation, TORCHVISION_BUILDERS[arch])(
             weights=None, weights_backbone=None, num_classes=num_classes, aux_loss=aux
         )
 
@@ -71,6 +74,8 @@ class FCNResNet(nn.Module):
 
 
 def _block_convs(block: nn.Module) -> list[nn.Module]:
+    from torchvision.models import resnet
+
     if isinstance(block, resnet.Bottleneck):
         return [block.conv1, block.conv2, block.conv3]
     if isinstance(block, resnet.BasicBlock):
