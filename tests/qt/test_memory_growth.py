@@ -5,8 +5,8 @@ many sizes (one a broken file), with clicks between the steps; after two warm-up
 more must not grow RSS by 50 MB or more. The issue's scenario is 40 images of 90-700 pixels
 (the benchmark's defaults, 2-3 minutes: +255 MB before the fix, +15 MB after); here 12 images
 of 64-400 pixels keep the test near a minute on two cores. At these sizes the freed memory
-``malloc`` keeps is smaller: the short session grew by 40 MB before the fix and 38 MB after it
-(one run each, 2026-12), so the bound here guards against new growth (an unbounded cache)
+``malloc`` keeps is smaller: the short session grew by 40 MB before the fix (one run) and by
+11 and 38 MB after it (two runs), so the bound here guards against new growth (an unbounded cache)
 more than it tells the fix from its absence; ``pytest -s`` prints the figures.
 """
 
