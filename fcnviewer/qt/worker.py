@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 
+from fcnviewer.core.memory import release_free_memory, resident_mb
 from fcnviewer.viewer.layers import ImageLayer
 from fcnviewer.viewer.protocol import (
     ImageOpened,
@@ -63,6 +64,10 @@ class QueueWorker(QObject):
     jobs: ClassVar[Mapping[type[Request], Handler]] = {}
     #: Name of the thread it runs on.
     thread_name: ClassVar[str] = "fcnviewer-worker"
+    #: Idle this long (ms) after a job, it gives the memory freed back to the system (``None``: never),
+    release_memory_after_ms: ClassVar[int | None] = None
+    #: and at once after a job that left RSS this many MB above what it was after the last release.
+    release_memory_above_mb: ClassVar[float | None] = None
 
     def __init__(self, max_pixels: int | None = None) -> None:
         super().__init__()
@@ -72,6 +77,10 @@ class QueueWorker(QObject):
         self._pending: dict[type[Request], Request] = {}
         self._abort = threading.Event()
         self._wake.connect(self._drain, Qt.ConnectionType.QueuedConnection)
+        self._idle = QTimer(self)  # a child: it moves to the worker's thread with it
+        self._idle.setSingleShot(True)
+        self._idle.timeout.connect(self._release_memory)
+        self._released_at_mb = resident_mb()
 
     def submit(self, request: Request) -> None:
         """Queue ``request``, replacing a pending one of the same kind (any thread); a worker
@@ -111,12 +120,29 @@ class QueueWorker(QObject):
 
     @Slot()
     def _drain(self) -> None:
+        self._idle.stop()
         while not self._abort.is_set():
             with self._lock:
                 request = next((self._pending.pop(kind) for kind in self.jobs if kind in self._pending), None)
             if request is None:
-                return
+                break
             self._run(request)
+            if self._holds_too_much():
+                self._release_memory()
+        if self.release_memory_after_ms is not None and not self._abort.is_set():
+            self._idle.start(self.release_memory_after_ms)
+
+    def _holds_too_much(self) -> bool:
+        if self.release_memory_above_mb is None or self._released_at_mb is None:
+            return False
+        return (resident_mb() or 0.0) - self._released_at_mb > self.release_memory_above_mb
+
+    @Slot()
+    def _release_memory(self) -> None:
+        """Give the memory the jobs freed back to the system (see :mod:`fcnviewer.core.memory`)."""
+        if not self.pending() or self._holds_too_much():  # else work came in: it runs first, this after it
+            release_free_memory()
+            self._released_at_mb = resident_mb()
 
     def _run(self, request: Request) -> None:
         self.started.emit(request)
@@ -208,6 +234,11 @@ class Worker(QueueWorker):
         PredictRequest: predict,
         ProbeRequest: probe,
     }
+
+    #: Activations of hundreds of MB, in sizes that change with each image, are freed after each job:
+    #: given back after a second idle, or at once when they kept more than a probe of a 700 px image uses.
+    release_memory_after_ms: ClassVar[int | None] = 1000
+    release_memory_above_mb: ClassVar[float | None] = 512
 
     def __init__(self, max_pixels: int | None = None, precision: str = "auto") -> None:
         super().__init__(max_pixels)

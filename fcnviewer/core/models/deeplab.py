@@ -8,17 +8,12 @@ that averages the whole map: every output unit sees the whole image.
 
 from __future__ import annotations
 
-from torchvision.models import segmentation
-from torchvision.models.segmentation.deeplabv3 import ASPPPooling
-
 from fcnviewer.core.models.graph import GlobalPool, Stream
 from fcnviewer.core.models.torchvision_nets import TorchvisionNet, head_convs
 
-#: torchvision's builder of each architecture (called without weights).
+#: The name of torchvision's builder (in ``torchvision.models.segmentation``) of each architecture.
 TORCHVISION_BUILDERS = {
-    "deeplabv3_resnet50": segmentation.deeplabv3_resnet50,
-    "deeplabv3_resnet101": segmentation.deeplabv3_resnet101,
-    "deeplabv3_mobilenet_v3_large": segmentation.deeplabv3_mobilenet_v3_large,
+    name: name for name in ("deeplabv3_resnet50", "deeplabv3_resnet101", "deeplabv3_mobilenet_v3_large")
 }
 
 
@@ -39,6 +34,8 @@ class DeepLabV3(TorchvisionNet):
 
     def streams(self) -> dict[str, Stream]:
         """Signal paths to each head; the ASPP's branches are concatenated, image pooling among them."""
+        from torchvision.models.segmentation.deeplabv3 import ASPPPooling
+
         backbone = self.backbone_streams()
         features = backbone["out"]
         aspp, conv, classifier = self.net.classifier[0], self.net.classifier[1], self.net.classifier[4]

@@ -2,17 +2,17 @@
 
 The network is built with torchvision's own builders (no weights downloaded) and kept as
 ``self.net``, so its published state dicts load into :attr:`FCNResNet.net` unchanged.
+torchvision is imported when such a network is built, not with this module: it costs about
+190 MB of memory, which users of the other families do not pay.
 """
 
 from __future__ import annotations
 
-from torchvision.models import segmentation
-
 from fcnviewer.core.models.graph import Stream
 from fcnviewer.core.models.torchvision_nets import TorchvisionNet, head_convs
 
-#: torchvision's builder of each architecture (called without weights).
-TORCHVISION_BUILDERS = {"fcn_resnet50": segmentation.fcn_resnet50, "fcn_resnet101": segmentation.fcn_resnet101}
+#: The name of torchvision's builder (in ``torchvision.models.segmentation``) of each architecture.
+TORCHVISION_BUILDERS = {"fcn_resnet50": "fcn_resnet50", "fcn_resnet101": "fcn_resnet101"}
 
 
 class FCNResNet(TorchvisionNet):

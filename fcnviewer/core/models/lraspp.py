@@ -13,10 +13,9 @@ from collections import OrderedDict
 
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torchvision.models import segmentation
 
 from fcnviewer.core.models.graph import RESIZED, GlobalPool, Stream, Upsample
-from fcnviewer.core.models.torchvision_nets import mobilenet_streams
+from fcnviewer.core.models.torchvision_nets import mobilenet_streams, torchvision_builder
 
 
 class LRASPP(nn.Module):
@@ -33,7 +32,9 @@ class LRASPP(nn.Module):
     def __init__(self, *, num_classes: int = 21) -> None:
         super().__init__()
         self.num_classes = num_classes
-        self.net = segmentation.lraspp_mobilenet_v3_large(weights=None, weights_backbone=None, num_classes=num_classes)
+        self.net = torchvision_builder("lraspp_mobilenet_v3_large")(
+            weights=None, weights_backbone=None, num_classes=num_classes
+        )
 
     def forward(self, x: Tensor) -> OrderedDict[str, Tensor]:
         features = self.net.backbone(x)

@@ -4,19 +4,27 @@ torchvision's FCN and DeepLabV3 are one backbone (its intermediate outputs by na
 on ``"out"`` and, optionally, an auxiliary head on ``"aux"``; the output is the main head's map
 resized bilinearly to the input. :class:`TorchvisionNet` keeps the net built by torchvision's own
 builder as ``self.net``, so its published state dicts load into ``.net`` unchanged.
+
+torchvision is imported only when such a net is built or walked: importing it costs about 190 MB
+of memory and a second, which a user of FCN-VGG (the bundled model) never needs.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torchvision.models import resnet
-from torchvision.ops.misc import Conv2dNormActivation, SqueezeExcitation
 
 from fcnviewer.core.models.graph import GlobalPool, Stream
+
+
+def torchvision_builder(name: str) -> Callable[..., nn.Module]:
+    """torchvision's segmentation builder called ``name`` (torchvision imported here, on first use)."""
+    from torchvision.models import segmentation
+
+    return getattr(segmentation, name)
 
 
 class TorchvisionNet(nn.Module):
@@ -29,16 +37,16 @@ class TorchvisionNet(nn.Module):
     #: Name of the main head's stage map (its stride).
     main_stage = "8"
 
-    def __init__(
-        self, arch: str, builders: dict[str, Callable[..., nn.Module]], *, num_classes: int, aux: bool
-    ) -> None:
+    def __init__(self, arch: str, builders: Mapping[str, str], *, num_classes: int, aux: bool) -> None:
         super().__init__()
         if arch not in builders:
             raise ValueError(f"unknown architecture {arch!r}; expected one of {sorted(builders)}")
         self.arch = arch
         self.num_classes = num_classes
         self.aux = aux
-        self.net = builders[arch](weights=None, weights_backbone=None, num_classes=num_classes, aux_loss=aux)
+        self.net = torchvision_builder(builders[arch])(
+            weights=None, weights_backbone=None, num_classes=num_classes, aux_loss=aux
+        )
 
     @property
     def stage_names(self) -> tuple[str, ...]:
@@ -64,6 +72,8 @@ class TorchvisionNet(nn.Module):
 
 def resnet_streams(body: nn.Module) -> dict[str, Stream]:
     """Signal paths (the longest path through each residual block) to ``layer1`` .. ``layer4``."""
+    from torchvision.models import resnet
+
     path: list[nn.Module] = [body.conv1, body.maxpool]
     streams = {}
     for name in ("layer1", "layer2", "layer3", "layer4"):
@@ -84,6 +94,8 @@ def mobilenet_streams(features: nn.Module) -> dict[str, Stream]:
     Each squeeze-and-excitation gate multiplies the path by a global pooling of it, so every
     block after the first gate sees the whole image.
     """
+    from torchvision.ops.misc import Conv2dNormActivation, SqueezeExcitation
+
     stream = Stream.chain(())
     streams = {}
     for name, block in features.named_children():
