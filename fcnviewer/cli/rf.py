@@ -63,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
     from fcnviewer.core.receptive import layer_table
 
     try:
+        _check_arguments(args)
         if args.checkpoint is None and args.arch is not None and args.arch not in BUNDLED_ARCHS:
             loaded = _random(args.arch)
         else:
