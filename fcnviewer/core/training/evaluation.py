@@ -52,14 +52,8 @@ def evaluate(
         geometry = stage_geometry(model)
         names = tuple(n for n in names if n in geometry)
     matrices = {"final": ConfusionMatrix(num_classes), **{n: ConfusionMatrix(num_classes) for n in names}}
-    share = context.shard(range(len(dataset)))
-    indices: Iterator[int] = iter(share)
-    if progress:
-        from tqdm import tqdm
-
-        indices = iter(tqdm(share, desc="eval", unit="img", dynamic_ncols=True, file=sys.stderr))
     try:
-        for i in indices:
+        for i in _indices(context.shard(range(len(dataset))), progress):
             image, labels = dataset[i]
             x = preprocessing.to_tensor(np.asarray(image), device)
             y = torch.from_numpy(np.asarray(labels).astype(np.int64)).to(device)
@@ -73,9 +67,17 @@ def evaluate(
         model.train(was_training)
     for matrix in matrices.values():
         matrix.matrix = context.all_reduce_sum(torch.from_numpy(matrix.matrix)).numpy()
-    result = {
+    return {
         "final": matrices["final"].scores(),
         "stages": {n: matrices[n].scores() for n in names},
         "confusion": {k: m.matrix.copy() for k, m in matrices.items()},
     }
-    return result
+
+
+def _indices(share: list[int], progress: bool) -> Iterator[int]:
+    """The image indices to evaluate, behind a tqdm bar on stderr with ``progress``."""
+    if not progress:
+        return iter(share)
+    from tqdm import tqdm
+
+    return iter(tqdm(share, desc="eval", unit="img", dynamic_ncols=True, file=sys.stderr))
