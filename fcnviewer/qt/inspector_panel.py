@@ -26,7 +26,7 @@ BRANCH_NAMES = {
 #: What "+ whole image" after a box means.
 WHOLE_IMAGE_NOTE = (
     "+ whole image: a global pooling (image pooling, a squeeze-and-excitation gate) lets this stage see "
-    "the whole image; the box, drawn dotted, is that of its local paths."
+    "the whole image; the box, drawn dashed, is that of its local paths."
 )
 
 
