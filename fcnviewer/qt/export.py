@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QColor, QGuiApplication, QImage, QPainter, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QGuiApplication, QImage, QPainter, QPen
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from fcnviewer.viewer.layers import BoxesLayer, Pin, RasterLayer, clip_box
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 #: File name suffix, dialog title and filter of each export.
 EXPORTS = {
     "view": ("_view.png", "Export view", "PNG (*.png)"),
+    "legend": ("_view.png", "Export view with legend", "PNG (*.png)"),
     "mask": ("_mask.png", "Export label mask", "PNG (*.png)"),
     "scores": ("_scores.npz", "Export stage scores", "NumPy (*.npz)"),
 }
@@ -46,6 +47,45 @@ def render_view(model: ViewerModel) -> QImage:
     return view
 
 
+#: Height of a legend row and the margin around the legend, in pixels of the exported image.
+LEGEND_ROW, LEGEND_MARGIN = 18, 8
+
+
+def with_legend(view: QImage, model: ViewerModel) -> QImage:
+    """``view`` with a column at its right listing the classes it shows: colour, name, share of the image.
+
+    Hidden classes, and classes absent from the prediction, are left out, as the Classes panel's
+    ticks and shares say."""
+    entries = legend_entries(model)
+    font = QFont()
+    font.setPixelSize(12)
+    text_width = max((QFontMetrics(font).horizontalAdvance(text) for _, text in entries), default=0)
+    column = 2 * LEGEND_MARGIN + 18 + text_width
+    height = max(view.height(), 2 * LEGEND_MARGIN + LEGEND_ROW * len(entries))
+    out = QImage(view.width() + column, height, QImage.Format.Format_ARGB32)
+    out.fill(QColor(255, 255, 255))
+    painter = QPainter(out)
+    painter.drawImage(0, 0, view)
+    painter.setFont(font)
+    painter.setPen(QColor(0, 0, 0))
+    for row, (colour, text) in enumerate(entries):
+        x, y = view.width() + LEGEND_MARGIN, LEGEND_MARGIN + row * LEGEND_ROW
+        painter.fillRect(x, y + 2, 12, 12, QColor(*colour))
+        painter.drawText(x + 18, y + 13, text)
+    painter.end()
+    return out
+
+
+def legend_entries(model: ViewerModel) -> list[tuple[tuple[int, int, int], str]]:
+    """(colour, "name  share") of every class the prediction holds that is not hidden."""
+    shares = model.class_shares()
+    return [
+        (tuple(int(v) for v in model.palette[i]), f"{name}  {100 * shares[i]:.1f} %")
+        for i, name in enumerate(model.class_names)
+        if shares[i] > 0 and i not in model.hidden_classes
+    ]
+
+
 def _draw_boxes(painter: QPainter, pin: Pin, height: int, width: int) -> None:
     """``pin``'s boxes as the canvas draws them: cut to the image, coarser stages wider underneath."""
     painter.setBrush(Qt.BrushStyle.NoBrush)
@@ -70,7 +110,7 @@ class Exporter:
     def on_export_requested(self, what: str) -> None:
         """Ask where to write ``what`` (one of :data:`EXPORTS`), then write it."""
         window = self.window
-        if what != "view" and window.model.prediction is None:
+        if what not in ("view", "legend") and window.model.prediction is None:
             window.report_error("nothing to export yet: no prediction is shown")
             return
         stem = window.image_path.stem if window.image_path else "view"
@@ -93,8 +133,9 @@ class Exporter:
         return answer == QMessageBox.StandardButton.Yes
 
     def export(self, what: str, path: str | Path) -> bool:
-        """Write the view (``view``, PNG), label mask (``mask``, palette PNG) or stage scores
-        (``scores``, .npz as ``fcnviewer predict --scores``) to ``path``; whether it was written."""
+        """Write the view (``view``; ``legend``: with the class legend; PNG), label mask (``mask``,
+        palette PNG) or stage scores (``scores``, .npz as ``fcnviewer predict --scores``) to ``path``;
+        whether it was written."""
         path = Path(path)
         if not self.may_write(path):
             return False
@@ -108,8 +149,11 @@ class Exporter:
 
     def _write(self, what: str, path: Path) -> None:
         window = self.window
-        if what == "view":
-            if not render_view(window.model).save(str(path), "PNG"):
+        if what in ("view", "legend"):
+            view = render_view(window.model)
+            if what == "legend":
+                view = with_legend(view, window.model)
+            if not view.save(str(path), "PNG"):
                 raise OSError("Qt could not write the PNG")
             return
         from fcnviewer.core.export import palette_mask, score_arrays

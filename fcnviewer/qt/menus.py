@@ -110,6 +110,9 @@ class Menus:
         self._action(file, "&Previous Image", lambda: window.step_image(-1), ["Left", "PgUp"])
         file.addSeparator()
         self._action(file, "&Export View as PNG…", lambda: export.on_export_requested("view"), ["Ctrl+S"])
+        self._action(
+            file, "Export View with Le&gend…", lambda: export.on_export_requested("legend"), ["Ctrl+Alt+Shift+S"]
+        )
         self._action(file, "Export &Label Mask…", lambda: export.on_export_requested("mask"), ["Ctrl+Shift+S"])
         self._action(file, "Export Stage &Scores (.npz)…", lambda: export.on_export_requested("scores"), ["Ctrl+Alt+S"])
         self._action(file, "&Copy View", export.copy_view, ["Ctrl+Shift+C"])

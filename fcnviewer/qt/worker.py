@@ -253,13 +253,13 @@ class Worker(QueueWorker):
             return
         import torch
 
-        import fcnviewer.core.inference  # noqa: F401
-
         # The receptive-field geometry's first shape inference (a functional call on meta tensors)
         # imports torch._dynamo: some 900 modules, about a second holding the GIL. torchvision
-        # used to import it at start; now that it is imported lazily, this keeps that second off
-        # the first click (the GUI thread stalled 200 ms and the first ERF took 0.6 s longer).
-        import torch._dynamo  # noqa: F401
+        # used to import it at start; now that it is imported lazily, importing it here keeps that
+        # second off the first click (the GUI thread stalled 200 ms, the first ERF came 0.6 s later).
+        import torch._dynamo
+
+        import fcnviewer.core.inference  # noqa: F401
 
         # Leave a core to the GUI thread so it stays responsive while the network runs.
         torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
