@@ -30,10 +30,9 @@ class StitchedMap:
     scores: np.ndarray
 
 
-def shift_and_stitch(model: nn.Module, inputs: Tensor, factor: int, stage: str | None = None) -> StitchedMap:
-    """The dense map of ``stage`` (default: the coarsest) of the ``(1, channels, H, W)`` ``inputs``
-    from ``factor * factor`` forward passes; ``factor`` must divide the stage's stride.
-    ``ValueError`` for a stage the model lacks or a factor that does not divide its stride."""
+def checked_stage(model: nn.Module, factor: int, stage: str | None = None) -> str:
+    """``stage`` (default: the coarsest stage map), after checking that ``model`` has it and that
+    ``factor`` divides its stride; ``ValueError`` otherwise."""
     geometry = stage_geometry(model)
     stage = stage if stage is not None else model.stage_names[0]  # type: ignore[attr-defined]
     if stage not in geometry:
@@ -41,6 +40,16 @@ def shift_and_stitch(model: nn.Module, inputs: Tensor, factor: int, stage: str |
     stride = geometry[stage].stride
     if factor < 1 or stride % factor:
         raise ValueError(f"a shift-and-stitch factor must divide the stage's stride {stride:g}, and {factor} does not")
+    return stage
+
+
+def shift_and_stitch(model: nn.Module, inputs: Tensor, factor: int, stage: str | None = None) -> StitchedMap:
+    """The dense map of ``stage`` (default: the coarsest) of the ``(1, channels, H, W)`` ``inputs``
+    from ``factor * factor`` forward passes; ``factor`` must divide the stage's stride.
+    ``ValueError`` for a stage the model lacks or a factor that does not divide its stride."""
+    stage = checked_stage(model, factor, stage)
+    geometry = stage_geometry(model)
+    stride = geometry[stage].stride
     step = int(stride) // factor
     maps = {}
     with evaluating(model), torch.no_grad():
