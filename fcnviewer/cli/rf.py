@@ -153,7 +153,7 @@ def _image_report(loaded: LoadedModel, args: argparse.Namespace, device: Any) ->
     class_index = args.class_index
     if args.region is not None:
         target = _region_target(loaded, args, (height, width))
-        report["region"] = {"box": list(args.region), "theoretical_box": target.box.as_list()}
+        report["region"] = {"box": list(args.region)}
     else:
         (y, x) = args.pixel
         if not (0 <= y < height and 0 <= x < width):
@@ -169,12 +169,15 @@ def _image_report(loaded: LoadedModel, args: argparse.Namespace, device: Any) ->
         if args.layer is None and class_index is None:
             class_index = _predicted(model, inputs, y, x)
         target = _pixel_target(loaded, args, class_index)
-        if args.layer is not None:
-            report["layer"] = _layer_entry(model, target, inputs)
     if args.erf is not None:
         erf, stats = _save_erf(loaded, target, image, args, class_index)
         report["region" if args.region is not None else "pixel"]["erf"] = erf
         report["erf_stats"] = stats
+        if args.region is not None:
+            assert target.box is not None  # set by the ERF's forward pass
+            report["region"]["theoretical_box"] = target.box.as_list()
+    if args.layer is not None:
+        report["layer"] = _layer_entry(target, inputs)
     return report
 
 
@@ -221,12 +224,13 @@ def _pixel_target(loaded: LoadedModel, args: argparse.Namespace, class_index: in
     return region_target(loaded.model, Box(x, y, x, y), class_index)
 
 
-def _layer_entry(model: Any, target: Target, inputs: Any) -> dict[str, Any]:
-    """Name, size, stride, box and unit of ``--layer`` (one forward pass up to it finds the unit)."""
+def _layer_entry(target: Target, inputs: Any) -> dict[str, Any]:
+    """Name, size, stride, box and unit of ``--layer`` (without ``--erf``, a forward pass up to it finds the unit)."""
     import torch
 
-    with torch.no_grad():
-        target.scalar(inputs)
+    if target.unit is None:
+        with torch.no_grad():
+            target.scalar(inputs)
     assert target.box is not None and target.unit is not None
     return {
         "name": target.layer,

@@ -20,6 +20,7 @@ from fcnviewer.core.receptive import (
     mass_box,
     region_target,
     smoothed_gradient_map,
+    unit_box,
 )
 from tests.core.test_receptive import checkpoint, clipped, inside, run_cli, tiny  # noqa: F401
 
@@ -111,7 +112,11 @@ def test_region_is_the_sum_of_its_pixels_gradients() -> None:
             per_pixel += torch.autograd.grad(model(leaf)["out"][0, c, y, x], leaf)[0]
     torch.testing.assert_close(signed, per_pixel, rtol=1e-4, atol=1e-6)
     expected = per_pixel[0].abs().sum(0).numpy()
-    np.testing.assert_allclose(gradient_map(model, region_target(model, region, c), inputs), expected, rtol=1e-4)
+    target = region_target(model, region, c)
+    np.testing.assert_allclose(gradient_map(model, target, inputs), expected, rtol=1e-4)
+    assert target.box == unit_box(model.streams()["out"], (5, 8), (10, 14))
+    ys, xs = np.nonzero(expected)
+    assert inside(Box(int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())), target.box)
 
 
 def test_mass_boxes_of_known_maps() -> None:
@@ -228,6 +233,7 @@ def test_cli_region(checkpoint, image_path, tmp_path, capsys) -> None:  # noqa: 
     np.testing.assert_allclose(np.load(erf), grad[0].abs().sum(0).numpy(), rtol=1e-5, atol=1e-7)
     assert run_cli([*base, "--region", "30,10,33,12", "--json", "--smooth", "2", "--noise", "5"]) == 0
     report = json.loads(capsys.readouterr().out)
+    assert report["region"]["theoretical_box"] == unit_box(model.streams()["out"], (10, 12), (30, 33)).as_list()
     assert report["region"]["erf"]["smooth"] == 2 and set(report["erf_stats"]) == {
         "mass90_box",
         "mass50_box",

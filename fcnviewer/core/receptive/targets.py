@@ -16,12 +16,13 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from fcnviewer.core.models.graph import Stream
+from fcnviewer.core.models.graph import RESIZED, Stream
 from fcnviewer.core.preprocessing import Preprocessing
-from fcnviewer.core.receptive.boxes import Box, unit_box
+from fcnviewer.core.receptive.boxes import Box, pixel_boxes, unit_box
 from fcnviewer.core.receptive.table import (
     FINAL,
     evaluating,
+    layer_table,
     main_chain,
     main_stream_name,
     named_streams,
@@ -123,17 +124,25 @@ def layer_target(model: nn.Module, layer: str, y: int, x: int) -> Target:
 
 def region_target(model: nn.Module, region: Box, class_index: int) -> Target:
     """Class ``class_index``'s final logit summed over the inclusive ``region`` of the output
-    (a one-logit sigmoid head: its logit, whichever class)."""
-    stream = named_streams(model)[FINAL]
-    size, stride, _ = stream_rf(stream)
-    box = unit_box(stream, (region.y0, region.y1), (region.x0, region.x1))
+    (a one-logit sigmoid head: its logit, whichever class). The box, set by the first call, is the
+    union of the final boxes of the region's corners (:func:`~fcnviewer.core.receptive.pixel_boxes`;
+    boxes grow monotonically with the pixel, so it is the box of the whole region)."""
+    rows = {row.layer: row for row in layer_table(model)}
+    final = rows.get(FINAL, rows.get(RESIZED))
+    size, stride = (final.size, final.stride) if final is not None else (0, 1.0)
+    target = Target(FINAL, size, stride, lambda inputs: inputs)
 
     def scalar(inputs: Tensor) -> Tensor:
+        image_size = (int(inputs.shape[-2]), int(inputs.shape[-1]))
+        first = pixel_boxes(model, region.y0, region.x0, image_size)[FINAL]
+        last = pixel_boxes(model, region.y1, region.x1, image_size)[FINAL]
+        target.box = Box(first.x0, first.y0, last.x1, last.y1, first.whole_image)
         logits = model(inputs)["out"][0]
         c = class_index if logits.shape[0] > 1 else 0
         return logits[c, region.y0 : region.y1 + 1, region.x0 : region.x1 + 1].sum()
 
-    return Target(FINAL, size, float(stride), scalar, None, box)
+    target.scalar = scalar
+    return target
 
 
 def gradient_map(model: nn.Module, target: Target, inputs: Tensor) -> np.ndarray:
