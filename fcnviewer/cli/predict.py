@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 from fcnviewer.cli.common import add_model_arguments, add_prediction_arguments, fail, load_model_for
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from fcnviewer.core.checkpoints import ModelInfo
     from fcnviewer.core.distributed import Context
     from fcnviewer.core.inference import Predictor
@@ -23,6 +25,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
     parser.add_argument("--scores", action="store_true", help="also write <stem>_scores.npz (logits and stage maps)")
     parser.add_argument("--force", action="store_true", help="overwrite existing output files")
+    parser.add_argument(
+        "--shift-stitch",
+        type=int,
+        metavar="F",
+        help="also write <stem>_shiftstitch.npz: the coarsest stage map at stride s/F from F*F shifted inputs, "
+        "interleaved (F divides the stride s; 'scores' (C, h, w) float32, 'mask' (h, w) uint8, "
+        "'stride', 'offset', 'factor', 'stage')",
+    )
     add_prediction_arguments(parser)
     add_model_arguments(parser)
 
@@ -41,11 +51,14 @@ def _predict(args: argparse.Namespace, context: Context) -> int:
     from fcnviewer.core.errors import UserError
     from fcnviewer.core.images import DEFAULT_MAX_PIXELS
     from fcnviewer.core.inference import Predictor
+    from fcnviewer.core.shift_stitch import checked_stage
 
     max_pixels = args.max_pixels or DEFAULT_MAX_PIXELS
     try:
         loaded = load_model_for(args)
         predictor = Predictor(loaded, device=args.device, precision=args.precision, max_pixels=max_pixels)
+        if args.shift_stitch is not None:
+            checked_stage(loaded.model, args.shift_stitch)
     except (UserError, ValueError) as exc:
         fail(str(exc))
         return 2
@@ -89,6 +102,8 @@ def _predict_one(path: Path, predictor: Predictor, info: ModelInfo, args: argpar
         written = write_prediction(
             Path(args.out), path.stem, image, prediction, info, scores=args.scores, force=args.force
         )
+        if args.shift_stitch is not None:
+            written.append(_write_shift_stitch(image, predictor, info, args, path.stem))
     except (ImageError, ExportError) as exc:
         fail(str(exc) if str(exc).startswith(str(path)) else f"{path}: {exc}")
         return False
@@ -99,3 +114,33 @@ def _predict_one(path: Path, predictor: Predictor, info: ModelInfo, args: argpar
     for note in prediction.notes:
         print(f"{path}: note: {note}")
     return True
+
+
+def _write_shift_stitch(
+    image: np.ndarray, predictor: Predictor, info: ModelInfo, args: argparse.Namespace, stem: str
+) -> Path:
+    """Write ``<stem>_shiftstitch.npz`` (see ``--shift-stitch``) with the float32 model; its path."""
+    import numpy as np
+
+    from fcnviewer.core.export import ExportError
+    from fcnviewer.core.shift_stitch import shift_and_stitch
+
+    target = Path(args.out) / f"{stem}_shiftstitch.npz"
+    if target.exists() and not args.force:
+        raise ExportError(f"{target}: exists; not overwritten (use --force)")
+    model = predictor.model  # float32, on the predictor's device
+    inputs = info.preprocessing.to_tensor(image, device=next(model.parameters()).device)
+    stitched = shift_and_stitch(model, inputs, args.shift_stitch)
+    try:
+        np.savez_compressed(
+            target,
+            scores=stitched.scores,
+            mask=stitched.scores.argmax(0).astype(np.uint8),
+            stride=stitched.stride,
+            offset=stitched.offset,
+            factor=stitched.factor,
+            stage=stitched.stage,
+        )
+    except OSError as exc:
+        raise ExportError(f"{target}: cannot write: {exc.strerror or exc}") from None
+    return target

@@ -67,6 +67,16 @@ class Preprocessing:
         x = x * gain + bias
         return x.to(dtype)
 
+    def pixel_change(self, delta: Tensor) -> Tensor:
+        """The network-input change ``(N, channels, H, W)`` of an RGB pixel-value change ``delta``
+        ``(N, 3, H, W)`` (in 0..255 units): the linear part of :meth:`to_tensor`."""
+        if self.channel_order == "BGR":
+            delta = delta.flip(1)
+        if self.channel_order == "L":
+            delta = (delta * torch.tensor(LUMA, device=delta.device).view(1, 3, 1, 1)).sum(1, keepdim=True)
+        gain = torch.from_numpy(self.affine()[0]).to(delta.device).view(1, -1, 1, 1)
+        return delta * gain
+
 
 #: Weights of R, G and B in the grey value (ITU-R 601 luma).
 LUMA = (0.299, 0.587, 0.114)

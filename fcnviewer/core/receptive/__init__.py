@@ -32,6 +32,7 @@ from fcnviewer.core.receptive.erf import (
     effective_receptive_field,
     effective_receptive_fields,
 )
+from fcnviewer.core.receptive.mass import ErfStats, erf_stats, mass_box
 from fcnviewer.core.receptive.table import (
     FINAL,
     Index,
@@ -42,21 +43,38 @@ from fcnviewer.core.receptive.table import (
     sees_whole_image,
     stage_geometry,
 )
+from fcnviewer.core.receptive.targets import (
+    Target,
+    gradient_map,
+    layer_names,
+    layer_target,
+    region_target,
+    smoothed_gradient_map,
+)
 
 __all__ = [
     "FINAL",
     "Box",
     "EffectiveRF",
+    "ErfStats",
     "Index",
     "LayerRF",
+    "Target",
     "branch_contributions",
     "effective_receptive_field",
     "effective_receptive_fields",
+    "erf_stats",
+    "gradient_map",
     "input_interval",
+    "layer_names",
     "layer_table",
+    "layer_target",
     "level_names",
+    "mass_box",
     "pixel_boxes",
+    "region_target",
     "sees_whole_image",
+    "smoothed_gradient_map",
     "stage_geometry",
     "stage_map_shapes",
     "unit_box",

@@ -1,0 +1,181 @@
+"""Readable effective receptive fields: of one layer's unit, of a region of the output, smoothed.
+
+A *target* is a scalar the network computes from its input: the channel sum of the unit of a
+layer nearest to a pixel (:func:`layer_target`), or one class's final logit summed over a region
+(:func:`region_target`). :func:`gradient_map` is ``|d target / d input|`` summed over input
+channels; :func:`smoothed_gradient_map` averages it over noisy copies of the image (SmoothGrad,
+Smilkov et al. 2017).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from fcnviewer.core.models.graph import RESIZED, Stream
+from fcnviewer.core.preprocessing import Preprocessing
+from fcnviewer.core.receptive.boxes import Box, pixel_boxes, unit_box
+from fcnviewer.core.receptive.table import (
+    FINAL,
+    evaluating,
+    layer_table,
+    main_chain,
+    main_stream_name,
+    named_streams,
+    stage_geometry,
+    stream_rf,
+)
+
+
+@dataclass
+class Target:
+    """``scalar(inputs)``: the differentiated value for a ``(1, channels, H, W)`` input.
+
+    ``unit`` (row, column in the layer's map) and ``box`` (its theoretical receptive field, or the
+    union of a region's) are set by the first call (a unit depends on the map's size).
+    """
+
+    layer: str
+    size: int
+    stride: float
+    scalar: Callable[[Tensor], Tensor]
+    unit: tuple[int, int] | None = None
+    box: Box | None = None
+
+
+class _Reached(Exception):
+    """Raised by a forward hook once the layer's unit is captured: the rest of the network is not run."""
+
+
+def _nearest(pixel: int, stride: float, offset: float, n: int) -> int:
+    return int(np.clip(np.rint((pixel - offset) / stride), 0, n - 1))
+
+
+def _layer_streams(model: nn.Module) -> dict[str, tuple[Stream, nn.Module | None]]:
+    """Each layer of :func:`~fcnviewer.core.receptive.layer_table`'s main chain (the stream up to
+    it, and the module to hook), then every stage map and ``"final"`` (no module: read from the output)."""
+    names = {id(module): name for name, module in model.named_modules()}
+    path = main_chain(named_streams(model)[main_stream_name(model)])
+    layers: dict[str, tuple[Stream, nn.Module | None]] = {
+        names[id(op)]: (Stream.chain(path[: i + 1]), op) for i, op in enumerate(path) if isinstance(op, nn.Module)
+    }
+    streams = named_streams(model)
+    for name in (*model.stage_names, FINAL):  # type: ignore[attr-defined]
+        if name in streams:
+            layers.setdefault(name, (streams[name], None))
+    return layers
+
+
+def layer_names(model: nn.Module) -> tuple[str, ...]:
+    """The names :func:`layer_target` accepts: the main chain's layers, the stage maps, ``"final"``."""
+    return tuple(_layer_streams(model))
+
+
+def layer_target(model: nn.Module, layer: str, y: int, x: int) -> Target:
+    """The channel sum of the unit of ``layer`` whose receptive-field centre is nearest to image pixel
+    ``(y, x)`` (for a fused stage map, by its linear fit; ``"final"``: the pixel itself).
+
+    A layer of the main chain is read by a forward hook, which stops the forward pass there.
+    ``ValueError`` names the accepted layers for an unknown one.
+    """
+    layers = _layer_streams(model)
+    if layer not in layers:
+        raise ValueError(f"no layer {layer!r} in {type(model).__name__}; the layers are {', '.join(layers)}")
+    stream, module = layers[layer]
+    size, stride, offset = stream_rf(stream)
+    if layer in model.stage_names:  # type: ignore[attr-defined]
+        offset = stage_geometry(model)[layer].offset
+    target = Target(layer, size, float(stride), lambda inputs: inputs)
+
+    def unit_sum(feature: Tensor) -> Tensor:
+        h, w = feature.shape[-2:]
+        if layer == FINAL:
+            row, col = y, x
+        else:
+            row, col = _nearest(y, float(stride), offset, h), _nearest(x, float(stride), offset, w)
+        target.unit, target.box = (row, col), unit_box(stream, (row, row), (col, col))
+        return feature[0, :, row, col].sum()
+
+    def scalar(inputs: Tensor) -> Tensor:
+        if module is None:
+            return unit_sum(model(inputs)["out" if layer == FINAL else layer])
+        found: list[Tensor] = []
+
+        def capture(_module: nn.Module, _inputs: object, output: Tensor) -> None:
+            found.append(unit_sum(output).clone())  # before an in-place activation changes it
+            raise _Reached
+
+        hook = module.register_forward_hook(capture)
+        try:
+            model(inputs)
+        except _Reached:
+            pass
+        finally:
+            hook.remove()
+        return found[0]
+
+    target.scalar = scalar
+    return target
+
+
+def region_target(model: nn.Module, region: Box, class_index: int) -> Target:
+    """Class ``class_index``'s final logit summed over the inclusive ``region`` of the output
+    (a one-logit sigmoid head: its logit, whichever class). The box, set by the first call, is the
+    union of the final boxes of the region's corners (:func:`~fcnviewer.core.receptive.pixel_boxes`;
+    boxes grow monotonically with the pixel, so it is the box of the whole region)."""
+    rows = {row.layer: row for row in layer_table(model)}
+    final = rows.get(FINAL, rows.get(RESIZED))
+    size, stride = (final.size, final.stride) if final is not None else (0, 1.0)
+    target = Target(FINAL, size, stride, lambda inputs: inputs)
+
+    def scalar(inputs: Tensor) -> Tensor:
+        image_size = (int(inputs.shape[-2]), int(inputs.shape[-1]))
+        first = pixel_boxes(model, region.y0, region.x0, image_size)[FINAL]
+        last = pixel_boxes(model, region.y1, region.x1, image_size)[FINAL]
+        target.box = Box(first.x0, first.y0, last.x1, last.y1, first.whole_image)
+        logits = model(inputs)["out"][0]
+        c = class_index if logits.shape[0] > 1 else 0
+        return logits[c, region.y0 : region.y1 + 1, region.x0 : region.x1 + 1].sum()
+
+    target.scalar = scalar
+    return target
+
+
+def gradient_map(model: nn.Module, target: Target, inputs: Tensor) -> np.ndarray:
+    """``|d target / d inputs|`` summed over input channels: ``(H, W)`` float32, unnormalised."""
+    leaf = inputs.detach().clone().requires_grad_(True)
+    with evaluating(model), torch.enable_grad():
+        (grad,) = torch.autograd.grad(target.scalar(leaf), leaf)
+    return grad[0].abs().sum(0).detach().to("cpu", torch.float32).numpy()
+
+
+def smoothed_gradient_map(
+    model: nn.Module,
+    target: Target,
+    image: np.ndarray,
+    preprocessing: Preprocessing,
+    copies: int,
+    sigma: float,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+) -> np.ndarray:
+    """SmoothGrad: the mean of :func:`gradient_map` over ``copies`` noisy copies of ``image``.
+
+    Each copy adds Gaussian noise of standard deviation ``sigma`` in pixel units (0..255, before
+    preprocessing, not clipped) to every RGB value, drawn from a generator seeded with ``seed`` on
+    the CPU (the same noise on every device). The mean is of the absolute maps, so one copy with
+    ``sigma`` 0 is the plain map.
+    """
+    if copies < 1 or sigma < 0:
+        raise ValueError(f"SmoothGrad needs at least one copy and a noise of 0 or more, not {copies} and {sigma}")
+    clean = preprocessing.to_tensor(image, device=device)
+    generator = torch.Generator().manual_seed(seed)
+    total = np.zeros(image.shape[:2], dtype=np.float32)
+    for _ in range(copies):
+        noise = torch.randn((1, 3, *image.shape[:2]), generator=generator) * sigma
+        total += gradient_map(model, target, clean + preprocessing.pixel_change(noise.to(device)))
+    return total / np.float32(copies)
