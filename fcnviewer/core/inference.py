@@ -175,7 +175,7 @@ class Predictor:
         prediction = self._finish(outputs, height, width, tiles, tuple(notes))
         return dataclasses.replace(prediction, seconds=time.perf_counter() - start)
 
-    #: ``probe(image, y, x, *, class_index=None, between=None)``: effective receptive fields and branch
+    #: ``probe(image, y, x, *, class_index=None, between=None, boxes=None)``: effective receptive fields and branch
     #: contributions of one pixel (:func:`fcnviewer.core.probing.probe`, the predictor its first argument).
     probe = probing.probe
 

@@ -30,6 +30,11 @@ def sample_images() -> list[Path]:
     return sorted(samples.glob("*.png")) if samples.is_dir() else []
 
 
+def is_bundled(path: str | Path) -> bool:
+    """Whether ``path`` is one of the files shipped with the package (a sample scene, the model)."""
+    return Path(path).resolve().is_relative_to(resource_dir().resolve())
+
+
 def icon_paths() -> list[Path]:
     """The application icon at every size drawn (``fcnviewer-<size>.png``)."""
     return sorted((resource_dir() / "icons").glob("fcnviewer-*.png"))

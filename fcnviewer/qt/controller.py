@@ -15,7 +15,7 @@ from PySide6.QtCore import QObject, Signal
 
 from fcnviewer.core.images import image_files
 from fcnviewer.core.names import DEVICES
-from fcnviewer.core.resources import resource_dir, sample_images
+from fcnviewer.core.resources import is_bundled
 from fcnviewer.qt.worker import ImageReader, Worker, WorkerThread
 from fcnviewer.viewer.domain import domain_note, model_summary, needs_domain_note, training_domain
 from fcnviewer.viewer.files import split_checkpoints
@@ -142,9 +142,8 @@ class Controller(QObject):
         if not images:
             self.error.emit(f"{others[0]}: no images found there", True)
             return
-        bundled = resource_dir().resolve()
         for path in others:
-            if not Path(path).resolve().is_relative_to(bundled):  # the samples are not the user's recent files
+            if not is_bundled(path):  # the samples are not the user's recent files
                 self.opened.emit(str(path))
         # Of a list or folder an unreadable first image gives way to the next; one image chosen is
         # reported (and what is shown stays), even when its folder's images came with it.
@@ -312,7 +311,7 @@ class Controller(QObject):
         """Say once that a model trained on synthetic scenes means nothing on the user's own images."""
         assert self.loaded is not None
         info = self.loaded.info
-        if not self.domain_noted and needs_domain_note(info.training, self.image_path, sample_images()):
+        if not self.domain_noted and needs_domain_note(info.training, self.image_path):
             self.domain_noted = True
             self.notice.emit(domain_note(info.class_names))
 
@@ -343,7 +342,14 @@ class Controller(QObject):
         self._set_reports([*self.reports, report] if keep else [report])
         if not keep:
             self.requests.advance("probe")
-        self.submit(ProbeRequest, image=self.model.image, y=y, x=x, class_index=int(prediction.labels[y, x]))
+        self.submit(
+            ProbeRequest,
+            image=self.model.image,
+            y=y,
+            x=x,
+            class_index=int(prediction.labels[y, x]),
+            boxes=tuple(boxes.values()),
+        )
         return boxes
 
     def _why_no_prediction(self) -> str:

@@ -206,7 +206,12 @@ def probe(worker: Worker, request: ProbeRequest) -> Probed:
     """Effective receptive fields and branch contributions of the request's pixel."""
     predictor = worker.loaded_predictor()
     found = predictor.probe(
-        request.image, request.y, request.x, class_index=request.class_index, between=worker.check_abort
+        request.image,
+        request.y,
+        request.x,
+        class_index=request.class_index,
+        between=worker.check_abort,
+        boxes=request.boxes or None,
     )
     return Probed(request, found)
 
@@ -252,12 +257,6 @@ class Worker(QueueWorker):
         if self._ready:
             return
         import torch
-
-        # The receptive-field geometry's first shape inference (a functional call on meta tensors)
-        # imports torch._dynamo: some 900 modules, about a second holding the GIL. torchvision
-        # used to import it at start; now that it is imported lazily, importing it here keeps that
-        # second off the first click (the GUI thread stalled 200 ms, the first ERF came 0.6 s later).
-        import torch._dynamo
 
         import fcnviewer.core.inference  # noqa: F401
 

@@ -18,6 +18,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from fcnviewer.core.resources import is_bundled
+
 #: ``training["data"]`` of models trained on ``fcnviewer.core.training.data.synthetic`` scenes.
 SYNTHETIC = "synthetic"
 
@@ -43,13 +45,10 @@ def is_synthetic(training: Mapping[str, Any]) -> bool:
     return training.get("data") == SYNTHETIC
 
 
-def needs_domain_note(training: Mapping[str, Any], image: Path | None, samples: Sequence[Path]) -> bool:
+def needs_domain_note(training: Mapping[str, Any], image: Path | None) -> bool:
     """Whether showing ``image`` to a model trained on ``training`` deserves the domain note: the
-    model knows synthetic scenes only and ``image`` is not one of the bundled ``samples``."""
-    if not is_synthetic(training) or image is None:
-        return False
-    bundled = {p.resolve() for p in samples}
-    return image.resolve() not in bundled
+    model knows synthetic scenes only and ``image`` is not one of the bundled sample scenes."""
+    return is_synthetic(training) and image is not None and not is_bundled(image)
 
 
 def domain_note(class_names: Sequence[str]) -> str:

@@ -96,6 +96,8 @@ class ProbeRequest(Request):
     y: int = 0
     x: int = 0
     class_index: int | None = None
+    #: The pixel's theoretical boxes ``(x0, y0, x1, y1)``, as drawn (they decide the window computed on).
+    boxes: tuple[tuple[int, int, int, int], ...] = ()
     depends_on: ClassVar[tuple[str, ...]] = ("image", "model", "probe")
 
 

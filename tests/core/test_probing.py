@@ -69,6 +69,34 @@ def test_probe_window_is_whole_strides_around_every_box(predictor) -> None:  # t
     assert probe_window(predictor.model, 5, 5, (64, 64)) == (0, 64, 0, 64)  # clipped to the image
 
 
+def test_a_probe_given_the_drawn_boxes_needs_no_shape_inference(predictor) -> None:  # type: ignore[no-untyped-def]
+    """The viewer passes the boxes it drew (from the prediction's map shapes): the same window,
+    and no forward pass on meta tensors, whose first run imports torch._dynamo (~175 MB)."""
+    from fcnviewer.core.probing import probe_window
+    from fcnviewer.core.receptive import pixel_boxes
+
+    size = (700, 900)
+    drawn = [tuple(box.as_list()) for box in pixel_boxes(predictor.model, 350, 420, size).values()]
+    assert probe_window(predictor.model, 350, 420, size, drawn) == probe_window(predictor.model, 350, 420, size)
+    code = (
+        "import sys, numpy as np\n"
+        "from fcnviewer.core.checkpoints import load_checkpoint\n"
+        "from fcnviewer.core.inference import Predictor\n"
+        "from fcnviewer.core.receptive import pixel_boxes\n"
+        "from fcnviewer.core.resources import default_checkpoint_path\n"
+        "p = Predictor(load_checkpoint(default_checkpoint_path()), device='cpu')\n"
+        "image = np.zeros((96, 128, 3), np.uint8)\n"
+        "pred = p.predict(image)\n"
+        "shapes = {n: s.scores.shape[-2:] for n, s in pred.stages.items()}\n"
+        "geometry = {n: s.geometry for n, s in pred.stages.items()}\n"
+        "boxes = pixel_boxes(p.model, 40, 50, pred.size, shapes, geometry)\n"
+        "p.probe(image, 40, 50, boxes=[tuple(b.as_list()) for b in boxes.values()])\n"
+        "print('torch._dynamo' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.strip() == "False", done.stderr
+
+
 def test_predictor_probe_equals_the_receptive_field_functions(predictor) -> None:  # type: ignore[no-untyped-def]
     from fcnviewer.core.receptive import branch_contributions, effective_receptive_fields
 

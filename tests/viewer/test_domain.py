@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fcnviewer.core.resources import sample_images
 from fcnviewer.viewer.domain import domain_note, model_summary, needs_domain_note, training_domain
 
 
@@ -14,12 +15,12 @@ def test_the_training_domain_is_named_or_said_to_be_unknown() -> None:
 
 
 def test_the_note_is_for_synthetic_models_on_images_not_bundled(tmp_path: Path) -> None:
-    sample, photo = tmp_path / "scene.png", tmp_path / "cat.png"
+    sample, photo = sample_images()[0], tmp_path / "cat.png"
     synthetic = {"data": "synthetic"}
-    assert needs_domain_note(synthetic, photo, [sample])
-    assert not needs_domain_note(synthetic, sample, [sample])
-    assert not needs_domain_note({}, photo, [sample])  # a foreign checkpoint: nothing known to warn about
-    assert not needs_domain_note(synthetic, None, [sample])
+    assert needs_domain_note(synthetic, photo)
+    assert not needs_domain_note(synthetic, sample)
+    assert not needs_domain_note({}, photo)  # a foreign checkpoint: nothing known to warn about
+    assert not needs_domain_note(synthetic, None)
 
 
 def test_the_note_and_summary_say_where_to_get_a_real_model() -> None:
