@@ -113,7 +113,8 @@ class FixedSize:
         )
 
 
-def _read_ids(path: Path) -> list[str]:
+def read_ids(path: Path) -> list[str]:
+    """The names a split list holds, one per line (the first word of each)."""
     return [line.strip().split()[0] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
@@ -124,8 +125,8 @@ def voc_dataset(root: str | Path, split: str = "val") -> SegmentationFolder:
     if not list_file.is_file():
         raise DatasetError(f"{root}: no {list_file.relative_to(root)} (split {split!r})")
     pairs = []
-    for name in _read_ids(list_file):
-        image = _find_image(root / "JPEGImages", name)
+    for name in read_ids(list_file):
+        image = find_image(root / "JPEGImages", name)
         mask = root / "SegmentationClass" / f"{name}.png"
         if image is None or not mask.is_file():
             raise DatasetError(
@@ -148,12 +149,12 @@ def plain_dataset(root: str | Path, split: str | None = None, *, num_classes: in
         raise DatasetError(f"{root}: expected images/ and masks/ folders")
     names = None
     if split is not None and (root / f"{split}.txt").is_file():
-        names = _read_ids(root / f"{split}.txt")
+        names = read_ids(root / f"{split}.txt")
     if names is None:
         names = sorted(p.stem for p in masks_dir.glob("*.png"))
     pairs = []
     for name in names:
-        image = _find_image(images_dir, name)
+        image = find_image(images_dir, name)
         mask = masks_dir / f"{name}.png"
         if image is None or not mask.is_file():
             raise DatasetError(f"{root}: no image or mask for {name!r}")
@@ -193,7 +194,8 @@ def open_folder(root: str | Path, split: str = "val") -> SegmentationFolder:
     raise DatasetError(f"{root}: neither a PASCAL VOC layout (JPEGImages/, SegmentationClass/) nor images/ + masks/")
 
 
-def _find_image(folder: Path, name: str) -> Path | None:
+def find_image(folder: Path, name: str) -> Path | None:
+    """The image file ``name`` with any known suffix in ``folder``, if there is one."""
     for suffix in IMAGE_SUFFIXES:
         for candidate in (folder / f"{name}{suffix}", folder / f"{name}{suffix.upper()}"):
             if candidate.is_file():
