@@ -13,7 +13,17 @@ from typing import Any
 
 from PySide6.QtCore import QEvent, QSignalBlocker, Qt
 from PySide6.QtGui import QColor, QKeyEvent, QLinearGradient, QPainter, QPaintEvent
-from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QSlider, QToolButton, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QCompleter,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QSlider,
+    QToolButton,
+    QWidget,
+)
 
 from fcnviewer.viewer.colormaps import COLORMAPS, lookup_table
 from fcnviewer.viewer.events import Emitter
@@ -29,6 +39,24 @@ def _compact(combo: QComboBox) -> QComboBox:
     """``combo``, asking for room for a few characters rather than for its longest entry."""
     combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
     combo.setMinimumContentsLength(COMBO_MIN_CHARACTERS)
+    return combo
+
+
+def _searchable(combo: QComboBox) -> QComboBox:
+    """``combo``, editable to find an entry by any part of its name (1000 ImageNet classes need it).
+
+    Typing filters a popup of the matching names; picking one, or Enter on an exact name, selects
+    it; any other text is put back to the current entry's name when the box loses focus.
+    """
+    combo.setEditable(True)
+    combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+    completer = combo.completer()
+    completer.setFilterMode(Qt.MatchFlag.MatchContains)
+    completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+    completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
+    line = combo.lineEdit()
+    line.setPlaceholderText("type to search")
+    line.editingFinished.connect(lambda: line.setText(combo.itemText(combo.currentIndex())))
     return combo
 
 
@@ -233,7 +261,7 @@ class ScoreControls(HeatmapControls):
     layer: ScoreLayer
 
     def _add_choice_rows(self) -> None:
-        self.class_combo = _compact(QComboBox())
+        self.class_combo = _searchable(_compact(QComboBox()))
         self.class_combo.addItems(list(self.layer.class_names))
         self.class_combo.setCurrentIndex(self.layer.class_index)
         self.class_combo.currentIndexChanged.connect(self._on_class_combo_changed)

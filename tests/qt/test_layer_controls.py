@@ -167,3 +167,24 @@ def test_layer_panel_eye_reorder_and_solo(qtbot) -> None:  # type: ignore[no-unt
     assert (mask.visible, image.visible, heat.visible) == (True, True, False)
     panel.select(heat)
     assert panel.controls is not None and panel.controls.layer is heat
+
+
+def test_class_box_finds_a_class_by_part_of_its_name(qtbot) -> None:  # type: ignore[no-untyped-def]
+    from fcnviewer.core.alignment import StageGeometry
+
+    names = ("tench", "goldfish", "tabby, tabby cat", "tiger cat", "Egyptian cat")
+    score = ScoreLayer("score 32")
+    score.set_scores(np.zeros((5, 2, 2), np.float32), StageGeometry(32, 15.5), names)
+    controls = controls_for(score)
+    qtbot.addWidget(controls)
+    completer = controls.class_combo.completer()
+    completer.setCompletionPrefix("CAT")
+    matches = [completer.completionModel().index(i, 0).data() for i in range(completer.completionCount())]
+    assert matches == ["tabby, tabby cat", "tiger cat", "Egyptian cat"]
+    line = controls.class_combo.lineEdit()
+    line.setText("tiger cat")  # as typed, without the completer's popup window
+    qtbot.keyClick(line, Qt.Key.Key_Return)
+    assert score.class_index == 3
+    line.setText("no such class")
+    line.editingFinished.emit()
+    assert line.text() == "tiger cat" and score.class_index == 3
