@@ -139,3 +139,29 @@ def test_synthetic_scenes_are_named_by_their_seed(capsys) -> None:
     code, result, _ = _eval(capsys, "--synthetic", "--seed", "5", "--count", "2", "--size", "48")
     assert code == 0 and [image["name"] for image in result["images"]] == ["scene_5", "scene_6"]
     assert result["skipped"] == [] and 0 <= result["images"][0]["mean_iu"] <= 1
+
+
+def test_a_voc_folder_is_read_with_its_val_list_palette_masks_and_class_names(
+    tmp_path: Path, tiny_checkpoint, capsys
+) -> None:
+    from fcnviewer.core.export import palette_mask
+    from fcnviewer.core.labels import VOC_CLASSES, voc_palette
+
+    root = tmp_path / "VOCdevkit" / "VOC2012"
+    for folder in ("JPEGImages", "SegmentationClass", "ImageSets/Segmentation"):
+        (root / folder).mkdir(parents=True)
+    for name in ("2007_000001", "2007_000002", "2007_000003"):
+        Image.fromarray(np.full((30, 40, 3), 90, np.uint8)).save(root / "JPEGImages" / f"{name}.jpg")
+    labels = np.full((30, 40), 15, np.uint8)
+    labels[:, :3] = 255  # an object border
+    palette_mask(labels, voc_palette(len(VOC_CLASSES))).save(root / "SegmentationClass" / "2007_000003.png")
+    (root / "ImageSets" / "Segmentation" / "val.txt").write_text("2007_000003\n2007_000002\n")
+    checkpoint = str(tiny_checkpoint("fcn32s", num_classes=len(VOC_CLASSES)))
+    code, result, err = _eval(capsys, "--data", str(tmp_path), "--checkpoint", checkpoint)
+    assert code == 0, err
+    assert "eval: 1 of 2 images have no mask: not evaluated" in err
+    assert [image["name"] for image in result["images"]] == ["2007_000003"]
+    assert [entry["name"] for entry in result["classes"]] == list(VOC_CLASSES)
+    person = result["classes"][15]
+    assert person["name"] == "person" and person["acc"] is not None  # the only labelled class, 255 left out
+    assert all(entry["acc"] is None for i, entry in enumerate(result["classes"]) if i != 15)
