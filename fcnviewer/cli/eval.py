@@ -147,13 +147,13 @@ def _folder(args: argparse.Namespace, loaded: LoadedModel, context: Context) -> 
         _note(f"{len(listing.entries) - len(labelled)} of {len(listing.entries)} images have no mask: not evaluated")
     labelled = labelled[: args.limit] if args.limit else labelled
     num_classes = loaded.info.spec.num_classes
-    mine = [(entry.name, _mask_problem(entry, root, num_classes)) for entry in context.shard(labelled)]
-    problems = {name: problem for name, problem in itertools.chain(*context.gather(mine)) if problem}
-    skipped = [(entry.name, problems[entry.name]) for entry in labelled if entry.name in problems]
+    mine = [(i, _mask_problem(labelled[i], root, num_classes)) for i in context.shard(range(len(labelled)))]
+    problems = {i: problem for i, problem in itertools.chain(*context.gather(mine)) if problem}
+    skipped = [(labelled[i].name, problems[i]) for i in sorted(problems)]
     if context.is_main:
         for name, reason in skipped:
             _note(f"skipped {name}: {reason}")
-    kept = [entry for entry in labelled if entry.name not in problems]
+    kept = [entry for i, entry in enumerate(labelled) if i not in problems]
     if not kept:
         raise DatasetError(f"{root}: no image with a mask that can be compared with the network's output")
     return Source(LabelledImages(kept), [entry.name for entry in kept], class_names, skipped)
