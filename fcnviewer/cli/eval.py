@@ -3,18 +3,33 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
+import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fcnviewer.cli.common import CHECKPOINT_HELP, fail, load_model_for
 
 if TYPE_CHECKING:
+    from fcnviewer.core.checkpoints import LoadedModel
+    from fcnviewer.core.datasets import DatasetEntry
     from fcnviewer.core.distributed import Context
 
 #: Column labels of the summary scores (``fcnviewer.core.training.metrics.SUMMARY_KEYS``).
 SUMMARY_LABELS = {"pixel_acc": "pixel acc.", "mean_acc": "mean acc.", "mean_iu": "mean IU", "fw_iu": "f.w. IU"}
+
+
+@dataclass
+class Source:
+    """What is evaluated: the items, each one's name, the class names, and the masks left out."""
+
+    dataset: Any
+    names: list[str]
+    class_names: tuple[str, ...]
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (name, reason)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -22,29 +37,45 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "eval",
         help="pixel accuracy, mean accuracy, mean IU and f.w. IU of a checkpoint (output and stage maps)",
-        description="Evaluate a checkpoint on held-out synthetic scenes or a segmentation folder. Stage maps are "
-        "aligned to the image pixels (as the viewer shows them) and arg-maxed.",
+        description="Evaluate a checkpoint on held-out synthetic scenes or a segmentation folder, as "
+        "`fcnviewer predict --precision float32` labels each image. Stage maps are aligned to the image pixels "
+        "(as the viewer shows them) and arg-maxed. Each score is of one confusion matrix over the whole set "
+        "(label 255 ignored); each image also gets its own mean IU and pixel accuracy (--json, --per-image).",
     )
     parser.add_argument("--checkpoint", metavar="CK|NAME", help=f"{CHECKPOINT_HELP}; default: the bundled model")
     parser.add_argument("--arch", default=None, help="override the detected architecture (e.g. fcn8s-atonce)")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--synthetic", action="store_true", help="generated scenes (seeds from --seed on)")
-    source.add_argument("--data", metavar="DIR", help="a PASCAL VOC layout folder (val split) or images/ + masks/")
+    source.add_argument(
+        "--data",
+        metavar="DIR",
+        help="a PASCAL VOC layout folder or images/ + masks/; images without a mask are not evaluated, and a mask "
+        "whose size differs from its image's or that holds class values the network lacks is named and skipped",
+    )
     parser.add_argument(
         "--seed", type=int, default=None, help="first synthetic seed (default 1,000,000: never trained on)"
     )
     parser.add_argument("--count", type=int, default=100, help="number of synthetic scenes (default 100)")
     parser.add_argument("--size", type=int, default=160, help="synthetic scene side in pixels (default 160)")
-    parser.add_argument("--split", default="val", help="split of a --data folder (default val)")
-    parser.add_argument("--limit", type=int, default=None, help="evaluate only the first N images of --data")
-    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument(
+        "--split", default=None, help="split of a --data folder (default: val where the folder lists one, else all)"
+    )
+    parser.add_argument("--limit", type=int, default=None, help="evaluate only the first N labelled images of --data")
+    parser.add_argument(
+        "--json", action="store_true", help='print the results as JSON, with each image\'s scores under "images"'
+    )
+    parser.add_argument(
+        "--per-image",
+        metavar="FILE.csv",
+        help="write each image's mean IU and pixel accuracy, of the output and each stage map, as CSV",
+    )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, ... (default auto)")
     parser.add_argument("--confusion", metavar="OUT.png", help="write the final output's confusion matrix as an image")
 
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate; exit 0 on success, 2 on bad input. Under ``torchrun`` the processes share the
-    images and rank 0 alone prints (what one process would) and writes ``--confusion``."""
+    images and rank 0 alone prints (what one process would) and writes ``--confusion`` and ``--per-image``."""
     from fcnviewer.core.distributed import processes
 
     with processes() as context:
@@ -54,49 +85,126 @@ def run(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace, context: Context) -> int:
     """Evaluate as one of ``context``'s processes."""
     from fcnviewer.core.errors import UserError
-    from fcnviewer.core.training import evaluate
+    from fcnviewer.core.inference import Predictor
+    from fcnviewer.core.training.evaluation import evaluate_predictor
 
     try:
-        device = _device(args.device)
         loaded = load_model_for(args)
-        info = loaded.info
-        if args.synthetic:
-            from fcnviewer.core.training.data.synthetic import EVAL_SEED_BASE, SyntheticScenes
-
-            if args.count < 1:
-                raise ValueError(f"--count must be positive, not {args.count}")
-            start = EVAL_SEED_BASE if args.seed is None else args.seed
-            dataset: Any = SyntheticScenes(range(start, start + args.count), args.size)
-            names = dataset.class_names
-        else:
-            from fcnviewer.core.training.data.folders import open_folder
-
-            dataset = open_folder(args.data, split=args.split)
-            if args.limit:
-                dataset = dataset.subset(range(min(args.limit, len(dataset))))
-            names = dataset.class_names
-        if len(names) != info.spec.num_classes:
-            raise ValueError(f"the data has {len(names)} classes but the network predicts {info.spec.num_classes}")
+        source = _synthetic(args, loaded) if args.synthetic else _folder(args, loaded, context)
+        predictor = Predictor(loaded, device=args.device, precision="float32")
         progress = not args.json and context.is_main
-        result = evaluate(loaded.model, dataset, info.preprocessing, device, progress=progress, context=context)
+        result = evaluate_predictor(predictor, source.dataset, progress=progress, context=context, per_image=True)
     except (UserError, ValueError, OSError) as exc:
         fail(str(exc))
         return 2
     if not context.is_main:
         return 0
-    if args.confusion:
-        write_confusion(Path(args.confusion), result["confusion"]["final"], info.class_names)
+    output = to_json(result, source.class_names, source.names, source.skipped)
+    try:
+        if args.confusion:
+            write_confusion(Path(args.confusion), result["confusion"]["final"], source.class_names)
+        if args.per_image:
+            write_per_image(Path(args.per_image), output["images"])
+    except OSError as exc:
+        fail(f"{exc.filename or args.per_image}: cannot write: {exc.strerror or exc}")
+        return 2
     if args.json:
-        print(json.dumps(to_json(result, info.class_names), indent=2))
+        print(json.dumps(output, indent=2))
     else:
-        print(format_table(result, info.class_names, title=f"{loaded.name} on {len(dataset)} images"))
+        print(format_table(result, source.class_names, title=f"{loaded.name} on {len(source.dataset)} images"))
     return 0
 
 
-def _device(name: str) -> Any:
-    from fcnviewer.core.devices import resolve_device
+def _synthetic(args: argparse.Namespace, loaded: LoadedModel) -> Source:
+    """Scenes ``--seed`` .. ``--seed + --count - 1``, each named ``scene_<seed>`` (as the bundled samples)."""
+    from fcnviewer.core.training.data.synthetic import EVAL_SEED_BASE, SyntheticScenes
 
-    return resolve_device(name)
+    if args.count < 1:
+        raise ValueError(f"--count must be positive, not {args.count}")
+    start = EVAL_SEED_BASE if args.seed is None else args.seed
+    dataset = SyntheticScenes(range(start, start + args.count), args.size)
+    _check_classes(dataset.class_names, loaded)
+    return Source(dataset, [f"scene_{seed}" for seed in dataset.seeds], tuple(loaded.info.class_names))
+
+
+def _folder(args: argparse.Namespace, loaded: LoadedModel, context: Context) -> Source:
+    """The images of ``--data`` that have a mask, less those whose mask cannot be compared (each
+    named on stderr); the folder's class names where it gives them, else the network's."""
+    from fcnviewer.core.datasets import DEFAULT_SPLIT, list_dataset
+    from fcnviewer.core.training.data.folders import DatasetError
+
+    root = Path(args.data)
+    if not root.is_dir():
+        raise DatasetError(f"{root}: no such folder")
+    split = args.split
+    if split is None and (root / f"{DEFAULT_SPLIT}.txt").is_file():
+        split = DEFAULT_SPLIT  # a plain folder's val list, as training reads it (VOC takes its own by itself)
+    listing = list_dataset(root, split)
+    class_names = listing.class_names or tuple(loaded.info.class_names)
+    _check_classes(class_names, loaded)
+    labelled = [entry for entry in listing.entries if entry.mask is not None]
+    if context.is_main and len(labelled) < len(listing.entries):
+        _note(f"{len(listing.entries) - len(labelled)} of {len(listing.entries)} images have no mask: not evaluated")
+    labelled = labelled[: args.limit] if args.limit else labelled
+    num_classes = loaded.info.spec.num_classes
+    mine = [(i, _mask_problem(labelled[i], root, num_classes)) for i in context.shard(range(len(labelled)))]
+    problems = {i: problem for i, problem in itertools.chain(*context.gather(mine)) if problem}
+    skipped = [(labelled[i].name, problems[i]) for i in sorted(problems)]
+    if context.is_main:
+        for name, reason in skipped:
+            _note(f"skipped {name}: {reason}")
+    kept = [entry for i, entry in enumerate(labelled) if i not in problems]
+    if not kept:
+        raise DatasetError(f"{root}: no image with a mask that can be compared with the network's output")
+    return Source(LabelledImages(kept), [entry.name for entry in kept], class_names, skipped)
+
+
+def _check_classes(class_names: tuple[str, ...], loaded: LoadedModel) -> None:
+    if len(class_names) != loaded.info.spec.num_classes:
+        raise ValueError(
+            f"the data has {len(class_names)} classes but the network predicts {loaded.info.spec.num_classes}"
+        )
+
+
+def _mask_problem(entry: DatasetEntry, root: Path, num_classes: int) -> str | None:
+    """Why ``entry``'s mask cannot be used, as a sentence naming it (relative to ``root``), or None."""
+    from fcnviewer.core.datasets import mask_problem
+    from fcnviewer.core.images import ImageError, load_image
+    from fcnviewer.core.training.data.folders import DatasetError, read_mask
+
+    assert entry.mask is not None
+    shown = entry.mask.relative_to(root) if entry.mask.is_relative_to(root) else entry.mask
+    try:
+        image, mask = load_image(entry.image), read_mask(entry.mask)
+    except (ImageError, DatasetError) as exc:
+        return str(exc)
+    except OSError as exc:
+        return f"{shown} cannot be read: {exc}"
+    problem = mask_problem(mask, image.shape[:2], num_classes)
+    return None if problem is None else f"{shown} {problem}"
+
+
+def _note(text: str) -> None:
+    """One line for the person on stderr (what is left out, and why)."""
+    print(f"eval: {text}", file=sys.stderr)
+
+
+class LabelledImages:
+    """The ``(image, labels)`` of dataset entries that have a mask: images read as ``predict`` reads them."""
+
+    def __init__(self, entries: list[DatasetEntry]) -> None:
+        self.entries = entries
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __getitem__(self, index: int) -> tuple[Any, Any]:
+        from fcnviewer.core.images import load_image
+        from fcnviewer.core.training.data.folders import read_mask
+
+        entry = self.entries[index]
+        assert entry.mask is not None
+        return load_image(entry.image), read_mask(entry.mask)
 
 
 def _summary() -> list[tuple[str, str]]:
@@ -107,16 +215,29 @@ def _summary() -> list[tuple[str, str]]:
 
 
 def _clean(value: float) -> float | None:
-    return None if value is None or (isinstance(value, float) and math.isnan(value)) else round(float(value), 6)
+    """``value`` as JSON gives it back exactly (``nan`` as ``null``)."""
+    return None if value is None or math.isnan(value) else float(value)
 
 
-def to_json(result: dict[str, Any], class_names: tuple[str, ...] | list[str]) -> dict[str, Any]:
-    """``{"final": {...}, "stages": {name: {...}}, "classes": [...]}``; ``nan`` becomes ``null``."""
+def to_json(
+    result: dict[str, Any],
+    class_names: tuple[str, ...] | list[str],
+    names: list[str],
+    skipped: list[tuple[str, str]],
+) -> dict[str, Any]:
+    """``{"final": {...}, "stages": {name: {...}}, "classes": [...], "images": [...], "skipped": [...]}``;
+    ``nan`` becomes ``null``.
 
-    def summary(scores: dict[str, Any]) -> dict[str, Any]:
-        return {key: _clean(scores[key]) for key, _ in _summary()}
+    ``"images"`` (where ``result`` has them; ``names`` names each item) lists ``{"name",
+    "mean_iu", "pixel_acc", "stages": {name: {"mean_iu", "pixel_acc"}}}`` in the dataset's
+    order; ``"skipped"`` lists ``{"name", "reason"}`` of each mask left out.
+    """
+
+    def summary(scores: dict[str, Any], keys: list[str] | tuple[str, ...]) -> dict[str, Any]:
+        return {key: _clean(scores[key]) for key in keys}
 
     final = result["final"]
+    keys = [key for key, _ in _summary()]
     classes = []
     for i, name in enumerate(class_names):
         entry = {"index": i, "name": name, "iu": _clean(final["class_iu"][i]), "acc": _clean(final["class_acc"][i])}
@@ -124,11 +245,44 @@ def to_json(result: dict[str, Any], class_names: tuple[str, ...] | list[str]) ->
             s: {"iu": _clean(v["class_iu"][i]), "acc": _clean(v["class_acc"][i])} for s, v in result["stages"].items()
         }
         classes.append(entry)
-    return {
-        "final": summary(final),
-        "stages": {name: summary(scores) for name, scores in result["stages"].items()},
+    output: dict[str, Any] = {
+        "final": summary(final, keys),
+        "stages": {name: summary(scores, keys) for name, scores in result["stages"].items()},
         "classes": classes,
     }
+    if "images" in result:
+        from fcnviewer.core.training.evaluation import IMAGE_KEYS
+
+        output["images"] = [
+            {
+                "name": names[image["index"]],
+                **summary(image["final"], IMAGE_KEYS),
+                "stages": {s: summary(v, IMAGE_KEYS) for s, v in image["stages"].items()},
+            }
+            for image in result["images"]
+        ]
+    output["skipped"] = [{"name": name, "reason": reason} for name, reason in skipped]
+    return output
+
+
+def write_per_image(path: Path, images: list[dict[str, Any]]) -> None:
+    """``images`` (:func:`to_json`'s) as CSV: ``name,mean_iu,pixel_acc,stage<s>_mean_iu,stage<s>_pixel_acc,...``
+    for each stage map ``s``, the numbers as JSON gives them (empty where undefined)."""
+    import csv
+
+    from fcnviewer.core.training.evaluation import IMAGE_KEYS
+
+    stages = list(images[0]["stages"]) if images else []
+    header = ["name", *IMAGE_KEYS, *(f"stage{s}_{key}" for s in stages for key in IMAGE_KEYS)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file)
+        writer.writerow(header)
+        for image in images:
+            values = [image[key] for key in IMAGE_KEYS] + [
+                image["stages"][s][key] for s in stages for key in IMAGE_KEYS
+            ]
+            writer.writerow([image["name"], *("" if v is None else repr(v) for v in values)])
 
 
 def _pct(value: float) -> str:

@@ -48,7 +48,8 @@ def test_passes_the_quality_bar_on_unseen_scenes(loaded):
     finally:
         torch.set_num_threads(threads)
     # The shipped model scores mean IU 0.8535, pixel acc. 0.9861, stage maps 0.418 / 0.579 /
-    # 0.673 at stride 32 / 16 / 8 (MODEL_CARD.md); the bar is a mean IU of 0.85.
+    # 0.673 at stride 32 / 16 / 8 (MODEL_CARD.md); the bar is a mean IU of 0.85. These 100 scenes
+    # also chose between training runs: on 1000 fresh ones (seeds from 5,000,000) it scores 0.833.
     assert result["final"]["mean_iu"] >= 0.85, result["final"]
     assert result["final"]["pixel_acc"] >= 0.985
     # the skips matter: coarse to fine, each stage map is clearly better than the one before

@@ -104,7 +104,35 @@ def test_eval_on_two_processes_prints_what_one_prints(tmp_path, capsys, form):
     assert both.returncode == 0, both.stderr
     assert both.stdout == alone
     if form:
-        assert json.loads(both.stdout)["final"]["pixel_acc"] > 0.5
+        result = json.loads(both.stdout)
+        assert result["final"]["pixel_acc"] > 0.5
+        assert [image["name"] for image in result["images"]] == [
+            f"scene_{seed}" for seed in range(1_000_000, 1_000_006)
+        ]
+
+
+def test_eval_of_a_folder_on_two_processes_lists_and_skips_what_one_does(tmp_path, capsys, tiny_checkpoint):
+    """Each process checks and evaluates its share; rank 0 lists every image in the folder's
+    order, names each skipped mask once and writes the same per-image table."""
+    rng = np.random.default_rng(3)
+    for folder in ("images", "masks"):
+        (tmp_path / "data" / folder).mkdir(parents=True)
+    for i in range(7):
+        Image.fromarray(rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)).save(tmp_path / "data/images" / f"im{i}.png")
+        mask = rng.integers(0, 4, (24, 32) if i != 4 else (32, 24), dtype=np.uint8)
+        Image.fromarray(mask, mode="L").save(tmp_path / "data/masks" / f"im{i}.png")
+    args = ["eval", "--data", str(tmp_path / "data"), "--checkpoint", str(tiny_checkpoint()), "--device", "cpu"]
+    args += ["--json"]
+    assert main([*args, "--per-image", str(tmp_path / "one.csv")]) == 0
+    alone = capsys.readouterr()
+    both = torchrun(*args, "--per-image", str(tmp_path / "two.csv"), cwd=tmp_path)
+    assert both.returncode == 0, both.stderr
+    assert both.stdout == alone.out
+    names = [image["name"] for image in json.loads(both.stdout)["images"]]
+    assert names == ["im0", "im1", "im2", "im3", "im5", "im6"]
+    skipped = "eval: skipped im4: masks/im4.png is 24x32 but its image is 32x24"
+    assert [line for line in both.stderr.splitlines() if "skipped" in line] == [skipped]
+    assert (tmp_path / "two.csv").read_text() == (tmp_path / "one.csv").read_text()
 
 
 def test_train_on_two_processes_follows_one_with_the_same_batch(tmp_path, capsys, one_thread):

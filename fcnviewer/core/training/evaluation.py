@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import sys
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -14,7 +15,17 @@ from fcnviewer.core.alignment import upsample_to_image
 from fcnviewer.core.distributed import Context
 from fcnviewer.core.preprocessing import Preprocessing
 from fcnviewer.core.receptive import stage_geometry
-from fcnviewer.core.training.metrics import ConfusionMatrix
+from fcnviewer.core.training.metrics import ConfusionMatrix, fast_hist, scores
+
+if TYPE_CHECKING:
+    from fcnviewer.core.inference import Predictor
+
+#: An image ``(H, W, 3)`` uint8 -> its predicted labels ``(H, W)`` (array or tensor), under
+#: ``"final"`` for the output and under each stage map's name.
+Labeller = Callable[[np.ndarray], dict[str, Any]]
+
+#: The scores each image gets of its own (see ``per_image``).
+IMAGE_KEYS: tuple[str, ...] = ("mean_iu", "pixel_acc")
 
 
 @torch.inference_mode()
@@ -28,6 +39,7 @@ def evaluate(
     stages: bool = True,
     progress: bool = False,
     context: Context | None = None,
+    per_image: bool = False,
 ) -> dict[str, Any]:
     """Metrics of ``model`` over ``dataset`` (items ``(image uint8 (H, W, 3), labels (H, W))``).
 
@@ -35,43 +47,116 @@ def evaluate(
     name: matrix}}`` where ``scores`` are :func:`fcnviewer.core.training.metrics.scores` of the
     final output and of each stage map, upsampled onto the image's pixels with
     :func:`fcnviewer.core.alignment.upsample_to_image` at its geometry from
-    :func:`fcnviewer.core.receptive.stage_geometry`, then arg-maxed.
+    :func:`fcnviewer.core.receptive.stage_geometry`, then arg-maxed. Each score is of one
+    confusion matrix accumulated over the whole set, as in the paper.
+
+    With ``per_image`` the result also holds ``"images"``: for each item, in the dataset's
+    order, ``{"index": i, "final": {"mean_iu", "pixel_acc"}, "stages": {name: {...}}}`` from
+    that image's own confusion matrices (classes absent from its labels and its prediction
+    left out of its mean).
 
     With a distributed ``context`` each process takes its :meth:`~fcnviewer.core.distributed.Context.shard`
-    of the images and the confusion matrices are summed over the processes (integers: the
-    scores are exactly one process's); ``progress`` then counts this process's share.
+    of the images, the confusion matrices are summed over the processes (integers: the
+    scores are exactly one process's) and every process gets every image's entry;
+    ``progress`` then counts this process's share.
     """
-    context = context or Context()
     device = torch.device(device)
     was_training = model.training
     model.eval().to(device)
-    num_classes = num_classes or int(model.num_classes)
     names = tuple(getattr(model, "stage_names", ())) if stages else ()
     geometry: dict[str, Any] = {}
     if names:
         geometry = stage_geometry(model)
         names = tuple(n for n in names if n in geometry)
-    matrices = {"final": ConfusionMatrix(num_classes), **{n: ConfusionMatrix(num_classes) for n in names}}
+
+    def label(image: np.ndarray) -> dict[str, Any]:
+        outputs = model(preprocessing.to_tensor(image, device))
+        height, width = image.shape[:2]
+        labels = {"final": outputs["out"][0].argmax(0)}
+        for name in names:
+            labels[name] = upsample_to_image(outputs[name][0].float(), geometry[name], height, width).argmax(0)
+        return labels
+
     try:
-        for i in _indices(context.shard(range(len(dataset))), progress):
-            image, labels = dataset[i]
-            x = preprocessing.to_tensor(np.asarray(image), device)
-            y = torch.from_numpy(np.asarray(labels).astype(np.int64)).to(device)
-            outputs = model(x)
-            height, width = y.shape
-            matrices["final"].update(y, outputs["out"][0].argmax(0))
-            for name in names:
-                scores_up = upsample_to_image(outputs[name][0].float(), geometry[name], height, width)
-                matrices[name].update(y, scores_up.argmax(0))
+        return evaluate_labels(
+            label, dataset, num_classes or int(model.num_classes), names, progress, context, per_image
+        )
     finally:
         model.train(was_training)
+
+
+@torch.inference_mode()
+def evaluate_predictor(
+    predictor: Predictor,
+    dataset: Any,
+    *,
+    progress: bool = False,
+    context: Context | None = None,
+    per_image: bool = False,
+) -> dict[str, Any]:
+    """:func:`evaluate` with the labels that ``predictor`` gives (its ``labels`` and each stage
+    map's), so the scores are those of the masks ``fcnviewer predict`` writes with the same
+    predictor settings, pixel for pixel."""
+
+    def label(image: np.ndarray) -> dict[str, Any]:
+        prediction = predictor.predict(image)
+        return {"final": prediction.labels, **{name: stage.labels for name, stage in prediction.stages.items()}}
+
+    names = tuple(predictor.model.stage_names)
+    return evaluate_labels(label, dataset, predictor.info.spec.num_classes, names, progress, context, per_image)
+
+
+def evaluate_labels(
+    label: Labeller,
+    dataset: Any,
+    num_classes: int,
+    names: tuple[str, ...],
+    progress: bool = False,
+    context: Context | None = None,
+    per_image: bool = False,
+) -> dict[str, Any]:
+    """The result of :func:`evaluate` for the labels ``label`` gives each image of ``dataset``
+    (its output's under ``"final"``, each stage map's under its name in ``names``)."""
+    context = context or Context()
+    matrices = {key: ConfusionMatrix(num_classes) for key in ("final", *names)}
+    images: list[dict[str, Any]] = []
+    for i in _indices(context.shard(range(len(dataset))), progress):
+        image, labels = dataset[i]
+        own = _image_matrices(labels, label(np.asarray(image)), tuple(matrices), num_classes)
+        for key, matrix in own.items():
+            matrices[key].matrix += matrix
+        if per_image:
+            images.append({"index": i, "final": _brief(own["final"]), "stages": {n: _brief(own[n]) for n in names}})
     for matrix in matrices.values():
         matrix.matrix = context.all_reduce_sum(torch.from_numpy(matrix.matrix)).numpy()
-    return {
+    result = {
         "final": matrices["final"].scores(),
         "stages": {n: matrices[n].scores() for n in names},
         "confusion": {k: m.matrix.copy() for k, m in matrices.items()},
     }
+    if per_image:
+        result["images"] = sorted(itertools.chain(*context.gather(images)), key=lambda entry: entry["index"])
+    return result
+
+
+def _image_matrices(
+    labels: Any, predicted: dict[str, Any], keys: tuple[str, ...], num_classes: int
+) -> dict[str, np.ndarray]:
+    """One image's confusion matrix for each of ``keys`` (its labels on each prediction's device)."""
+    truth = torch.from_numpy(np.asarray(labels).astype(np.int64))
+    own = {}
+    for key in keys:
+        prediction = torch.as_tensor(predicted[key])
+        if tuple(prediction.shape) != tuple(truth.shape):
+            raise ValueError(f"labels {tuple(truth.shape)} and predictions {tuple(prediction.shape)} differ in shape")
+        own[key] = fast_hist(truth.to(prediction.device), prediction, num_classes)
+    return own
+
+
+def _brief(matrix: np.ndarray) -> dict[str, float]:
+    """The :data:`IMAGE_KEYS` scores of one image's confusion matrix."""
+    full = scores(matrix)
+    return {key: full[key] for key in IMAGE_KEYS}
 
 
 def _indices(share: list[int], progress: bool) -> Iterator[int]:

@@ -259,7 +259,7 @@ def test_cli_eval_json(tmp_path, capsys):
     )
     assert cli_eval.run(args) == 0
     out = json.loads(capsys.readouterr().out)
-    assert set(out) == {"final", "stages", "classes"} and set(out["stages"]) == {"32", "16", "8"}
+    assert set(out) == {"final", "stages", "classes", "images", "skipped"} and set(out["stages"]) == {"32", "16", "8"}
     assert set(out["final"]) == {"pixel_acc", "mean_acc", "mean_iu", "fw_iu"}
     assert [c["name"] for c in out["classes"]] == list(CLASS_NAMES)
     assert (tmp_path / "cm.png").exists()
