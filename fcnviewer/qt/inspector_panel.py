@@ -85,7 +85,10 @@ class InspectorPanel(QTextBrowser):
             cls = self._class_html(report.contribution_class or 0)
             parts.append(f"<p><b>Final logit of</b> {cls}: {total:.3g}</p><table cellpadding='2'>")
             for key, value in report.contributions.items():
-                parts.append(f"<tr><td>{BRANCH_NAMES.get(key, key)}</td><td align='right'>{value:+.3g}</td></tr>")
+                link = f"<a href='path:{html.escape(key)}'>box &amp; ERF</a>"  # see qt.layer_view
+                parts.append(
+                    f"<tr><td>{BRANCH_NAMES.get(key, key)}</td><td align='right'>{value:+.3g}</td><td>{link}</td></tr>"
+                )
             parts.append("</table>")
         if any(stage.whole_image for stage in report.stages):
             parts.append(f"<p><i>{WHOLE_IMAGE_NOTE}</i></p>")

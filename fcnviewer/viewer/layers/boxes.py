@@ -34,6 +34,13 @@ STAGE_COLORS: dict[str, tuple[int, int, int]] = {
 }
 
 
+#: The colour of a layer's box (the network panel's selection), distinct from every stage's.
+LAYER_COLOR = (255, 64, 255)
+#: Key prefixes of a layer's box and of a skip path's box (a path takes its stage's colour).
+LAYER_PREFIX, PATH_PREFIX = "layer ", "path "
+PATH_STAGES = {"stride32": "32", "pool4": "16", "pool3": "8", "high": "16", "low": "8"}
+
+
 def clip_box(box: tuple[int, int, int, int], height: int, width: int) -> tuple[tuple[int, int, int, int] | None, int]:
     """``box`` ``(x0, y0, x1, y1)`` (inclusive) cut to a ``height`` x ``width`` image, and how far
     (pixels) it reaches past the image on its farthest side; ``None`` if nothing of it is inside."""
@@ -82,5 +89,7 @@ class BoxesLayer(Layer):
 
     @staticmethod
     def color(stage: str) -> tuple[int, int, int]:
-        """The colour of ``stage``'s boxes."""
-        return STAGE_COLORS.get(stage, (200, 200, 200))
+        """The colour of ``stage``'s boxes (of a layer's or a skip path's: see :data:`LAYER_PREFIX`)."""
+        if stage.startswith(LAYER_PREFIX):
+            return LAYER_COLOR
+        return STAGE_COLORS.get(PATH_STAGES.get(stage.removeprefix(PATH_PREFIX), stage), (200, 200, 200))
