@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, QTimer, QUrl, Signal
+from PySide6.QtCore import QObject, QUrl, Signal
 from PySide6.QtWidgets import QTextBrowser
 
 from fcnviewer.qt.network_panel import LAYER, PATHS, NetworkPanel
@@ -41,10 +41,9 @@ class LayerView(QObject):
         layers.append(self.boxes_layer)
         self.selection = ("", "")
         self._stage_visibility: dict[object, bool] = {}
-        self._refresh_pending = False
         controller.handle(LayerProbed, LayerProbeRequest, self._on_layer_probed, self._on_layer_failed)
         controller.model_loaded.connect(self._on_model_loaded)
-        self.model.boxes_layer.events.pins.connect(self._schedule_refresh)
+        self.model.boxes_layer.events.pins.connect(self.refresh)
         panel.selection_changed.connect(self._on_selection_changed)
         inspector.anchorClicked.connect(self.show_path_link)
 
@@ -65,18 +64,12 @@ class LayerView(QObject):
         if url.scheme() == PATH_LINK:
             self.panel.select(PATHS, url.path())
 
-    def _schedule_refresh(self, *_: object) -> None:
-        # After the click's own requests are stamped (the controller advances the probe generation
-        # after drawing the pin): a request made now would be stale at once.
-        if not self._refresh_pending:
-            self._refresh_pending = True
-            QTimer.singleShot(0, self.refresh)
-
     # ------------------------------------------------------------------ drawing
 
-    def refresh(self) -> None:
-        """Draw the selection's box for the latest pin and ask the worker for its ERF (or show the stages)."""
-        self._refresh_pending = False
+    def refresh(self, *_: object) -> None:
+        """Draw the selection's box for the latest pin and ask the worker for its ERF (or show the stages).
+
+        Run as a click draws its pin, so the layer's job is queued before the click's stage probe."""
         pins, prediction, loaded = self.model.boxes_layer.pins, self.model.prediction, self.controller.loaded
         kind, name = self.selection
         if not kind or not pins or prediction is None or loaded is None or self.model.image is None:

@@ -117,7 +117,9 @@ class LayerProbeRequest(Request):
     boxes: tuple[tuple[int, int, int, int], ...] = ()
     #: The prediction's stage map sizes (for the paths of a network that resizes its output).
     stage_shapes: Mapping[str, tuple[int, int]] = field(default_factory=dict)
-    depends_on: ClassVar[tuple[str, ...]] = ("image", "model", "probe")
+    #: Not on the probe generation: it is made while the click draws its pin, before the click's own
+    #: probe (the layer's ERF is what the user waits for); the layer view drops one of another pin.
+    depends_on: ClassVar[tuple[str, ...]] = ("image", "model")
 
 
 @dataclass(frozen=True, eq=False)

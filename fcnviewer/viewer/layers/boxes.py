@@ -52,7 +52,11 @@ def clip_box(box: tuple[int, int, int, int], height: int, width: int) -> tuple[t
 
 
 def stage_label(stage: str) -> str:
-    """How a stage is named to the user: ``stride 32``, or ``final``/``aux`` as they are."""
+    """How a stage is named to the user: ``stride 32``, or ``final``/``aux`` as they are; a skip
+    path's box (``path stride32``, ``path pool4``) as ``stride-32 path``, ``pool4 path``."""
+    if stage.startswith(PATH_PREFIX):
+        path = stage.removeprefix(PATH_PREFIX)
+        return f"stride-{path.removeprefix('stride')} path" if path.startswith("stride") else f"{path} path"
     return f"stride {stage}" if stage.isdigit() else stage
 
 
