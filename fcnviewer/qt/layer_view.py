@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, QUrl, Signal
 from PySide6.QtWidgets import QTextBrowser
 
-from fcnviewer.qt.network_panel import LAYER, PATHS, NetworkPanel
+from fcnviewer.qt.network_panel import LAYER, PATHS, NetworkPanel, layer_label
 from fcnviewer.viewer.layers import BoxesLayer, ErfLayer, Pin
 from fcnviewer.viewer.layers.boxes import LAYER_PREFIX, PATH_PREFIX
 from fcnviewer.viewer.protocol import LayerProbed, LayerProbeRequest
@@ -178,4 +178,4 @@ class LayerView(QObject):
 
 def _layer_key(name: str, unit: tuple[int, int]) -> str:
     """The box's key: names the layer and its unit in the legend, in the layer colour."""
-    return f"{LAYER_PREFIX}{name} unit {unit[0]},{unit[1]}"
+    return f"{LAYER_PREFIX}{layer_label(name)} unit {unit[0]},{unit[1]}"

@@ -28,7 +28,7 @@ from fcnviewer.viewer.layers.boxes import LAYER_COLOR
 if TYPE_CHECKING:
     from fcnviewer.core.receptive.network import NetworkRow
 
-COLUMNS = ("layer", "channels", "RF size", "stride", "centre of unit 0", "padding")
+COLUMNS = ("layer", "channels", "RF size", "stride", "centre of unit 0", "padding", "note")
 HEADER_TIPS = (
     "the module (or crop, map, skip path)",
     "channels of its output",
@@ -37,10 +37,19 @@ HEADER_TIPS = (
     "input pixel on which the box of its unit 0 is centred (a fused or upsampled map: the linear fit of its "
     "units' centres); unit m is centred on this + stride × m",
     "the module's own zero padding (conv1_1's 100 is why unit 0 lies far left of the image)",
+    "why a crop drops the units it does; what a skip path is",
 )
 #: What selecting a row shows: a layer's unit, or every skip path.
 LAYER, PATHS = "layer", "paths"
 HINT = "Select a layer, then click a pixel: its unit's box and effective receptive field."
+
+
+def layer_label(name: str) -> str:
+    """How a layer is named to the user: a module by its name, a stage or level as ``map 16``, the output
+    as ``final output``."""
+    if name == "final":
+        return "final output"
+    return f"map {name}" if name.isdigit() or name in ("aux", "resized") else name
 
 
 def _kind_label(row: NetworkRow) -> str:
@@ -48,9 +57,7 @@ def _kind_label(row: NetworkRow) -> str:
         from fcnviewer.core.receptive.network import path_label
 
         return path_label(row.layer)
-    if row.kind == "map":
-        return "final output" if row.layer == "final" else f"map {row.layer}"
-    return row.layer
+    return layer_label(row.layer)
 
 
 class NetworkPanel(QWidget):
@@ -108,15 +115,15 @@ class NetworkPanel(QWidget):
         padding = "" if row.padding is None else str(row.padding)
         channels = "" if row.channels is None else str(row.channels)
         size = f"{row.size}+" if row.whole_image else str(row.size)
-        texts = (_kind_label(row), channels, size, f"{row.stride:g}", f"{row.center0:g}", padding)
         tip = row.note or (
             "+: a global pooling lets it see the whole image besides (the size is of its local paths)"
             if row.whole_image
             else ""
         )
+        texts = (_kind_label(row), channels, size, f"{row.stride:g}", f"{row.center0:g}", padding, tip)
         for column, text in enumerate(texts):
             item = QTableWidgetItem(text)
-            if column:
+            if 0 < column < len(COLUMNS) - 1:
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             if row.kind == "crop":
                 item.setFlags(Qt.ItemFlag.ItemIsEnabled)  # an explanation, not a layer to show

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from PySide6.QtCore import QByteArray, QSize
+from PySide6.QtCore import QByteArray, QSize, Qt
 from PySide6.QtWidgets import QDockWidget, QMainWindow
 
 from fcnviewer.qt.settings_store import SettingsStore
 
+#: Qt's "no maximum" widget size.
+QWIDGETSIZE_MAX = (1 << 24) - 1
 #: Narrowest a dock gets (the inspector's table then scrolls; words are never broken).
 DOCK_MIN_WIDTH = 120
 #: Widest a dock gets, in pixels and as a share of the window's width: the canvas keeps the rest.
@@ -22,11 +24,13 @@ DEFAULT_SIZE = QSize(1280, 800)
 
 
 def limit_dock_widths(window: QMainWindow, docks: Iterable[QDockWidget]) -> None:
-    """No dock takes more than its share of ``window``'s width, whatever its contents ask for."""
+    """No dock beside the canvas takes more than its share of ``window``'s width, whatever its contents
+    ask for (one above or below it, the network panel, spans the window)."""
     widest = max(DOCK_MIN_WIDTH, min(DOCK_MAX_WIDTH, int(window.width() * DOCK_MAX_SHARE)))
+    across = (Qt.DockWidgetArea.TopDockWidgetArea, Qt.DockWidgetArea.BottomDockWidgetArea)
     for dock in docks:
         dock.setMinimumWidth(DOCK_MIN_WIDTH)
-        dock.setMaximumWidth(widest)
+        dock.setMaximumWidth(QWIDGETSIZE_MAX if window.dockWidgetArea(dock) in across else widest)
 
 
 def restore_layout(window: QMainWindow, docks: Iterable[QDockWidget], settings: SettingsStore) -> None:
