@@ -22,9 +22,6 @@ from fcnviewer.core.receptive.paths import path_boxes, path_fields
 if TYPE_CHECKING:
     from fcnviewer.core.inference import Predictor
 
-#: ``LayerProbe.kind`` of the skip paths (else ``"layer"``).
-PATHS = "paths"
-
 
 @dataclass(frozen=True, eq=False)
 class LayerProbe:

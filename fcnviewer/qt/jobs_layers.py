@@ -12,10 +12,10 @@ if TYPE_CHECKING:
 
 def probe_layer(worker: Worker, request: LayerProbeRequest) -> LayerProbed:
     """The ERF and exact box of the request's layer unit, or of every skip path, at its pixel."""
-    from fcnviewer.core.layer_probing import PATHS, probe_layer, probe_paths
+    from fcnviewer.core.layer_probing import probe_layer, probe_paths
 
     predictor = worker.loaded_predictor()
-    if request.shows == PATHS:
+    if request.shows == LayerProbeRequest.PATHS:
         shapes = dict(request.stage_shapes)
         found = probe_paths(predictor, request.image, request.y, request.x, request.class_index, shapes)
     else:

@@ -12,10 +12,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QUrl, Signal
-from PySide6.QtWidgets import QTextBrowser
 
+from fcnviewer.qt.inspector_panel import InspectorPanel
 from fcnviewer.qt.network_panel import LAYER, PATHS, NetworkPanel, layer_label
-from fcnviewer.viewer.layers import BoxesLayer, ErfLayer, Pin
+from fcnviewer.viewer.layers import BoxesLayer, ErfLayer, Pin, stage_label
 from fcnviewer.viewer.layers.boxes import LAYER_PREFIX, PATH_PREFIX
 from fcnviewer.viewer.protocol import LayerProbed, LayerProbeRequest
 
@@ -31,7 +31,7 @@ class LayerView(QObject):
 
     layer_shown = Signal()
 
-    def __init__(self, controller: Controller, panel: NetworkPanel, inspector: QTextBrowser) -> None:
+    def __init__(self, controller: Controller, panel: NetworkPanel, inspector: InspectorPanel) -> None:
         super().__init__()
         self.controller, self.panel, self.model = controller, panel, controller.model
         self.boxes_layer = BoxesLayer("layer receptive field", description="the selected layer's (Network) box")
@@ -45,6 +45,7 @@ class LayerView(QObject):
         controller.model_loaded.connect(self._on_model_loaded)
         self.model.boxes_layer.events.pins.connect(self.refresh)
         panel.selection_changed.connect(self._on_selection_changed)
+        self.inspector = inspector
         inspector.anchorClicked.connect(self.show_path_link)
 
     # ------------------------------------------------------------------ inputs
@@ -53,7 +54,9 @@ class LayerView(QObject):
         from fcnviewer.core.receptive.network import network_table
 
         assert self.controller.loaded is not None
-        self.panel.set_rows(network_table(self.controller.loaded.model))
+        rows = network_table(self.controller.loaded.model)
+        self.inspector.path_sizes = {row.layer: row.size for row in rows if row.kind == "path"}
+        self.panel.set_rows(rows)
 
     def _on_selection_changed(self, kind: str, name: str) -> None:
         self.selection = (kind, name)
@@ -76,7 +79,7 @@ class LayerView(QObject):
             self._show_stages()
             return
         pin = pins[-1]
-        shapes = {stage: tuple(s.scores.shape[-2:]) for stage, s in prediction.stages.items()}
+        shapes = {stage: (int(s.scores.shape[-2]), int(s.scores.shape[-1])) for stage, s in prediction.stages.items()}
         boxes = self._boxes(kind, name, pin.y, pin.x, prediction.size, shapes)
         if boxes is None:
             return
@@ -97,7 +100,7 @@ class LayerView(QObject):
         self.panel.set_status(f"{self._what(boxes)} at pixel x={pin.x}, y={pin.y}: computing its ERF…")
 
     def _boxes(
-        self, kind: str, name: str, y: int, x: int, size: tuple[int, int], shapes: dict
+        self, kind: str, name: str, y: int, x: int, size: tuple[int, int], shapes: dict[str, tuple[int, int]]
     ) -> dict[str, Box] | None:
         """The boxes to draw at once (a layer's unit not clipped to its map: see ``layer_unit_box``)."""
         from fcnviewer.core.receptive.paths import path_boxes
@@ -120,7 +123,7 @@ class LayerView(QObject):
         if len(boxes) == 1:
             key, (x0, y0, x1, y1) = next(iter(boxes.items()))
             return f"{key.removeprefix(LAYER_PREFIX)}, box {x1 - x0 + 1}×{y1 - y0 + 1} [{x0}, {y0}, {x1}, {y1}],"
-        return "the skip paths (" + ", ".join(k.removeprefix(PATH_PREFIX) for k in boxes) + ")"
+        return "the skip paths (" + ", ".join(stage_label(key) for key in boxes) + ")"
 
     def _hide_stages(self) -> None:
         if not self._stage_visibility:
@@ -144,16 +147,7 @@ class LayerView(QObject):
 
     def _on_layer_probed(self, result: LayerProbed) -> None:
         request, found = result.request, result.probe
-        pins = self.boxes_layer.pins
-        if (
-            (request.shows, request.layer) != self.selection
-            or not pins
-            or (pins[-1].y, pins[-1].x)
-            != (
-                request.y,
-                request.x,
-            )
-        ):
+        if not self._is_shown(request):
             return  # the selection or the pin changed meanwhile
         if request.shows == PATHS:
             fields = {PATH_PREFIX + key: values for key, values in found.fields.items()}
@@ -166,9 +160,16 @@ class LayerView(QObject):
         self.erf_layer.set_fields(fields, found.origin)
         if request.shows == PATHS and PATH_PREFIX + request.layer in fields:
             self.erf_layer.stage = PATH_PREFIX + request.layer
-        shown = "" if request.shows == LAYER else f"; the ERF shown is the {request.layer} path's (Layers: choose)"
+        path = stage_label(PATH_PREFIX + request.layer)
+        shown = "" if request.shows == LAYER else f"; the ERF shown is the {path}'s (Layers: choose)"
         self.panel.set_status(f"{self._what(boxes)} at pixel x={request.x}, y={request.y}: ERF shown{shown}")
         self.layer_shown.emit()
+
+    def _is_shown(self, request: LayerProbeRequest) -> bool:
+        """Whether ``request`` is of the selection and the pin drawn now."""
+        pins = self.boxes_layer.pins
+        here = bool(pins) and (pins[-1].y, pins[-1].x) == (request.y, request.x)
+        return here and (request.shows, request.layer) == self.selection
 
     def _on_layer_failed(self, request: LayerProbeRequest, message: str) -> None:
         if self.controller.requests.is_current(request):

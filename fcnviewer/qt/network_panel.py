@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from fcnviewer.viewer.layers.boxes import LAYER_COLOR
+from fcnviewer.viewer.protocol import LayerProbeRequest
 
 if TYPE_CHECKING:
     from fcnviewer.core.receptive.network import NetworkRow
@@ -40,7 +41,7 @@ HEADER_TIPS = (
     "why a crop drops the units it does; what a skip path is",
 )
 #: What selecting a row shows: a layer's unit, or every skip path.
-LAYER, PATHS = "layer", "paths"
+LAYER, PATHS = LayerProbeRequest.LAYER, LayerProbeRequest.PATHS
 HINT = "Select a layer, then click a pixel: its unit's box and effective receptive field."
 
 

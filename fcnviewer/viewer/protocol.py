@@ -107,6 +107,10 @@ class LayerProbeRequest(Request):
     """The ERF and exact box of ``layer``'s unit at pixel ``(y, x)`` (``shows`` ``"layer"``), or of
     every skip path's share of ``class_index``'s final logit there (``shows`` ``"paths"``)."""
 
+    #: What ``shows`` may be: one layer's unit, or every skip path.
+    LAYER: ClassVar[str] = "layer"
+    PATHS: ClassVar[str] = "paths"
+
     image: np.ndarray = field(default_factory=_no_image)
     y: int = 0
     x: int = 0

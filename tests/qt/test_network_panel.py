@@ -122,6 +122,7 @@ def test_skip_paths_boxes_and_erfs_next_to_their_contributions(qtbot, loaded_win
     with qtbot.waitSignal(window.probe_shown, timeout=30000):
         window.pin_pixel(*PIXEL)
     assert "href='path:pool4'" in window.inspector.toHtml() or 'href="path:pool4"' in window.inspector.toHtml()
+    assert "pool3 path" in window.inspector.toPlainText() and "RF 52 box & ERF" in window.inspector.toPlainText()
     from PySide6.QtCore import QUrl
 
     with qtbot.waitSignal(view.layer_shown, timeout=30000):
