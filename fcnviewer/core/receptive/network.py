@@ -63,7 +63,7 @@ def channels_of(stream: Stream, in_channels: int = 3) -> int:
     return sum(counts) if stream.combine == "concat" else counts[0]
 
 
-def off_chain_ops(model: nn.Module, streams: dict[str, Stream]) -> Iterator[tuple[Op, Stream, Stream | None]]:
+def ops_in_order(model: nn.Module, streams: dict[str, Stream]) -> Iterator[tuple[Op, Stream, Stream | None]]:
     """Each module and crop of ``streams`` (``model``'s, the main chain's first), once, in the order
     a signal meets it: the operation, the stream up to and including it, and for one inside a
     branch of a sum, another branch of that sum (what it is added to; ``None`` otherwise)."""
@@ -98,7 +98,7 @@ def network_table(model: nn.Module) -> list[NetworkRow]:
     streams = named_streams(model)  # made once: a crop is found again by identity
     rows: list[NetworkRow] = []
     last_new: dict[str, int] = {}
-    for op, upto, partner in off_chain_ops(model, streams):
+    for op, upto, partner in ops_in_order(model, streams):
         try:
             size, stride, center0 = stream_rf(upto)
         except ValueError:
@@ -111,14 +111,8 @@ def network_table(model: nn.Module) -> list[NetworkRow]:
             known = table.get(names[id(op)])
             if known is not None:
                 size, stride, center0 = known.size, known.stride, known.center0
-            kind = (
-                "upsample" if isinstance(op, nn.ConvTranspose2d) else "conv" if hasattr(op, "out_channels") else "pool"
-            )
-            padding = _kspd(op, 0)[2]
-            row = NetworkRow(
-                names[id(op)], kind, channels, size, float(stride), center0, padding, upto.sees_whole_image
-            )
-            rows.append(row)
+            whole, padding = upto.sees_whole_image, _kspd(op, 0)[2]
+            rows.append(NetworkRow(names[id(op)], _kind(op), channels, size, float(stride), center0, padding, whole))
         for stream_name, stream in streams.items():
             if _contains(stream, op):
                 last_new[stream_name] = len(rows)
@@ -126,6 +120,7 @@ def network_table(model: nn.Module) -> list[NetworkRow]:
 
 
 def _kind(module: nn.Module) -> str:
+    """``upsample`` (a transposed convolution), ``conv`` or ``pool``."""
     if isinstance(module, nn.ConvTranspose2d):
         return "upsample"
     return "conv" if hasattr(module, "out_channels") else "pool"
@@ -143,7 +138,7 @@ def _with_maps(
     table: dict[str, LayerRF],
 ) -> list[NetworkRow]:
     """``rows`` with each stream's row (but the main one's, whose last layer is its row) inserted
-    after the last layer it contains (a crop just after counts), then the skip paths."""
+    after the last layer or crop it contains, then the skip paths."""
     from fcnviewer.core.receptive.paths import skip_paths
 
     in_channels = getattr(model, "in_channels", 3)
@@ -179,7 +174,7 @@ def path_label(name: str) -> str:
     """How a skip path is named to the user: ``stride-32 path``, ``pool4 path``, ``low branch``."""
     if name.startswith("stride"):
         return f"stride-{name.removeprefix('stride')} path"
-    return f"{name} path" if name.startswith(("pool", "layer")) else f"{name} branch"
+    return f"{name} path" if name.startswith("pool") else f"{name} branch"
 
 
 def crop_note(crop: Crop, upto: Stream, partner: Stream | None) -> str:

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from fcnviewer.core.models.graph import RESIZED, Stream
 from fcnviewer.core.preprocessing import Preprocessing
 from fcnviewer.core.receptive.boxes import Box, pixel_boxes, unit_box
-from fcnviewer.core.receptive.network import off_chain_ops
+from fcnviewer.core.receptive.network import ops_in_order
 from fcnviewer.core.receptive.table import (
     FINAL,
     evaluating,
@@ -63,7 +63,7 @@ def _layer_streams(model: nn.Module) -> dict[str, tuple[Stream, nn.Module | None
     names = {id(module): name for name, module in model.named_modules()}
     streams = named_streams(model)
     layers: dict[str, tuple[Stream, nn.Module | None]] = {
-        names[id(op)]: (upto, op) for op, upto, _ in off_chain_ops(model, streams) if isinstance(op, nn.Module)
+        names[id(op)]: (upto, op) for op, upto, _ in ops_in_order(model, streams) if isinstance(op, nn.Module)
     }
     for name in (*model.stage_names, FINAL):  # type: ignore[attr-defined]
         if name in streams:

@@ -53,10 +53,13 @@ def clip_box(box: tuple[int, int, int, int], height: int, width: int) -> tuple[t
 
 def stage_label(stage: str) -> str:
     """How a stage is named to the user: ``stride 32``, or ``final``/``aux`` as they are; a skip
-    path's box (``path stride32``, ``path pool4``) as ``stride-32 path``, ``pool4 path``."""
+    path's box (``path stride32``, ``path pool4``, ``path low``) as ``stride-32 path``, ``pool4 path``,
+    ``low branch`` (as ``core.receptive.network.path_label``, which the viewer does not import: torch)."""
     if stage.startswith(PATH_PREFIX):
         path = stage.removeprefix(PATH_PREFIX)
-        return f"stride-{path.removeprefix('stride')} path" if path.startswith("stride") else f"{path} path"
+        if path.startswith("stride"):
+            return f"stride-{path.removeprefix('stride')} path"
+        return f"{path} path" if path.startswith("pool") else f"{path} branch"
     return f"stride {stage}" if stage.isdigit() else stage
 
 
