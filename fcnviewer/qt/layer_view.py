@@ -132,9 +132,11 @@ class LayerView(QObject):
                 layer.visible = False
 
     def _show_stages(self) -> None:
-        """The stage view again: the selection's layers cleared, the stage layers as they were."""
+        """The stage view again: the selection's layers cleared, the stage layers as they were (nothing
+        redrawn when nothing is selected: every click passes here)."""
         self.boxes_layer.clear()
-        self.erf_layer.clear()
+        if self.erf_layer.has_data:
+            self.erf_layer.clear()
         for layer, visible in self._stage_visibility.items():
             layer.visible = visible  # type: ignore[attr-defined]
         if self._stage_visibility:

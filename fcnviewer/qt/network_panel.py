@@ -172,7 +172,8 @@ class NetworkPanel(QWidget):
 
     def set_status(self, text: str) -> None:
         """Say what is shown (``""``: the hint)."""
-        self.status.setText(text or HINT)
+        if self.status.text() != (text or HINT):
+            self.status.setText(text or HINT)
 
     def _on_selection_changed(self) -> None:
         self.selection_changed.emit(*self.selection())
