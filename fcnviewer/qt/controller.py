@@ -125,6 +125,13 @@ class Controller(QObject):
 
     # ------------------------------------------------------------------ requests
 
+    def handle(
+        self, result: type, request: type[Request], show: Callable[[Any], None], fail: Callable[[Any, str], None]
+    ) -> None:
+        """Show current ``result`` s with ``show`` and failures of ``request`` s with ``fail`` (a job kind
+        that a collaborator of the window adds)."""
+        self._show[result], self._fail[request] = show, fail
+
     def submit(self, kind: type[R], **kwargs: Any) -> R:
         """Stamp and send a request to the network worker."""
         request = self.requests.make(kind, **kwargs)

@@ -39,6 +39,8 @@ class InspectorPanel(QTextBrowser):
         self.setWordWrapMode(QTextOption.WrapMode.WordWrap)  # never "backgro/und": a narrow table scrolls
         self.model = model
         self.reports: list[PixelReport] = []
+        #: Each skip path's receptive-field size, by branch key (set by ``qt.layer_view`` for the loaded model).
+        self.path_sizes: dict[str, int] = {}
         self._show_placeholder()
 
     def set_reports(self, reports: Sequence[PixelReport]) -> None:
@@ -85,7 +87,11 @@ class InspectorPanel(QTextBrowser):
             cls = self._class_html(report.contribution_class or 0)
             parts.append(f"<p><b>Final logit of</b> {cls}: {total:.3g}</p><table cellpadding='2'>")
             for key, value in report.contributions.items():
-                parts.append(f"<tr><td>{BRANCH_NAMES.get(key, key)}</td><td align='right'>{value:+.3g}</td></tr>")
+                size = f"RF {self.path_sizes[key]}" if key in self.path_sizes else ""
+                link = f"{size} <a href='path:{html.escape(key)}'>box &amp; ERF</a>"  # see qt.layer_view
+                parts.append(
+                    f"<tr><td>{BRANCH_NAMES.get(key, key)}</td><td align='right'>{value:+.3g}</td><td>{link}</td></tr>"
+                )
             parts.append("</table>")
         if any(stage.whole_image for stage in report.stages):
             parts.append(f"<p><i>{WHOLE_IMAGE_NOTE}</i></p>")

@@ -20,8 +20,10 @@ from fcnviewer.qt.export import Exporter
 from fcnviewer.qt.icons import app_icon
 from fcnviewer.qt.inspector_panel import InspectorPanel
 from fcnviewer.qt.layer_panel import LayerPanel
+from fcnviewer.qt.layer_view import LayerView
 from fcnviewer.qt.legend_panel import LegendPanel
 from fcnviewer.qt.menus import Menus, ShortcutsDialog
+from fcnviewer.qt.network_panel import NetworkPanel
 from fcnviewer.qt.pretrained_dialog import DownloadProgress, show_pretrained_models
 from fcnviewer.qt.settings_store import SettingsStore
 from fcnviewer.qt.window_layout import limit_dock_widths, restore_layout, save_layout
@@ -90,7 +92,9 @@ class MainWindow(QMainWindow):
             "layers": self._dock("Layers", self.layer_panel, Qt.DockWidgetArea.LeftDockWidgetArea),
             "classes": self._dock("Classes", self.legend_panel, Qt.DockWidgetArea.LeftDockWidgetArea),
             "inspector": self._dock("Inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea),
+            "network": self._dock("Network", NetworkPanel(), Qt.DockWidgetArea.BottomDockWidgetArea),
         }
+        self.layer_view = LayerView(self.controller, self.docks["network"].widget(), self.inspector)
         self._build_status_bar()
         self.exporter = Exporter(self)
         self.menus = Menus(self)

@@ -5,16 +5,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from PySide6.QtCore import QByteArray, QSize
+from PySide6.QtCore import QByteArray, QSize, Qt
 from PySide6.QtWidgets import QDockWidget, QMainWindow
 
 from fcnviewer.qt.settings_store import SettingsStore
 
+#: Qt's "no maximum" widget size.
+QWIDGETSIZE_MAX = (1 << 24) - 1
 #: Narrowest a dock gets (the inspector's table then scrolls; words are never broken).
 DOCK_MIN_WIDTH = 120
 #: Widest a dock gets, in pixels and as a share of the window's width: the canvas keeps the rest.
 DOCK_MAX_WIDTH = 360
 DOCK_MAX_SHARE = 0.2
+#: Tallest share of the window's height a dock above or below the canvas gets.
+DOCK_MAX_HEIGHT_SHARE = 0.3
 #: Version of the saved dock layout: layouts saved by an older layout scheme are not restored.
 STATE_VERSION = 2
 #: The window's size at first (or smaller, to fit the screen).
@@ -22,11 +26,15 @@ DEFAULT_SIZE = QSize(1280, 800)
 
 
 def limit_dock_widths(window: QMainWindow, docks: Iterable[QDockWidget]) -> None:
-    """No dock takes more than its share of ``window``'s width, whatever its contents ask for."""
+    """No dock beside the canvas takes more than its share of ``window``'s width, whatever its contents
+    ask for; one above or below it (the network panel) spans the window, at most its share of the height."""
     widest = max(DOCK_MIN_WIDTH, min(DOCK_MAX_WIDTH, int(window.width() * DOCK_MAX_SHARE)))
+    across = (Qt.DockWidgetArea.TopDockWidgetArea, Qt.DockWidgetArea.BottomDockWidgetArea)
     for dock in docks:
         dock.setMinimumWidth(DOCK_MIN_WIDTH)
-        dock.setMaximumWidth(widest)
+        spans = window.dockWidgetArea(dock) in across
+        dock.setMaximumWidth(QWIDGETSIZE_MAX if spans else widest)
+        dock.setMaximumHeight(int(window.height() * DOCK_MAX_HEIGHT_SHARE) if spans else QWIDGETSIZE_MAX)
 
 
 def restore_layout(window: QMainWindow, docks: Iterable[QDockWidget], settings: SettingsStore) -> None:

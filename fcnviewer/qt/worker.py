@@ -20,9 +20,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 
 from fcnviewer.core.memory import release_free_memory, resident_mb
+from fcnviewer.qt import jobs_layers
 from fcnviewer.viewer.layers import ImageLayer
 from fcnviewer.viewer.protocol import (
     ImageOpened,
+    LayerProbeRequest,
     LoadModelRequest,
     ModelLoaded,
     OpenImageRequest,
@@ -237,6 +239,7 @@ class Worker(QueueWorker):
     jobs: ClassVar[Mapping[type[Request], Handler]] = {
         LoadModelRequest: load_model,
         PredictRequest: predict,
+        LayerProbeRequest: jobs_layers.probe_layer,  # the layer the user selected: before the stage probe
         ProbeRequest: probe,
     }
 

@@ -27,6 +27,7 @@ from fcnviewer.viewer.layers import ImageLayer
 if TYPE_CHECKING:
     from fcnviewer.core.checkpoints import LoadedModel
     from fcnviewer.core.inference import Prediction
+    from fcnviewer.core.layer_probing import LayerProbe
     from fcnviewer.core.probing import Probe
     from fcnviewer.viewer.viewer_model import ViewerModel
 
@@ -102,6 +103,30 @@ class ProbeRequest(Request):
 
 
 @dataclass(frozen=True, eq=False)
+class LayerProbeRequest(Request):
+    """The ERF and exact box of ``layer``'s unit at pixel ``(y, x)`` (``shows`` ``"layer"``), or of
+    every skip path's share of ``class_index``'s final logit there (``shows`` ``"paths"``)."""
+
+    #: What ``shows`` may be: one layer's unit, or every skip path.
+    LAYER: ClassVar[str] = "layer"
+    PATHS: ClassVar[str] = "paths"
+
+    image: np.ndarray = field(default_factory=_no_image)
+    y: int = 0
+    x: int = 0
+    layer: str = ""
+    shows: str = "layer"
+    class_index: int = 0
+    #: The boxes ``(x0, y0, x1, y1)`` as drawn (they decide the window computed on).
+    boxes: tuple[tuple[int, int, int, int], ...] = ()
+    #: The prediction's stage map sizes (for the paths of a network that resizes its output).
+    stage_shapes: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    #: Not on the probe generation: it is made while the click draws its pin, before the click's own
+    #: probe (the layer's ERF is what the user waits for); the layer view drops one of another pin.
+    depends_on: ClassVar[tuple[str, ...]] = ("image", "model")
+
+
+@dataclass(frozen=True, eq=False)
 class ModelLoaded:
     """The loaded network, the device and precision it runs in."""
 
@@ -138,6 +163,14 @@ class Probed:
 
     request: ProbeRequest
     probe: Probe
+
+
+@dataclass(frozen=True, eq=False)
+class LayerProbed:
+    """A layer's or the skip paths' ERFs and exact boxes at a request's pixel."""
+
+    request: LayerProbeRequest
+    probe: LayerProbe
 
 
 R = TypeVar("R", bound=Request)

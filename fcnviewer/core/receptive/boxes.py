@@ -74,7 +74,7 @@ def stage_map_shapes(model: nn.Module, image_size: tuple[int, int]) -> dict[str,
     return {name: tuple(out[name].shape[-2:]) for name in model.stage_names}  # type: ignore[attr-defined,misc]
 
 
-def _resized_units(pixel: int, size: int, n: int) -> tuple[int, int]:
+def resized_units(pixel: int, size: int, n: int) -> tuple[int, int]:
     """Units of an ``n``-long map that bilinear resizing to ``size`` (``align_corners=False``) reads at ``pixel``."""
     u = max((pixel + 0.5) * n / size - 0.5, 0.0)
     first = min(math.floor(u), n - 1)
@@ -118,7 +118,7 @@ def pixel_boxes(
     else:
         finest = min(geometry, key=lambda name: geometry[name].stride)
         (h, w), (height, width) = shapes[finest], image_size
-        rows, cols = _resized_units(y, height, h), _resized_units(x, width, w)
+        rows, cols = resized_units(y, height, h), resized_units(x, width, w)
         boxes[FINAL] = unit_box(streams.get(RESIZED, streams[model.stage_names[0]]), rows, cols)  # type: ignore[attr-defined]
     return boxes
 

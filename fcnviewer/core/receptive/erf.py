@@ -5,25 +5,21 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from itertools import takewhile
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from fcnviewer.core.alignment import StageGeometry
-from fcnviewer.core.models.graph import RESIZED, Crop, Scale, Stream, Upsample
+from fcnviewer.core.models.graph import Stream
+from fcnviewer.core.receptive.paths import isolating, skip_paths
 from fcnviewer.core.receptive.table import (
     FINAL,
     evaluating,
     level_names,
-    main_chain,
-    main_stream_name,
     named_streams,
     stage_geometry,
-    stream_of,
     stream_rf,
-    stream_stride,
 )
 
 
@@ -125,28 +121,6 @@ def effective_receptive_field(
 # ----------------------------------------------------------------------------- branches
 
 
-def _leaves(stream: Stream) -> list[Stream]:
-    """The streams summed into ``stream``, coarse first; checks that all above them is linear."""
-    if not stream.branches or stream.combine != "sum":
-        return [stream]
-    for op in stream.ops:
-        linear = isinstance(op, Crop | Scale | Upsample) or (
-            isinstance(op, nn.Conv2d | nn.ConvTranspose2d) and op.bias is None
-        )
-        if not linear:
-            raise ValueError(f"{type(op).__name__} after a skip sum is not bias-free linear")
-    return [leaf for branch in stream.branches for leaf in _leaves(branch)]
-
-
-def _summed_stream(model: nn.Module) -> Stream:
-    """The stream of the output (or of the map resized to it), if it is a sum of branches."""
-    streams = named_streams(model)
-    stream = streams.get(FINAL, streams.get(RESIZED))
-    if stream is None or (stream.branches and stream.combine != "sum"):
-        raise ValueError(f"the output of {model.arch} is not a sum of branches")  # type: ignore[attr-defined]
-    return stream
-
-
 def branch_contributions(
     model: nn.Module, inputs: Tensor, y: int, x: int, class_index: int | None = None
 ) -> dict[str, float]:
@@ -163,31 +137,10 @@ def branch_contributions(
     to the output, a linear map) goes by its name. Networks whose output is not such a sum
     (DeepLabV3's concatenated ASPP, U-Net's concatenated skips) raise ``ValueError``.
     """
-    leaves = _leaves(_summed_stream(model))
-    main_stream = stream_of(model, main_stream_name(model))
-    main = main_chain(main_stream)
-    module_names = {id(module): name for name, module in model.named_modules()}
-    names, masks = [], {}
-    for i, leaf in enumerate(leaves):
-        ops = list(leaf.ops)
-        shared = sum(1 for _ in takewhile(lambda pair: pair[0] is pair[1], zip(ops, main, strict=False)))
-        if leaf.label:
-            names.append(leaf.label)
-        elif shared == len(main):
-            names.append(f"stride{int(stream_stride(main_stream, 0))}")
-        else:
-            names.append(module_names[id(ops[shared - 1])])
-        last = [op for op in ops if isinstance(op, nn.Module)][-1]
-        keep = torch.zeros(len(leaves), 1, 1, 1, device=inputs.device, dtype=inputs.dtype)
-        masks[last] = masks.get(last, keep)
-        masks[last][i] = 1
-    hooks = [module.register_forward_hook(lambda _m, _i, o, k=keep: o * k) for module, keep in masks.items()]
-    try:
-        with evaluating(model), torch.no_grad():
-            out = model(inputs.expand(len(leaves), -1, -1, -1))["out"][:, :, y, x]
-    finally:
-        for hook in hooks:
-            hook.remove()
+    paths = skip_paths(model)
+    batch = inputs.expand(len(paths), -1, -1, -1)
+    with isolating(paths, batch), evaluating(model), torch.no_grad():
+        out = model(batch)["out"][:, :, y, x]
     c = _predicted_class(out.sum(0)) if class_index is None else class_index
     c = c if out.shape[1] > 1 else 0
-    return {name: float(value) for name, value in zip(names, out[:, c], strict=True)}
+    return {path.name: float(value) for path, value in zip(paths, out[:, c], strict=True)}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 import torch
@@ -19,12 +20,12 @@ from torch import Tensor, nn
 from fcnviewer.core.models.graph import RESIZED, Stream
 from fcnviewer.core.preprocessing import Preprocessing
 from fcnviewer.core.receptive.boxes import Box, pixel_boxes, unit_box
+from fcnviewer.core.receptive.network import ops_in_order
 from fcnviewer.core.receptive.table import (
     FINAL,
     evaluating,
     layer_table,
-    main_chain,
-    main_stream_name,
+    level_names,
     named_streams,
     stage_geometry,
     stream_rf,
@@ -56,23 +57,51 @@ def _nearest(pixel: int, stride: float, offset: float, n: int) -> int:
 
 
 def _layer_streams(model: nn.Module) -> dict[str, tuple[Stream, nn.Module | None]]:
-    """Each layer of :func:`~fcnviewer.core.receptive.layer_table`'s main chain (the stream up to
-    it, and the module to hook), then every stage map and ``"final"`` (no module: read from the output)."""
+    """Each module of :func:`~fcnviewer.core.receptive.network.network_table` (the main chain's
+    first; the stream up to it, and the module to hook), every stage map and ``"final"`` (no module:
+    read from the output), then every level (its stream's last module hooked)."""
     names = {id(module): name for name, module in model.named_modules()}
-    path = main_chain(named_streams(model)[main_stream_name(model)])
-    layers: dict[str, tuple[Stream, nn.Module | None]] = {
-        names[id(op)]: (Stream.chain(path[: i + 1]), op) for i, op in enumerate(path) if isinstance(op, nn.Module)
-    }
     streams = named_streams(model)
+    layers: dict[str, tuple[Stream, nn.Module | None]] = {
+        names[id(op)]: (upto, op) for op, upto, _ in ops_in_order(model, streams) if isinstance(op, nn.Module)
+    }
     for name in (*model.stage_names, FINAL):  # type: ignore[attr-defined]
         if name in streams:
             layers.setdefault(name, (streams[name], None))
+    for name in level_names(model):
+        layers.setdefault(name, (streams[name], [op for op in streams[name].ops if isinstance(op, nn.Module)][-1]))
     return layers
 
 
 def layer_names(model: nn.Module) -> tuple[str, ...]:
-    """The names :func:`layer_target` accepts: the main chain's layers, the stage maps, ``"final"``."""
+    """The names :func:`layer_target` accepts: the network's modules (the main chain's first), the
+    stage maps, ``"final"``, the levels."""
     return tuple(_layer_streams(model))
+
+
+def _layer_geometry(model: nn.Module, layer: str) -> tuple[Stream, nn.Module | None, int, Fraction, float]:
+    """``layer``'s stream, the module to hook, its box size, stride and unit offset (a stage's by its
+    geometry); ``ValueError`` names the accepted layers for an unknown one."""
+    layers = _layer_streams(model)
+    if layer not in layers:
+        raise ValueError(f"no layer {layer!r} in {type(model).__name__}; the layers are {', '.join(layers)}")
+    stream, module = layers[layer]
+    size, stride, offset = stream_rf(stream)
+    if layer in model.stage_names:  # type: ignore[attr-defined]
+        offset = stage_geometry(model)[layer].offset
+    return stream, module, size, stride, offset
+
+
+def layer_unit_box(model: nn.Module, layer: str, y: int, x: int) -> tuple[tuple[int, int], Box]:
+    """The unit of ``layer`` :func:`layer_target` differentiates at image pixel ``(y, x)`` and its box,
+    without running the network: the nearest unit is not clipped to the layer's map (whose size only a
+    forward pass knows), so near the image's far edges the target's own unit may differ."""
+    stream, _, _, stride, offset = _layer_geometry(model, layer)
+    if layer == FINAL:
+        row, col = y, x
+    else:
+        row, col = (max(0, int(np.rint((p - offset) / float(stride)))) for p in (y, x))
+    return (row, col), unit_box(stream, (row, row), (col, col))
 
 
 def layer_target(model: nn.Module, layer: str, y: int, x: int) -> Target:
@@ -82,13 +111,7 @@ def layer_target(model: nn.Module, layer: str, y: int, x: int) -> Target:
     A layer of the main chain is read by a forward hook, which stops the forward pass there.
     ``ValueError`` names the accepted layers for an unknown one.
     """
-    layers = _layer_streams(model)
-    if layer not in layers:
-        raise ValueError(f"no layer {layer!r} in {type(model).__name__}; the layers are {', '.join(layers)}")
-    stream, module = layers[layer]
-    size, stride, offset = stream_rf(stream)
-    if layer in model.stage_names:  # type: ignore[attr-defined]
-        offset = stage_geometry(model)[layer].offset
+    stream, module, size, stride, offset = _layer_geometry(model, layer)
     target = Target(layer, size, float(stride), lambda inputs: inputs)
 
     def unit_sum(feature: Tensor) -> Tensor:

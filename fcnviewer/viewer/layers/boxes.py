@@ -34,6 +34,13 @@ STAGE_COLORS: dict[str, tuple[int, int, int]] = {
 }
 
 
+#: The colour of a layer's box (the network panel's selection), distinct from every stage's.
+LAYER_COLOR = (255, 64, 255)
+#: Key prefixes of a layer's box and of a skip path's box (a path takes its stage's colour).
+LAYER_PREFIX, PATH_PREFIX = "layer ", "path "
+PATH_STAGES = {"stride32": "32", "pool4": "16", "pool3": "8", "high": "16", "low": "8"}
+
+
 def clip_box(box: tuple[int, int, int, int], height: int, width: int) -> tuple[tuple[int, int, int, int] | None, int]:
     """``box`` ``(x0, y0, x1, y1)`` (inclusive) cut to a ``height`` x ``width`` image, and how far
     (pixels) it reaches past the image on its farthest side; ``None`` if nothing of it is inside."""
@@ -45,7 +52,14 @@ def clip_box(box: tuple[int, int, int, int], height: int, width: int) -> tuple[t
 
 
 def stage_label(stage: str) -> str:
-    """How a stage is named to the user: ``stride 32``, or ``final``/``aux`` as they are."""
+    """How a stage is named to the user: ``stride 32``, or ``final``/``aux`` as they are; a skip
+    path's box (``path stride32``, ``path pool4``, ``path low``) as ``stride-32 path``, ``pool4 path``,
+    ``low branch`` (as ``core.receptive.network.path_label``, which the viewer does not import: torch)."""
+    if stage.startswith(PATH_PREFIX):
+        path = stage.removeprefix(PATH_PREFIX)
+        if path.startswith("stride"):
+            return f"stride-{path.removeprefix('stride')} path"
+        return f"{path} path" if path.startswith("pool") else f"{path} branch"
     return f"stride {stage}" if stage.isdigit() else stage
 
 
@@ -82,5 +96,7 @@ class BoxesLayer(Layer):
 
     @staticmethod
     def color(stage: str) -> tuple[int, int, int]:
-        """The colour of ``stage``'s boxes."""
-        return STAGE_COLORS.get(stage, (200, 200, 200))
+        """The colour of ``stage``'s boxes (of a layer's or a skip path's: see :data:`LAYER_PREFIX`)."""
+        if stage.startswith(LAYER_PREFIX):
+            return LAYER_COLOR
+        return STAGE_COLORS.get(PATH_STAGES.get(stage.removeprefix(PATH_PREFIX), stage), (200, 200, 200))
