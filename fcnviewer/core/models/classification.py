@@ -51,7 +51,15 @@ class LinearConv(nn.Conv2d):
         channels, remainder = divmod(linear.in_features, kernel * kernel)
         if remainder:
             raise ValueError(f"{linear.in_features} inputs are not a {kernel}x{kernel} map of channels")
-        super().__init__(channels, linear.out_features, kernel, bias=linear.bias is not None)
+        weight = linear.weight
+        super().__init__(
+            channels,
+            linear.out_features,
+            kernel,
+            bias=linear.bias is not None,
+            device=weight.device,
+            dtype=weight.dtype,
+        )
         with torch.no_grad():
             self.weight.copy_(linear.weight.reshape(self.weight.shape))
             if linear.bias is not None:
@@ -129,12 +137,16 @@ class DenseClassifier(nn.Module):
 
 class WindowClassifier(DenseClassifier):
     """VGG and AlexNet: ``features``, then the classifier's layers as convolutions, the first one a
-    window over the features (7x7 for VGG, 6x6 for AlexNet)."""
+    window over the features (7x7 for VGG, 6x6 for AlexNet).
 
-    def __init__(self, arch: str, *, num_classes: int = 1000) -> None:
+    ``net`` (default: torchvision's ``arch``) is any classifier with ``features``, an ``avgpool``
+    to the window's size and a ``classifier`` of linear layers, ReLUs and dropouts.
+    """
+
+    def __init__(self, arch: str, *, num_classes: int = 1000, net: nn.Module | None = None) -> None:
         super().__init__(arch, num_classes)
-        self.net = torchvision_classifier(arch, num_classes=num_classes)
-        self.window = int(self.net.avgpool.output_size[0])
+        self.net = net if net is not None else torchvision_classifier(arch, num_classes=num_classes)
+        self.window = _first(self.net.avgpool.output_size)
         convolutionalise(self.net.classifier, self.window)
 
     def dense(self, x: Tensor) -> Tensor:
