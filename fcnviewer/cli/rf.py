@@ -316,9 +316,8 @@ def _print_text(name: str, report: dict[str, Any]) -> None:
     if "crop" in pixel:
         crop = pixel["crop"]
         x0, y0, x1, y1 = crop["box"]
-        print(
-            f"dense unit {crop['unit'][0]},{crop['unit'][1]} is the classifier on crop [{x0}, {y0}, {x1}, {y1}] ({crop['note']})"
-        )
+        row, col = crop["unit"]
+        print(f"dense unit {row},{col} is the classifier on crop [{x0}, {y0}, {x1}, {y1}] ({crop['note']})")
     if "layer" in report:
         layer = report["layer"]
         x0, y0, x1, y1 = layer["box"]

@@ -62,7 +62,10 @@ def crop_of_unit(model: nn.Module, row: int, col: int) -> Box:
 def unit_at(model: nn.Module, y: int, x: int, shape: tuple[int, int]) -> tuple[int, int]:
     """The dense unit nearest to image pixel ``(y, x)`` (by its crop's centre) in an ``(h, w)`` map."""
     geometry = stage_geometry(model)["32"]
-    row, col = (int(np.clip(np.rint((p - geometry.offset) / geometry.stride), 0, n - 1)) for p, n in zip((y, x), shape))
+    row, col = (
+        int(np.clip(np.rint((p - geometry.offset) / geometry.stride), 0, n - 1))
+        for p, n in zip((y, x), shape, strict=True)
+    )
     return row, col
 
 

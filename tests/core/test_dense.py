@@ -25,7 +25,9 @@ class TinyVGG(nn.Module):
         )  # fmt: skip
         self.avgpool = nn.AdaptiveAvgPool2d(3)
         self.classifier = nn.Sequential(
-            nn.Linear(8 * 3 * 3, 16), nn.ReLU(), nn.Dropout(), nn.Linear(16, 16), nn.ReLU(), nn.Dropout(), nn.Linear(16, 5)
+            nn.Linear(8 * 3 * 3, 16), nn.ReLU(), nn.Dropout(),
+            nn.Linear(16, 16), nn.ReLU(), nn.Dropout(),
+            nn.Linear(16, 5),
         )  # fmt: skip
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
