@@ -1,4 +1,5 @@
-"""How closely a convolutionalised classifier's dense map matches the classifier run on each crop.
+"""How closely a convolutionalised classifier's dense map matches the classifier run on each crop,
+and how much faster it is (:func:`dense_vs_crops`, the ``dense`` section of ``benchmarks/run.py``).
 
 ``python benchmarks/conv_equivalence.py [--checkpoint vgg16-397923af.pth] [--image IMG] [--size N]
 [--units N] [--seed S]`` prints JSON: top-1 agreement between each dense-map location and the
@@ -15,10 +16,46 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+
+def dense_vs_crops(size: int = 500, seed: int = 0) -> dict[str, Any]:
+    """VGG16 (torchvision's random initialisation, float32, this process's threads) on a ``size`` square:
+    its dense map against the classifier on every crop of the same grid (batches of 8 crops of 224x224),
+    one run each after a warm-up at 224; ``ratio`` = crops / dense (wall time)."""
+    import torch
+
+    from fcnviewer.core.dense import crop_scores, dense_scores, grid_units
+    from fcnviewer.core.models import ArchSpec, build_model
+
+    torch.manual_seed(seed)
+    model = build_model(ArchSpec("vgg16", 1000)).eval()
+    inputs = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(seed))
+    dense_scores(model, inputs[..., :224, :224])
+    wall, cpu = time.perf_counter(), time.process_time()
+    dense = dense_scores(model, inputs)
+    dense_wall, dense_cpu = time.perf_counter() - wall, time.process_time() - cpu
+    units = grid_units((int(dense.shape[1]), int(dense.shape[2])))
+    wall, cpu = time.perf_counter(), time.process_time()
+    crops = crop_scores(model, inputs, units)
+    crops_wall, crops_cpu = time.perf_counter() - wall, time.process_time() - cpu
+    at_units = torch.stack([dense[:, i, j] for i, j in units])
+    return {
+        "network": "vgg16 (torchvision's random initialisation), float32, CPU",
+        "size": size,
+        "map": list(dense.shape[1:]),
+        "crops": len(units),
+        "threads": torch.get_num_threads(),
+        "dense_s": round(dense_wall, 3),
+        "crops_s": round(crops_wall, 3),
+        "ratio": round(crops_wall / dense_wall, 2),
+        "cpu_ratio": round(crops_cpu / dense_cpu, 2),
+        "top1_agreement": round((at_units.argmax(1) == crops.argmax(1)).double().mean().item(), 4),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,7 +5,8 @@ Unit ``(i, j)`` of the stride-``s`` dense map of a VGG or AlexNet
 from the crop ``image[s i : s i + 224, s j : s j + 224]``, up to the convolutions' zero padding:
 run on the crop alone, a convolution pads the crop's border with zeros where the dense run reads
 the true neighbours. Without padding the two are equal (``tests/core/test_dense.py``); with it
-they differ near every crop's border, which :func:`compare_with_crops` measures.
+they differ near every crop's border, which :func:`compare_with_crops` measures (figures in
+``resources/help/dense_classifiers.md``, :func:`fcnviewer.core.resources.dense_classifiers_help`).
 """
 
 from __future__ import annotations
@@ -18,18 +19,6 @@ import torch
 from torch import Tensor, nn
 
 from fcnviewer.core.receptive import Box, stage_geometry, stage_map_shapes
-
-#: What the viewer's help says of the equivalence on the real VGG16 (figures from
-#: ``benchmarks/conv_equivalence.py``; see the README's "Convolutionalised classifiers").
-EQUIVALENCE_NOTE = (
-    "Each location of a classifier's dense class-score map (VGG, AlexNet) is the classifier's score of "
-    "the 224x224 crop it sees (fcnviewer rf --pixel reports the crop), computed once for all crops. "
-    "Exactly so for convolutions without zero padding; VGG16's pad its input with zeros, so a crop run "
-    "alone sees zeros at its border where the dense run sees the neighbouring pixels. Measured on "
-    "VGG16's structure with random weights (seed 0), the astronaut photo at 512x512, 100 crops: top-1 "
-    "agreement {top1:.0%}, largest score difference {max_diff:.3g} ({relative:.1%} of the largest score); "
-    "with torchvision's trained weights run benchmarks/conv_equivalence.py --checkpoint vgg16-397923af.pth."
-)
 
 
 @dataclass(frozen=True)

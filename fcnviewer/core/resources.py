@@ -40,6 +40,12 @@ def imagenet_classes_path() -> Path:
     return resource_dir() / "labels" / "imagenet_classes.txt"
 
 
+def dense_classifiers_help() -> str:
+    """What the viewer's help says of convolutionalised classifiers: the dense map, its crops, how
+    exactly it matches per-crop runs and how much faster it is (measured figures; Markdown)."""
+    return (resource_dir() / "help" / "dense_classifiers.md").read_text(encoding="utf-8")
+
+
 def icon_paths() -> list[Path]:
     """The application icon at every size drawn (``fcnviewer-<size>.png``)."""
     return sorted((resource_dir() / "icons").glob("fcnviewer-*.png"))

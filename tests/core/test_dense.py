@@ -84,3 +84,15 @@ def test_the_crop_at_a_pixel_is_that_of_the_nearest_unit(pixel, unit, box) -> No
     _, model = _pair(padding=0)
     found, crop = crop_at(model, *pixel, (38, 46))
     assert found == unit and crop.as_list() == box
+
+
+def test_the_help_on_dense_maps_is_bundled_and_read_without_torch() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from fcnviewer.core.resources import dense_classifiers_help as h; "
+        "t = h(); print('torch' in sys.modules, 'fcnviewer rf' in t, '404 pixels' in t)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["False", "True", "True"]
