@@ -21,6 +21,7 @@ them, and are never run; its inputs are re-normalised as torchvision does for it
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -243,76 +244,33 @@ def _first(value: int | tuple[int, ...]) -> int:
     return value if isinstance(value, int) else value[0]
 
 
-def vgg11(*, num_classes: int = 1000) -> WindowClassifier:
-    """VGG11 (configuration A), convolutionalised."""
-    return WindowClassifier("vgg11", num_classes=num_classes)
+def _builder(family: type[WindowClassifier | ResNetClassifier], arch: str, doc: str) -> Callable[..., DenseClassifier]:
+    """The public builder ``arch(*, num_classes=1000)`` of a family without options."""
+
+    def build(*, num_classes: int = 1000) -> DenseClassifier:
+        return family(arch, num_classes=num_classes)
+
+    build.__name__ = build.__qualname__ = arch
+    build.__doc__ = doc
+    return build
 
 
-def vgg11_bn(*, num_classes: int = 1000) -> WindowClassifier:
-    """VGG11 with batch normalisation, convolutionalised."""
-    return WindowClassifier("vgg11_bn", num_classes=num_classes)
-
-
-def vgg13(*, num_classes: int = 1000) -> WindowClassifier:
-    """VGG13 (configuration B), convolutionalised."""
-    return WindowClassifier("vgg13", num_classes=num_classes)
-
-
-def vgg13_bn(*, num_classes: int = 1000) -> WindowClassifier:
-    """VGG13 with batch normalisation, convolutionalised."""
-    return WindowClassifier("vgg13_bn", num_classes=num_classes)
-
-
-def vgg16(*, num_classes: int = 1000) -> WindowClassifier:
-    """VGG16 (configuration D), convolutionalised: ``fc6`` 7x7, ``fc7`` and ``fc8`` 1x1."""
-    return WindowClassifier("vgg16", num_classes=num_classes)
-
-
-def vgg16_bn(*, num_classes: int = 1000) -> WindowClassifier:
-    """VGG16 with batch normalisation, convolutionalised."""
-    return WindowClassifier("vgg16_bn", num_classes=num_classes)
-
-
-def vgg19(*, num_classes: int = 1000) -> WindowClassifier:
-    """VGG19 (configuration E), convolutionalised."""
-    return WindowClassifier("vgg19", num_classes=num_classes)
-
-
-def vgg19_bn(*, num_classes: int = 1000) -> WindowClassifier:
-    """VGG19 with batch normalisation, convolutionalised."""
-    return WindowClassifier("vgg19_bn", num_classes=num_classes)
-
-
-def alexnet(*, num_classes: int = 1000) -> WindowClassifier:
-    """AlexNet (torchvision's one-GPU variant), convolutionalised: ``classifier.1`` 6x6."""
-    return WindowClassifier("alexnet", num_classes=num_classes)
+vgg11 = _builder(WindowClassifier, "vgg11", "VGG11 (configuration A), convolutionalised.")
+vgg11_bn = _builder(WindowClassifier, "vgg11_bn", "VGG11 with batch normalisation, convolutionalised.")
+vgg13 = _builder(WindowClassifier, "vgg13", "VGG13 (configuration B), convolutionalised.")
+vgg13_bn = _builder(WindowClassifier, "vgg13_bn", "VGG13 with batch normalisation, convolutionalised.")
+vgg16 = _builder(WindowClassifier, "vgg16", "VGG16 (configuration D), convolutionalised: fc6 7x7, fc7 and fc8 1x1.")
+vgg16_bn = _builder(WindowClassifier, "vgg16_bn", "VGG16 with batch normalisation, convolutionalised.")
+vgg19 = _builder(WindowClassifier, "vgg19", "VGG19 (configuration E), convolutionalised.")
+vgg19_bn = _builder(WindowClassifier, "vgg19_bn", "VGG19 with batch normalisation, convolutionalised.")
+alexnet = _builder(WindowClassifier, "alexnet", "AlexNet (torchvision's one-GPU variant), convolutionalised: 6x6.")
+resnet18 = _builder(ResNetClassifier, "resnet18", "ResNet-18, its fc before the global pool.")
+resnet34 = _builder(ResNetClassifier, "resnet34", "ResNet-34, its fc before the global pool.")
+resnet50 = _builder(ResNetClassifier, "resnet50", "ResNet-50, its fc before the global pool.")
+resnet101 = _builder(ResNetClassifier, "resnet101", "ResNet-101, its fc before the global pool.")
+resnet152 = _builder(ResNetClassifier, "resnet152", "ResNet-152, its fc before the global pool.")
 
 
 def googlenet(*, num_classes: int = 1000, aux: bool = False) -> GoogLeNetClassifier:
     """GoogLeNet (Inception v1), its ``fc`` before the global pool; ``aux``: build the training-only heads."""
     return GoogLeNetClassifier("googlenet", num_classes=num_classes, aux=aux)
-
-
-def resnet18(*, num_classes: int = 1000) -> ResNetClassifier:
-    """ResNet-18, its ``fc`` before the global pool."""
-    return ResNetClassifier("resnet18", num_classes=num_classes)
-
-
-def resnet34(*, num_classes: int = 1000) -> ResNetClassifier:
-    """ResNet-34, its ``fc`` before the global pool."""
-    return ResNetClassifier("resnet34", num_classes=num_classes)
-
-
-def resnet50(*, num_classes: int = 1000) -> ResNetClassifier:
-    """ResNet-50, its ``fc`` before the global pool."""
-    return ResNetClassifier("resnet50", num_classes=num_classes)
-
-
-def resnet101(*, num_classes: int = 1000) -> ResNetClassifier:
-    """ResNet-101, its ``fc`` before the global pool."""
-    return ResNetClassifier("resnet101", num_classes=num_classes)
-
-
-def resnet152(*, num_classes: int = 1000) -> ResNetClassifier:
-    """ResNet-152, its ``fc`` before the global pool."""
-    return ResNetClassifier("resnet152", num_classes=num_classes)
