@@ -45,6 +45,8 @@ def test_each_classifier_is_torchvisions_net_and_is_recognised_from_its_keys(arc
     assert mine.keys() == state.keys()
     assert all(mine[key].shape == state[key].shape for key in state)
     assert isinstance(ours, SegmentationModel) and ours.stage_names == ("32",)
+    # a unit stands for one 224x224 crop where a window slides (VGG, AlexNet), not behind a global pool
+    assert hasattr(ours, "crop_size") == (arch.startswith("vgg") or arch == "alexnet")
     assert stage_geometry(ours)["32"].stride == 32
     if arch in DENSE_RF:
         assert layer_table(ours)[-1].size == DENSE_RF[arch]

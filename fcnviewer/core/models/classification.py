@@ -111,9 +111,6 @@ class DenseClassifier(nn.Module):
     """
 
     stage_names: tuple[str, ...] = ("32",)
-    #: The crop a unit of the dense map corresponds to: unit ``(i, j)`` is the classifier's view of
-    #: ``image[32 i : 32 i + crop_size, 32 j : 32 j + crop_size]``.
-    crop_size = CROP_SIZE
     net: nn.Module
 
     def __init__(self, arch: str, num_classes: int) -> None:
@@ -143,6 +140,11 @@ class WindowClassifier(DenseClassifier):
     ``net`` (default: torchvision's ``arch``) is any classifier with ``features``, an ``avgpool``
     to the window's size and a ``classifier`` of linear layers, ReLUs and dropouts.
     """
+
+    #: The crop a unit of the dense map stands for: unit ``(i, j)`` is the classifier's view of
+    #: ``image[32 i : 32 i + crop_size, 32 j : 32 j + crop_size]`` (the window's reach at 224x224).
+    #: ResNet and GoogLeNet have none: a crop's logits are the mean of 7x7 units.
+    crop_size = CROP_SIZE
 
     def __init__(self, arch: str, *, num_classes: int = 1000, net: nn.Module | None = None) -> None:
         super().__init__(arch, num_classes)
