@@ -9,7 +9,7 @@ import torch
 import torchvision
 from torch import nn
 
-from fcnviewer.core.checkpoints import load_checkpoint
+from fcnviewer.core.checkpoints import load_checkpoint, save_checkpoint
 from fcnviewer.core.labels import default_class_names, imagenet_classes
 from fcnviewer.core.models import BUILDERS, CLASSIFIER_ARCHS, SegmentationModel, build_model
 from fcnviewer.core.models.classification import InputTooSmallError, LinearConv
@@ -130,3 +130,5 @@ def test_a_saved_torchvision_state_dict_loads_with_names_and_preprocessing(tmp_p
         torch.testing.assert_close(loaded.model(x)["32"].mean((-2, -1)), reference(x), rtol=1e-4, atol=1e-5)
     saved = loaded.model.net.state_dict()
     assert saved["fc.weight"].shape == (1000, 512) and torch.equal(saved["fc.weight"], reference.fc.weight)
+    again = load_checkpoint(save_checkpoint(tmp_path / "ours.safetensors", loaded.model, loaded.info))
+    assert again.info == loaded.info and torch.equal(again.model.net.fc.weight, loaded.model.net.fc.weight)
