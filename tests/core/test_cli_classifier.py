@@ -72,3 +72,16 @@ def test_rf_reports_vgg16s_404_pixel_field_and_the_crop_a_location_stands_for(vg
     crop = report["pixel"]["crop"]
     # rows: (200 - 111.5) / 32 = 2.8, clamped to the map's last row 1; columns: (150 - 111.5) / 32 = 1.2 -> 1
     assert crop["unit"] == [1, 1] and crop["box"] == [32, 32, 255, 255] and crop["size"] == 224
+
+
+def test_an_image_smaller_than_a_crop_gets_one_line(vgg16_files, tmp_path, capsys) -> None:
+    checkpoint, _, _ = vgg16_files
+    small = tmp_path / "small.png"
+    Image.fromarray(np.zeros((100, 150, 3), dtype=np.uint8)).save(small)
+    assert main(["predict", str(small), "--checkpoint", str(checkpoint), "--out", str(tmp_path / "out")]) == 1
+    error = capsys.readouterr().err.strip()
+    assert error.endswith(
+        f"{small}: the image is 150x100, smaller than the 224x224 crop that vgg16's fully "
+        "connected layers see; open a larger image"
+    )
+    assert "\n" not in error

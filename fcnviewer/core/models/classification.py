@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from fcnviewer.core.errors import UserError
+from fcnviewer.core.images import ImageError
 from fcnviewer.core.models.graph import Stream
 from fcnviewer.core.models.torchvision_nets import resnet_streams
 
@@ -36,7 +36,7 @@ from fcnviewer.core.models.torchvision_nets import resnet_streams
 CROP_SIZE = 224
 
 
-class InputTooSmallError(UserError, ValueError):
+class InputTooSmallError(ImageError):
     """An input smaller than the window a dense classifier's fully connected layers see."""
 
 
