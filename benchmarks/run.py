@@ -13,6 +13,9 @@ Prints one JSON document (and writes it to ``--out``) with the sections asked fo
 - ``gui``: ``benchmarks/gui_bench.py`` in a subprocess (offscreen Qt).
 - ``startup``: ``python main.py IMAGE`` to the window shown and to the first prediction drawn.
 - ``memory``: a 4096x4096 image through full-width FCN-8s on the CPU, in a fresh process (peak RSS).
+- ``dense``: VGG16's dense class-score map at 500x500 against the classifier run on each of its 81
+  crops (224x224, the same grid), one run each (``benchmarks/conv_equivalence.py``); the FCN paper's
+  speed claim (its Figure 2), on the CPU.
 - ``machine``: always.
 
 Timings on a shared machine are noisy: every entry has the median and the minimum of its runs,
@@ -44,7 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-SECTIONS = ("forward", "erf", "gui", "startup", "memory")
+SECTIONS = ("forward", "erf", "gui", "startup", "memory", "dense")
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -560,6 +563,12 @@ def section_memory(args: argparse.Namespace) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- main
 
 
+def section_dense(args: argparse.Namespace) -> dict[str, Any]:
+    from benchmarks.conv_equivalence import dense_vs_crops
+
+    return dense_vs_crops(500)
+
+
 def compact_json(data: Any) -> str:
     """Indented JSON with lists of numbers kept on one line."""
     text = json.dumps(data, indent=2)
@@ -592,6 +601,7 @@ def main(argv: list[str] | None = None) -> int:
         "gui": section_gui,
         "startup": section_startup,
         "memory": section_memory,
+        "dense": section_dense,
     }
     for name in sections:
         print(f"[{time.strftime('%H:%M:%S')}] {name}", file=sys.stderr, flush=True)

@@ -23,7 +23,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "images", nargs="+", metavar="IMAGE|FOLDER", help="image files, or folders (their images, sorted by name)"
     )
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    parser.add_argument("--scores", action="store_true", help="also write <stem>_scores.npz (logits and stage maps)")
+    parser.add_argument(
+        "--scores",
+        action="store_true",
+        help="also write <stem>_scores.npz: logits (C,H,W), the native stage maps (score32, ...) "
+        "and classes (a classifier: score32, its dense class-score map, and classes)",
+    )
     parser.add_argument("--force", action="store_true", help="overwrite existing output files")
     parser.add_argument(
         "--shift-stitch",

@@ -17,6 +17,10 @@ if TYPE_CHECKING:
 
 NOTE = "boxes are not clipped to the image"
 WHOLE_IMAGE = "a global pooling makes these see the whole image; sizes and boxes are of their local paths"
+CROP_NOTE = (
+    "the dense map's unit at this pixel is the classifier's score of this crop, up to the zero padding "
+    "a crop run alone gets at its border"
+)
 #: Architectures the bundled checkpoint loads as; ``--arch`` naming another, without ``--checkpoint``,
 #: builds a randomly initialised net (its receptive fields need no weights).
 BUNDLED_ARCHS = ("fcn8s", "fcn8s-atonce")
@@ -166,6 +170,8 @@ def _image_report(loaded: LoadedModel, args: argparse.Namespace, device: Any) ->
             "clipped": False,
             "note": NOTE,
         }
+        if hasattr(model, "crop_size"):
+            report["pixel"]["crop"] = _crop_entry(model, y, x, (height, width))
         if args.layer is None and class_index is None:
             class_index = _predicted(model, inputs, y, x)
         target = _pixel_target(loaded, args, class_index)
@@ -179,6 +185,14 @@ def _image_report(loaded: LoadedModel, args: argparse.Namespace, device: Any) ->
     if args.layer is not None:
         report["layer"] = _layer_entry(target, inputs)
     return report
+
+
+def _crop_entry(model: Any, y: int, x: int, size: tuple[int, int]) -> dict[str, Any]:
+    """The dense-map unit of a convolutionalised classifier nearest to the pixel and the crop it stands for."""
+    from fcnviewer.core.dense import crop_at
+
+    (row, col), box = crop_at(model, y, x, size)
+    return {"unit": [row, col], "box": box.as_list(), "size": model.crop_size, "note": CROP_NOTE}
 
 
 def _region_target(loaded: LoadedModel, args: argparse.Namespace, size: tuple[int, int]) -> Target:
@@ -299,6 +313,11 @@ def _print_text(name: str, report: dict[str, Any]) -> None:
         x0, y0, x1, y1 = entry["box"]
         whole = "  + whole image" if entry["whole_image"] else ""
         print(f"  {entry['stage']:<6} [{x0}, {y0}, {x1}, {y1}]  {x1 - x0 + 1}x{y1 - y0 + 1}{whole}")
+    if "crop" in pixel:
+        crop = pixel["crop"]
+        x0, y0, x1, y1 = crop["box"]
+        row, col = crop["unit"]
+        print(f"dense unit {row},{col} is the classifier on crop [{x0}, {y0}, {x1}, {y1}] ({crop['note']})")
     if "layer" in report:
         layer = report["layer"]
         x0, y0, x1, y1 = layer["box"]

@@ -1,4 +1,4 @@
-"""The pretrained catalogue: published segmentation weights, where they are, what they were trained on.
+"""The pretrained catalogue: published weights, where they are, what they were trained on.
 
 Torch-free, so that ``fcnviewer models`` lists it in a blink and the window can show it on
 the GUI thread. torchvision's entries (URL, categories, file size, metrics; the SHA-256
@@ -27,6 +27,8 @@ COCO_VOC = "COCO train2017, the 20 PASCAL VOC categories"
 #: The FCN paper's training set (pytorch-fcn's weights are the authors' Caffe models, converted).
 VOC_SBD = "PASCAL VOC 2011 train + SBD (Hariharan et al.), 20 classes"
 CARVANA = "Carvana Image Masking Challenge (cars on a turntable background)"
+#: What torchvision's classifiers were trained on.
+IMAGENET = "ImageNet-1k (ILSVRC 2012) train, 1000 classes"
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,7 @@ def cache_dir() -> Path:
 @functools.cache
 def catalogue() -> dict[str, ZooEntry]:
     """Every entry by name: torchvision's, then pytorch-fcn's, then milesial's U-Nets."""
-    entries = [*_torchvision_entries(), *_pytorch_fcn_entries(), *_unet_entries()]
+    entries = [*_torchvision_entries(), *_pytorch_fcn_entries(), *_unet_entries(), *_classifier_entries()]
     return {entry.name: entry for entry in entries}
 
 
@@ -142,21 +144,25 @@ def _torchvision_entries() -> list[ZooEntry]:
     return entries
 
 
-def torchvision_weights(module: str, enum: str) -> tuple[str, dict[str, Any]]:
-    """The URL and meta of ``torchvision.models.segmentation.<module>.<enum>.COCO_WITH_VOC_LABELS_V1``,
-    read from the source (literal values only; names resolved in the module, then in ``models._meta``)."""
-    tree = _torchvision_module(f"segmentation/{module}.py")
+def torchvision_weights(
+    module: str, enum: str, member: str = TORCHVISION_MEMBER, package: str = "segmentation"
+) -> tuple[str, dict[str, Any]]:
+    """The URL and meta of ``torchvision.models.<package>.<module>.<enum>.<member>`` (by default a
+    segmentation net's ``COCO_WITH_VOC_LABELS_V1``; ``package=""`` for the classifiers), read from the
+    source (literal values only; names resolved in the module, then in ``models._meta``)."""
+    module = f"{package}/{module}" if package else module
+    tree = _torchvision_module(f"{module}.py")
     for node in tree.body:
         if isinstance(node, ast.ClassDef) and node.name == enum:
             for statement in node.body:
-                if isinstance(statement, ast.Assign) and _assigns(statement, TORCHVISION_MEMBER):
+                if isinstance(statement, ast.Assign) and _assigns(statement, member):
                     call = statement.value
                     assert isinstance(call, ast.Call)
                     keywords = {k.arg: k.value for k in call.keywords}
                     url = _literal(keywords["url"], tree)
                     meta = _literal(keywords["meta"], tree)
                     return url, meta
-    raise LookupError(f"torchvision's segmentation/{module}.py defines no {enum}.{TORCHVISION_MEMBER}")
+    raise LookupError(f"torchvision's {module}.py defines no {enum}.{member}")
 
 
 @functools.cache
@@ -197,7 +203,42 @@ def _definition(name: str, tree: ast.Module) -> ast.expr:
         for node in module.body:
             if isinstance(node, ast.Assign) and _assigns(node, name):
                 return node.value
-    raise LookupError(f"torchvision defines no {name} where its segmentation weights use it")
+    raise LookupError(f"torchvision defines no {name} where its weights use it")
+
+
+# ---------------------------------------------------------------------- torchvision's classifiers
+
+#: torchvision's ImageNet classifiers shown convolutionalised: catalogue name, module, weight enum.
+TORCHVISION_CLASSIFIERS: tuple[tuple[str, str, str], ...] = (
+    *((f"{arch}_imagenet", "vgg", f"{arch.upper()}_Weights") for arch in ("vgg11", "vgg13", "vgg16", "vgg19")),
+    *((f"{arch}_bn_imagenet", "vgg", f"{arch.upper()}_BN_Weights") for arch in ("vgg11", "vgg13", "vgg16", "vgg19")),
+    ("alexnet_imagenet", "alexnet", "AlexNet_Weights"),
+    ("googlenet_imagenet", "googlenet", "GoogLeNet_Weights"),
+    *((f"resnet{depth}_imagenet", "resnet", f"ResNet{depth}_Weights") for depth in (18, 34, 50, 101, 152)),
+)
+#: The member of their enums listed: the original ImageNet weights (the FCN paper's starting points).
+CLASSIFIER_MEMBER = "IMAGENET1K_V1"
+
+
+def _classifier_entries() -> list[ZooEntry]:
+    entries = []
+    for name, module, enum in TORCHVISION_CLASSIFIERS:
+        url, meta = torchvision_weights(module, enum, CLASSIFIER_MEMBER, package="")
+        entries.append(
+            ZooEntry(
+                name=name,
+                family="classifier",
+                url=url,
+                hash=Hash("sha256-prefix", url.rsplit("-", 1)[-1].removesuffix(".pth")),
+                file_name=url.rsplit("/", 1)[-1],
+                training_data=IMAGENET,
+                classes=tuple(meta["categories"]),
+                size_mb=float(meta["_file_size"]),
+                source=f"torchvision {enum}.{CLASSIFIER_MEMBER}",
+                metrics=dict(meta.get("_metrics", {})),
+            )
+        )
+    return entries
 
 
 # ---------------------------------------------------------------------- pytorch-fcn

@@ -298,7 +298,7 @@ def _load_state(module: nn.Module, state: dict[str, Tensor], path: Path, arch: s
         raise CheckpointError(
             f"{path}: its weights do not fit the {arch} its key names suggest ({'; '.join(parts)}): "
             f"it is another kind of network{_family_hint(unexpected)}; open a checkpoint of a family the viewer "
-            "shows (FCN-VGG16, FCN-ResNet, DeepLabV3, LRASPP, U-Net)"
+            "shows (FCN-VGG16, FCN-ResNet, DeepLabV3, LRASPP, U-Net, torchvision's ImageNet classifiers)"
         )
     for key, tensor in expected.items():
         have, need = tuple(state[key].shape), tuple(tensor.shape)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
+
+from fcnviewer.core.resources import imagenet_classes_path
 
 VOC_CLASSES: tuple[str, ...] = (
     "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair",
@@ -28,10 +32,25 @@ def voc_palette(n: int = 256) -> np.ndarray:
     return palette
 
 
+#: Classes of ImageNet-1k (ILSVRC 2012), the classifiers' data set.
+IMAGENET_CLASS_COUNT = 1000
+
+
+@functools.cache
+def imagenet_classes() -> tuple[str, ...]:
+    """The 1000 ImageNet class names in class-index order (torchvision's, read from the bundled list)."""
+    names = tuple(imagenet_classes_path().read_text(encoding="utf-8").splitlines())
+    if len(names) != IMAGENET_CLASS_COUNT:
+        raise RuntimeError(f"{imagenet_classes_path()}: {len(names)} names, not {IMAGENET_CLASS_COUNT}")
+    return names
+
+
 def default_class_names(num_classes: int) -> tuple[str, ...]:
-    """VOC names for 21 classes, else ``class 0`` ... ``class N-1``."""
+    """VOC names for 21 classes, ImageNet's for 1000, else ``class 0`` ... ``class N-1``."""
     if num_classes == len(VOC_CLASSES):
         return VOC_CLASSES
+    if num_classes == IMAGENET_CLASS_COUNT:
+        return imagenet_classes()
     return tuple(f"class {i}" for i in range(num_classes))
 
 

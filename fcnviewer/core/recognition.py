@@ -19,7 +19,8 @@ MAX_CLASSES = 4096
 #: The families the viewer shows, in the user's words.
 SUPPORTED = (
     "FCN-VGG16 (FCN-32s/16s/8s), torchvision's FCN-ResNet, DeepLabV3 (ResNet, MobileNetV3) and LRASPP, "
-    "and U-Net (the layout of milesial/Pytorch-UNet)"
+    "U-Net (the layout of milesial/Pytorch-UNet), and torchvision's ImageNet classifiers made fully convolutional "
+    "(VGG11/13/16/19 with or without BN, AlexNet, GoogLeNet, ResNet-18/34/50/101/152)"
 )
 
 Recogniser = Callable[[Mapping[str, Tensor], str], "ArchSpec | None"]
@@ -97,8 +98,53 @@ def _unet(state: Mapping[str, Tensor], file_name: str) -> ArchSpec | None:
     )
 
 
+#: Convolutions in ``features`` of torchvision's VGGs, by depth.
+VGG_CONVS = {8: "vgg11", 10: "vgg13", 13: "vgg16", 16: "vgg19"}
+#: Residual blocks in ``layer1`` .. ``layer4`` of torchvision's ResNets (with bottlenecks or without).
+RESNET_BLOCKS = {
+    ((2, 2, 2, 2), False): "resnet18",
+    ((3, 4, 6, 3), False): "resnet34",
+    ((3, 4, 6, 3), True): "resnet50",
+    ((3, 4, 23, 3), True): "resnet101",
+    ((3, 8, 36, 3), True): "resnet152",
+}
+
+
+def _classes(state: Mapping[str, Tensor], key: str) -> int:
+    """Outputs of the fully connected layer whose weight is ``state[key]``."""
+    shape = tuple(state[key].shape)
+    if len(shape) != 2 or shape[0] < 1:
+        raise ValueError(f"{key} has shape {shape}, not that of a fully connected layer's weight")
+    return shape[0]
+
+
+def _classifier(state: Mapping[str, Tensor], file_name: str) -> ArchSpec | None:
+    """torchvision's ImageNet classifiers: VGG, AlexNet (``features``, ``classifier``), ResNet, GoogLeNet."""
+    if "features.0.weight" in state and "classifier.6.weight" in state:
+        convs = sum(1 for k, v in state.items() if k.startswith("features.") and k.endswith(".weight") and v.dim() == 4)
+        batch_norm = any(k.startswith("features.") and k.endswith("running_mean") for k in state)
+        if "classifier.1.weight" in state and convs == 5 and not batch_norm:
+            arch = "alexnet"
+        elif "classifier.0.weight" in state and convs in VGG_CONVS:
+            arch = VGG_CONVS[convs] + ("_bn" if batch_norm else "")
+        else:
+            raise ValueError(f"an image classifier with {convs} convolutions in features, neither a VGG nor AlexNet")
+        return _checked(ArchSpec(arch, _classes(state, "classifier.6.weight")))
+    if "fc.weight" not in state:
+        return None
+    if "inception3a.branch1.conv.weight" in state:
+        return _checked(ArchSpec("googlenet", _classes(state, "fc.weight"), aux="aux1.fc2.weight" in state))
+    if "layer1.0.conv1.weight" in state:
+        blocks = tuple(len({k.split(".")[1] for k in state if k.startswith(f"layer{i}.")}) for i in range(1, 5))
+        bottleneck = "layer1.0.conv3.weight" in state
+        if (blocks, bottleneck) not in RESNET_BLOCKS:
+            raise ValueError(f"a ResNet classifier with {blocks} blocks, none of torchvision's ResNet-18/34/50/101/152")
+        return _checked(ArchSpec(RESNET_BLOCKS[blocks, bottleneck], _classes(state, "fc.weight")))
+    return None
+
+
 #: The recognisers, tried in order.
-RECOGNISERS: tuple[Recogniser, ...] = (_fcn_vgg, _torchvision, _unet)
+RECOGNISERS: tuple[Recogniser, ...] = (_fcn_vgg, _torchvision, _unet, _classifier)
 
 
 def detect_spec(state: Mapping[str, Tensor], file_name: str = "") -> ArchSpec:

@@ -1,4 +1,4 @@
-"""Where the bundled files live: the default model, the sample scenes, the icons.
+"""Where the bundled files live: the default model, the sample scenes, the icons, class names.
 
 They ship inside the package (``fcnviewer/resources/``, package data in the wheel) and are found
 through :mod:`importlib.resources`, so an editable checkout, ``pip install .`` and a wheel all
@@ -33,6 +33,17 @@ def sample_images() -> list[Path]:
 def is_bundled(path: str | Path) -> bool:
     """Whether ``path`` is one of the files shipped with the package (a sample scene, the model)."""
     return Path(path).resolve().is_relative_to(resource_dir().resolve())
+
+
+def imagenet_classes_path() -> Path:
+    """The 1000 ImageNet class names, one a line, in class-index order (torchvision's list)."""
+    return resource_dir() / "labels" / "imagenet_classes.txt"
+
+
+def dense_classifiers_help() -> str:
+    """What the viewer's help says of convolutionalised classifiers: the dense map, its crops, how
+    exactly it matches per-crop runs and how much faster it is (measured figures; Markdown)."""
+    return (resource_dir() / "help" / "dense_classifiers.md").read_text(encoding="utf-8")
 
 
 def icon_paths() -> list[Path]:

@@ -7,9 +7,16 @@ import sys
 
 import pytest
 import torch
+import torchvision
 from torchvision.models import segmentation
 
-from fcnviewer.core.catalogue import TORCHVISION_MEMBER, TORCHVISION_WEIGHTS, catalogue
+from fcnviewer.core.catalogue import (
+    CLASSIFIER_MEMBER,
+    TORCHVISION_CLASSIFIERS,
+    TORCHVISION_MEMBER,
+    TORCHVISION_WEIGHTS,
+    catalogue,
+)
 from fcnviewer.core.names import ARCHITECTURES
 
 REQUIRED_KEYS = {"name", "family", "classes", "url", "size", "hash", "cached"}
@@ -26,10 +33,22 @@ def test_torchvision_entries_are_read_from_the_weight_enums(name: str, module: s
     assert entry.hash.algorithm == "sha256-prefix" and entry.file_name == weights.url.rsplit("/", 1)[-1]  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize(("name", "module", "enum"), TORCHVISION_CLASSIFIERS)
+def test_classifier_entries_are_torchvisions_imagenet_weights(name: str, module: str, enum: str) -> None:
+    from torchvision.models._meta import _IMAGENET_CATEGORIES
+
+    weights = getattr(getattr(torchvision.models, enum), CLASSIFIER_MEMBER)
+    entry = catalogue()[name]
+    assert entry.url == weights.url and entry.size_mb == weights.meta["_file_size"]
+    assert entry.metrics == weights.meta["_metrics"] and list(entry.classes) == _IMAGENET_CATEGORIES
+    assert torch.hub.HASH_REGEX.search(entry.file_name).group(1) == entry.hash.value  # type: ignore[union-attr]
+    assert entry.family == "classifier" and name.removesuffix("_imagenet") in ARCHITECTURES
+
+
 def test_every_entry_is_complete_and_names_what_it_loads_as(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     entries = catalogue()
-    assert len(entries) == 12
+    assert len(entries) == 12 + len(TORCHVISION_CLASSIFIERS) == 27
     for entry in entries.values():
         row = entry.to_dict()
         assert set(row) >= REQUIRED_KEYS and row["cached"] is False

@@ -137,8 +137,14 @@ def _bad_files(tmp_path: Path, model) -> dict[str, tuple[Path, str]]:
     files["list.pth"] = (tmp_path / "list.pth", "holds a list, not a state dict")
     torch.save({"a": 1}, tmp_path / "nontensor.pth")
     files["nontensor.pth"] = (tmp_path / "nontensor.pth", "entry 'a' is a int, not a tensor")
-    torch.save(torchvision.models.resnet18(num_classes=10).state_dict(), tmp_path / "resnet18.pth")
-    files["resnet18.pth"] = (tmp_path / "resnet18.pth", r"looks like a ResNet image classifier .*; it shows FCN-VGG16")
+    torch.save(torchvision.models.mobilenet_v2(num_classes=10).state_dict(), tmp_path / "mobilenet.pth")
+    files["mobilenet.pth"] = (
+        tmp_path / "mobilenet.pth",
+        r"looks like an image classifier \(features, .*; it shows FCN",
+    )
+    resnet10 = torchvision.models.ResNet(torchvision.models.resnet.BasicBlock, [1, 1, 1, 1], num_classes=10)
+    torch.save(resnet10.state_dict(), tmp_path / "resnet10.pth")
+    files["resnet10.pth"] = (tmp_path / "resnet10.pth", r"a ResNet classifier with \(1, 1, 1, 1\) blocks, none of")
     state = model.state_dict()
     state["score_pool3.weight"] = torch.zeros(5, 7, 1, 1)
     torch.save(state, tmp_path / "mismatch.pth")

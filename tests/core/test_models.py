@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from fcnviewer.core import models
-from fcnviewer.core.models import ARCHITECTURES, BUILDERS, ArchSpec, SegmentationModel, build_model
+from fcnviewer.core.models import ARCHITECTURES, BUILDERS, CLASSIFIER_ARCHS, ArchSpec, SegmentationModel, build_model
 from fcnviewer.core.models.fcn_vgg import VGG16_BLOCKS, bilinear_kernel
 from fcnviewer.core.receptive import level_names
 from tests.conftest import randomize
@@ -20,7 +20,11 @@ PORT_KEYS_8S = {
 }  # fmt: skip
 
 
-@pytest.mark.parametrize("arch", ARCHITECTURES)
+#: The segmentation families; the classifiers (full size, crops of 224 pixels) are tested in test_classification.py.
+SEGMENTATION_ARCHS = tuple(arch for arch in ARCHITECTURES if arch not in CLASSIFIER_ARCHS)
+
+
+@pytest.mark.parametrize("arch", SEGMENTATION_ARCHS)
 def test_every_builder_runs_on_a_tiny_input(arch: str) -> None:
     model = build_model(ArchSpec(arch, num_classes=3, width=1 / 16)).eval()
     with torch.no_grad():

@@ -147,8 +147,9 @@ def hostile_checkpoints(folder: Path, good: Path) -> dict[str, Path]:
     cases["evil.pth"] = folder / "evil.pth"
     torch.save([torch.zeros(3), torch.ones(2)], folder / "list.pth")
     cases["list.pth"] = folder / "list.pth"
-    torch.save(torchvision.models.resnet18(weights=None).state_dict(), folder / "resnet18.pth")
-    cases["resnet18.pth"] = folder / "resnet18.pth"
+    # an image classifier of no family the viewer shows (torchvision's ResNets and VGGs it does show)
+    torch.save(torchvision.models.mobilenet_v2(weights=None).state_dict(), folder / "mobilenet_v2.pth")
+    cases["mobilenet_v2.pth"] = folder / "mobilenet_v2.pth"
     state = {k: v.clone() for k, v in load_checkpoint(good).model.state_dict().items()}
     state["score_pool4.weight"] = torch.zeros(4, 7, 1, 1)  # the network needs other in-channels
     torch.save(state, folder / "mismatched.pth")

@@ -4,7 +4,8 @@ Every model here is an ``nn.Module`` with the surface of :class:`SegmentationMod
 ``forward(x)`` returns an ordered mapping whose ``"out"`` holds the final logits
 ``(N, C, H, W)`` at the input's size, followed by the named stage score maps at their own
 resolution (``"32"``, ``"16"``, ``"8"`` for FCN-VGG by stride; ``"8"`` and ``"aux"`` for
-FCN-ResNet and DeepLabV3; ``"16"`` and ``"8"`` for LRASPP's two branches; none for U-Net,
+FCN-ResNet and DeepLabV3; ``"16"`` and ``"8"`` for LRASPP's two branches; ``"32"``, the dense class-score
+map, for the convolutionalised ImageNet classifiers (VGG, AlexNet, GoogLeNet, ResNet); none for U-Net,
 whose decoder levels are streams only). Each also has ``arch``, ``num_classes``,
 ``stage_names`` and ``streams()`` (the signal paths that the receptive-field analysis walks).
 
@@ -24,6 +25,24 @@ import torch
 from torch import nn
 
 from fcnviewer.core.models.base import SegmentationModel
+from fcnviewer.core.models.classification import (
+    DenseClassifier,
+    alexnet,
+    googlenet,
+    resnet18,
+    resnet34,
+    resnet50,
+    resnet101,
+    resnet152,
+    vgg11,
+    vgg11_bn,
+    vgg13,
+    vgg13_bn,
+    vgg16,
+    vgg16_bn,
+    vgg19,
+    vgg19_bn,
+)
 from fcnviewer.core.models.deeplab import (
     DeepLabV3,
     deeplabv3_mobilenet_v3_large,
@@ -34,7 +53,14 @@ from fcnviewer.core.models.fcn_resnet import FCNResNet, fcn_resnet50, fcn_resnet
 from fcnviewer.core.models.fcn_vgg import FCNVGG, fcn8s, fcn8s_atonce, fcn16s, fcn32s
 from fcnviewer.core.models.lraspp import LRASPP, lraspp_mobilenet_v3_large
 from fcnviewer.core.models.unet import UNet, unet, unet_paper
-from fcnviewer.core.names import ARCHITECTURES, RESNET_ARCHS, TORCHVISION_ARCHS, UNET_ARCHS, VGG_ARCHS
+from fcnviewer.core.names import (
+    ARCHITECTURES,
+    CLASSIFIER_ARCHS,
+    RESNET_ARCHS,
+    TORCHVISION_ARCHS,
+    UNET_ARCHS,
+    VGG_ARCHS,
+)
 
 #: Architecture name -> its public builder. Keyword arguments of a builder beyond
 #: ``num_classes`` are read from the :class:`ArchSpec` field of the same name.
@@ -49,6 +75,21 @@ BUILDERS: dict[str, Callable[..., SegmentationModel]] = {
     "deeplabv3_resnet101": deeplabv3_resnet101,
     "deeplabv3_mobilenet_v3_large": deeplabv3_mobilenet_v3_large,
     "lraspp_mobilenet_v3_large": lraspp_mobilenet_v3_large,
+    "vgg11": vgg11,
+    "vgg11_bn": vgg11_bn,
+    "vgg13": vgg13,
+    "vgg13_bn": vgg13_bn,
+    "vgg16": vgg16,
+    "vgg16_bn": vgg16_bn,
+    "vgg19": vgg19,
+    "vgg19_bn": vgg19_bn,
+    "alexnet": alexnet,
+    "googlenet": googlenet,
+    "resnet18": resnet18,
+    "resnet34": resnet34,
+    "resnet50": resnet50,
+    "resnet101": resnet101,
+    "resnet152": resnet152,
     "unet": unet,
     "unet_paper": unet_paper,
 }
@@ -109,6 +150,7 @@ def randomize_weights(model: nn.Module, seed: int = 0) -> nn.Module:
 __all__ = [
     "ARCHITECTURES",
     "BUILDERS",
+    "CLASSIFIER_ARCHS",
     "FCNVGG",
     "LRASPP",
     "RESNET_ARCHS",
@@ -117,9 +159,11 @@ __all__ = [
     "VGG_ARCHS",
     "ArchSpec",
     "DeepLabV3",
+    "DenseClassifier",
     "FCNResNet",
     "SegmentationModel",
     "UNet",
+    "alexnet",
     "build_model",
     "deeplabv3_mobilenet_v3_large",
     "deeplabv3_resnet50",
@@ -130,8 +174,22 @@ __all__ = [
     "fcn32s",
     "fcn_resnet50",
     "fcn_resnet101",
+    "googlenet",
     "lraspp_mobilenet_v3_large",
     "randomize_weights",
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "resnet101",
+    "resnet152",
     "unet",
     "unet_paper",
+    "vgg11",
+    "vgg11_bn",
+    "vgg13",
+    "vgg13_bn",
+    "vgg16",
+    "vgg16_bn",
+    "vgg19",
+    "vgg19_bn",
 ]
