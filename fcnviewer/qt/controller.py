@@ -131,6 +131,13 @@ class Controller(QObject):
         self.worker_thread.worker.submit(request)
         return request
 
+    def handle(
+        self, result: type, show: Callable[[Any], None], request: type[Request], fail: Callable[[Any, str], None]
+    ) -> None:
+        """Show current results of type ``result`` by ``show``, failures of ``request`` by ``fail``
+        (the jobs of a collaborator, e.g. the dataset's)."""
+        self._show[result], self._fail[request] = show, fail
+
     def open_paths(self, paths: Sequence[str | Path]) -> None:
         """Open images, folders of images and checkpoints (by suffix)."""
         checkpoints, others = split_checkpoints(paths)
