@@ -20,7 +20,8 @@ def _prediction(final: np.ndarray, stages: dict[str, np.ndarray]) -> Prediction:
         for name, labels in stages.items()
     }
     h, w = final.shape
-    return Prediction(np.zeros((3, h, w), np.float32), final.astype(np.uint8), np.ones((h, w), np.float32), maps, "cpu", 0.0)
+    logits, confidence = np.zeros((3, h, w), np.float32), np.ones((h, w), np.float32)
+    return Prediction(logits, final.astype(np.uint8), confidence, maps, "cpu", 0.0)
 
 
 # One row of 5 pixels. truth:     cat cat dog bg  ignore
