@@ -64,7 +64,7 @@ class DatasetSummaryPanel(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 4)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.stage_combo = QComboBox()
         self.stage_combo.currentTextChanged.connect(self._draw_confusion)
         self.picture = QLabel()
@@ -103,19 +103,22 @@ class DatasetSummaryPanel(QWidget):
 
     def _fill_table(self, summary: DatasetSummary, stages: list[str]) -> None:
         names = self.model.class_names
-        self.table.setColumnCount(len(stages))
-        self.table.setHorizontalHeaderLabels([f"{stage_title(s)} IU %" for s in stages])
-        rows = len(names) + 1
-        self.table.setRowCount(rows)
-        self.table.setVerticalHeaderLabels([*names, "mean"])
+        if self.table.columnCount() != len(stages) or self.table.rowCount() != len(names) + 1:
+            self.table.setColumnCount(len(stages))
+            self.table.setRowCount(len(names) + 1)
+            self.table.setHorizontalHeaderLabels([f"{stage_title(s)} IU %" for s in stages])
+            self.table.setVerticalHeaderLabels([*names, "mean"])
+            for row in range(len(names) + 1):
+                for column in range(len(stages)):
+                    item = QTableWidgetItem()
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                    self.table.setItem(row, column, item)
         for column, stage in enumerate(stages):
             values = [*summary.class_iu[stage][: len(names)], summary.mean_iu[stage]]
             for row, value in enumerate(values):
-                item = QTableWidgetItem("–" if math.isnan(value) else f"{100 * value:.1f}")
-                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                if not math.isnan(value):
-                    item.setBackground(QColor.fromHsvF(0.33 * value, 0.3, 1.0))
-                self.table.setItem(row, column, item)
+                item = self.table.item(row, column)
+                item.setText("–" if math.isnan(value) else f"{100 * value:.1f}")
+                item.setBackground(QColor.fromHsvF(0.33 * value, 0.3, 1.0) if not math.isnan(value) else QColor())
 
     def _draw_confusion(self) -> None:
         summary, stage = self.summary, self.stage_combo.currentText()
