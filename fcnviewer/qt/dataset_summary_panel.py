@@ -26,7 +26,7 @@ from fcnviewer.viewer.dataset_table import DatasetSummary
 from fcnviewer.viewer.viewer_model import ViewerModel
 
 #: Side of the confusion picture in pixels (about), and the class-colour strips' width.
-PICTURE_SIDE = 220
+PICTURE_SIDE = 180
 STRIP = 6
 
 

@@ -54,6 +54,19 @@ class DatasetView(QObject):
         dock.hide()  # until a dataset is opened
         return dock
 
+    def _show_docks(self) -> None:
+        """Show the image list and summary under the whole window (the side docks end above them),
+        the list wider."""
+        window = self.window
+        for corner in (Qt.Corner.BottomLeftCorner, Qt.Corner.BottomRightCorner):
+            window.setCorner(corner, Qt.DockWidgetArea.BottomDockWidgetArea)
+        for dock in self.docks.values():
+            dock.show()
+        docks = list(self.docks.values())
+        width, height = window.width(), window.height()
+        window.resizeDocks(docks, [int(0.55 * width), int(0.45 * width)], Qt.Orientation.Horizontal)
+        window.resizeDocks(docks[:1], [max(220, int(0.32 * height))], Qt.Orientation.Vertical)
+
     def open(self, path: str | Path) -> None:
         """Open the labelled folder ``path`` (a bad one is reported; what is shown stays)."""
         self.datasets.open(path)
@@ -72,8 +85,8 @@ class DatasetView(QObject):
         return f"  |  {text}" if text else ""
 
     def _on_listing_changed(self) -> None:
-        for dock in self.docks.values():
-            dock.show()
+        if not any(dock.isVisible() for dock in self.docks.values()):
+            self._show_docks()
         self.docks["images"].raise_()
         self.window.statusBar().showMessage(f"{self.datasets.table.listing.root}: walking its images…", 5000)  # type: ignore[union-attr]
 

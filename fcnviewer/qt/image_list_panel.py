@@ -29,8 +29,9 @@ Index = QModelIndex | QPersistentModelIndex
 #: Shortest time (ms) between two updates of the list while the walk runs: each re-sorts and repaints it
 #: (updated for every row, sizing its columns to their contents, the GUI thread stalled 250 ms at 17 images/s).
 REFRESH_MS = 250
-#: The two numbers of each stage, with their column titles.
-MEASURES = (("mean_iu", "mean IU"), ("pixel_acc", "pixel acc."))
+#: The two numbers of each stage, with their column titles and what they are.
+MEASURES = (("mean_iu", "IU"), ("pixel_acc", "acc."))
+MEASURE_TIPS = {"mean_iu": "mean IU", "pixel_acc": "pixel accuracy"}
 
 
 def stage_title(stage: str) -> str:
@@ -76,15 +77,15 @@ class ImageListModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(self.columns) + 2
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation != Qt.Orientation.Horizontal or role != Qt.ItemDataRole.DisplayRole:
+        shown = role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole)
+        if orientation != Qt.Orientation.Horizontal or not shown:
             return None
-        if section == 0:
-            return "image"
-        if section > len(self.columns):
-            return "note"
+        if section == 0 or section > len(self.columns):
+            return "image" if section == 0 else "note"
         measure, stage = self.columns[section - 1]
-        title = dict(MEASURES)[measure]
-        return f"{title} %" if stage == "final" else f"{title} {stage}"
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{MEASURE_TIPS[measure]} of the {stage_title(stage)} output against the truth, in percent"
+        return dict(MEASURES)[measure] + ("" if stage == "final" else f" {stage}")
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
@@ -168,7 +169,7 @@ class ImageListPanel(QWidget):
         header.resizeSection(0, min(260, max(metrics.horizontalAdvance(n) for n in names) + 16))
         for column in range(1, self.model.columnCount() - 1):
             title = str(self.model.headerData(column, Qt.Orientation.Horizontal))
-            header.resizeSection(column, metrics.horizontalAdvance(title) + 18)
+            header.resizeSection(column, max(metrics.horizontalAdvance(t) for t in (title, "100.0")) + 20)
 
     def _on_row_changed(self, row: int) -> None:
         self._changed_rows.add(row)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from PySide6.QtCore import QByteArray, QSize
+from PySide6.QtCore import QByteArray, QSize, Qt
 from PySide6.QtWidgets import QDockWidget, QMainWindow
 
 from fcnviewer.qt.settings_store import SettingsStore
@@ -21,12 +21,19 @@ STATE_VERSION = 2
 DEFAULT_SIZE = QSize(1280, 800)
 
 
+#: Dock areas above and below the canvas: their docks share its width rather than take it.
+SPANNING_AREAS = (Qt.DockWidgetArea.TopDockWidgetArea, Qt.DockWidgetArea.BottomDockWidgetArea)
+#: Qt's "no maximum" size.
+NO_MAXIMUM = 16777215
+
+
 def limit_dock_widths(window: QMainWindow, docks: Iterable[QDockWidget]) -> None:
-    """No dock takes more than its share of ``window``'s width, whatever its contents ask for."""
+    """No dock beside the canvas (or floating) takes more than its share of ``window``'s width, whatever
+    its contents ask for; those above or below it are not limited."""
     widest = max(DOCK_MIN_WIDTH, min(DOCK_MAX_WIDTH, int(window.width() * DOCK_MAX_SHARE)))
     for dock in docks:
         dock.setMinimumWidth(DOCK_MIN_WIDTH)
-        dock.setMaximumWidth(widest)
+        dock.setMaximumWidth(NO_MAXIMUM if window.dockWidgetArea(dock) in SPANNING_AREAS else widest)
 
 
 def restore_layout(window: QMainWindow, docks: Iterable[QDockWidget], settings: SettingsStore) -> None:

@@ -74,7 +74,7 @@ def test_the_walk_fills_every_row_with_the_papers_metrics(qtbot, window, checkpo
     assert rows[3].scores is None and rows[3].note.startswith("d.png holds class values 9")
     panel = window.dataset_view.image_list
     model = panel.model
-    assert model.rowCount() == 4 and model.headerData(1, Qt.Orientation.Horizontal) == "mean IU %"
+    assert model.rowCount() == 4 and model.headerData(1, Qt.Orientation.Horizontal) == "IU"
     assert model.data(model.index(0, 1)) == f"{100 * rows[0].scores.mean_iu['final']:.1f}"
     assert model.data(model.index(3, model.columnCount() - 1)) == rows[3].note
     assert panel.progress.value() == 4 and panel.walk_button.text() == "Resume"

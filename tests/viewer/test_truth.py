@@ -6,7 +6,14 @@ import numpy as np
 
 from fcnviewer.core.alignment import StageGeometry
 from fcnviewer.core.inference import Prediction, StageMap
-from fcnviewer.viewer.layers.truth import CORRECT_COLOR, IGNORE_COLOR, WRONG_COLOR, ErrorLayer
+from fcnviewer.viewer.layers.truth import (
+    CORRECT_ALPHA,
+    CORRECT_COLOR,
+    IGNORE_COLOR,
+    IGNORED_ALPHA,
+    WRONG_COLOR,
+    ErrorLayer,
+)
 from fcnviewer.viewer.truth import GroundTruth
 from fcnviewer.viewer.viewer_model import ViewerModel
 
@@ -45,6 +52,7 @@ def test_errors_are_correct_wrong_and_ignored_in_red_or_the_predicted_colour() -
     assert [tuple(rgba[0, i, :3]) for i in range(5)] == [
         CORRECT_COLOR, WRONG_COLOR, CORRECT_COLOR, CORRECT_COLOR, IGNORE_COLOR
     ]  # fmt: skip
+    assert rgba[0, 0, 3] == CORRECT_ALPHA < rgba[0, 4, 3] == IGNORED_ALPHA < rgba[0, 1, 3] == 255  # wrong stands out
     assert [truth.error_layer.value_at(0, i) for i in range(5)] == ["correct", "wrong", "correct", "correct", "ignored"]
     truth.error_layer.wrong_color = "predicted class"
     assert tuple(truth.error_layer.rgba[0, 1, :3]) == tuple(PALETTE[2])  # wrong, predicted dog

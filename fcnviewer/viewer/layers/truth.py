@@ -14,11 +14,13 @@ from fcnviewer.viewer.layers.base import RasterLayer
 #: Label value of pixels the truth leaves out ("ignore", as in VOC).
 IGNORE = 255
 #: Colours of ignored pixels (drawn hatched), correct and wrong pixels, and of the skips' effect.
+#: In the errors layer correct pixels are drawn faint and ignored ones half, so that the wrong ones stand out.
 IGNORE_COLOR = (150, 150, 150)
 CORRECT_COLOR = (60, 190, 90)
 WRONG_COLOR = (230, 40, 40)
 FIXED_COLOR = (0, 200, 255)
 BROKEN_COLOR = (255, 150, 0)
+CORRECT_ALPHA, IGNORED_ALPHA = 90, 160
 
 
 def hatch(shape: tuple[int, int], period: int = 6) -> np.ndarray:
@@ -110,8 +112,8 @@ class ErrorLayer(TruthRasterLayer):
         rgba = np.zeros((*self._truth.shape, 4), dtype=np.uint8)
         ignored = self._truth == IGNORE
         wrong = (self._truth != self._labels) & ~ignored
-        rgba[(~wrong) & ~ignored] = (*CORRECT_COLOR, 255)
-        rgba[ignored] = (*IGNORE_COLOR, 255)
+        rgba[(~wrong) & ~ignored] = (*CORRECT_COLOR, CORRECT_ALPHA)
+        rgba[ignored] = (*IGNORE_COLOR, IGNORED_ALPHA)
         if self._wrong_color == "red":
             rgba[wrong] = (*WRONG_COLOR, 255)
         else:
