@@ -3,6 +3,7 @@ with its truth (layers, legend, inspector, status bar), stale steps dropped, bad
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,8 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
 
-from tests.qt.conftest import make_image
+from fcnviewer.qt.window_layout import DOCK_MAX_WIDTH
+from tests.qt.conftest import Heartbeat, make_image
 
 NUM_CLASSES = 4  # the tiny checkpoint's
 
@@ -58,11 +60,13 @@ def _image(root: Path, name: str) -> np.ndarray:
 def test_the_walk_fills_every_row_with_the_papers_metrics(qtbot, window, checkpoint, predictor, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from fcnviewer.core.training.metrics import fast_hist, scores
 
-    root = _dataset(tmp_path / "data", ["a", "b", "c", "d"], no_mask=("c",), bad=("d",))
+    root = _dataset(tmp_path / "data", ["a", "b", "c", "d", "e"], no_mask=("c",), bad=("d",))
+    (root / "images" / "e.png").write_bytes(b"not an image")
     window.load_model(checkpoint)
     datasets = _walked(qtbot, window, root)
     rows = datasets.table.rows
-    assert [row.entry.name for row in rows] == ["a", "b", "c", "d"]
+    assert [row.entry.name for row in rows] == ["a", "b", "c", "d", "e"]
+    assert rows[4].scores is None and "e.png" in rows[4].note  # the walk went on past it
     for row in rows[:2]:
         prediction = predictor.predict(_image(root, row.entry.name))
         truth = _truth(root, row.entry.name)
@@ -74,10 +78,10 @@ def test_the_walk_fills_every_row_with_the_papers_metrics(qtbot, window, checkpo
     assert rows[3].scores is None and rows[3].note.startswith("d.png holds class values 9")
     panel = window.dataset_view.image_list
     model = panel.model
-    assert model.rowCount() == 4 and model.headerData(1, Qt.Orientation.Horizontal) == "IU"
+    assert model.rowCount() == 5 and model.headerData(1, Qt.Orientation.Horizontal) == "IU"
     assert model.data(model.index(0, 1)) == f"{100 * rows[0].scores.mean_iu['final']:.1f}"
     assert model.data(model.index(3, model.columnCount() - 1)) == rows[3].note
-    assert panel.progress.value() == 4 and panel.walk_button.text() == "Resume"
+    assert panel.progress.value() == 5 and panel.walk_button.text() == "Resume"
     assert "images/s" in panel.rate_label.text()
     panel.sort_worst_first()
     ious = [rows[panel.proxy.mapToSource(panel.proxy.index(r, 0)).row()].value("mean_iu", "final") for r in range(2)]
@@ -180,3 +184,27 @@ def test_a_folder_that_is_no_dataset_is_one_sentence_and_the_open_stays(qtbot, w
             window.dataset_view.open(bad)
         assert words in window.last_error and window.last_error.count(". ") == 0
         assert datasets.table.listing.root == root and len(datasets.table) == 1
+
+
+def test_the_window_stays_responsive_while_the_walk_runs(qtbot, window, checkpoint, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    root = _dataset(tmp_path / "data", [f"i{n:02d}" for n in range(40)])
+    datasets = window.dataset_view.datasets
+    window.resize(1400, 900)
+    window.load_model(checkpoint)
+    with qtbot.waitSignal(
+        datasets.truth_changed, timeout=30000, check_params_cb=lambda: datasets.truth.truth is not None
+    ):
+        window.open_paths([root])  # the first image, its layers and the docks are drawn: then the walk alone
+    heartbeat = Heartbeat()
+    heartbeat.start()
+    started = time.perf_counter()
+    qtbot.waitUntil(lambda: datasets.table.walked == 40, timeout=60000)
+    heartbeat.stop()
+    longest = max(heartbeat.gaps)
+    # What the window itself costs: each gap less the time its thread was runnable but waited for a core
+    # (other programs on a loaded machine); waiting for the GIL (the worker) still counts.
+    own = max(gap - wait for gap, wait in zip(heartbeat.gaps, heartbeat.queue_waits, strict=True))
+    print(f"walk {time.perf_counter() - started:.2f} s; longest GUI stall {1000 * longest:.1f} ms, {1000 * own:.1f} ms")
+    print(heartbeat.longest_gap_report())
+    assert own < 0.05
+    assert window.dataset_view.docks["images"].width() > DOCK_MAX_WIDTH  # below the canvas, not limited as side docks
