@@ -11,6 +11,7 @@ model generation).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -138,11 +139,11 @@ class DatasetController(QObject):
         if self.controller.requests.is_current(request):
             self._take_step(request, lambda: self.table.set_row(request.index, None, message))
 
-    def _take_step(self, request: ScoreImageRequest, fill: object) -> None:
+    def _take_step(self, request: ScoreImageRequest, fill: Callable[[], None]) -> None:
         if request.walk != self.walk:
             return  # a step of an earlier walk (another dataset)
         self._in_flight = False
-        fill()  # type: ignore[operator]
+        fill()
         self.row_changed.emit(request.index)
         if not self._summary_timer.isActive():
             self._summary_timer.start()
@@ -172,8 +173,9 @@ class DatasetController(QObject):
         return self.table.index_of(self.controller.image_path) if self.controller.image_path else None
 
     def _on_image_shown(self) -> None:
-        self.truth.clear()
-        self.truth_changed.emit()
+        if self.table.listing is not None:  # without a dataset there is no truth to clear
+            self.truth.clear()
+            self.truth_changed.emit()
 
     def _on_prediction_shown(self) -> None:
         row = self.shown_row()

@@ -15,7 +15,7 @@ import numpy as np
 
 from fcnviewer.viewer.events import EmitterGroup
 from fcnviewer.viewer.layers import LayerList, RasterLayer
-from fcnviewer.viewer.layers.truth import IGNORE, ErrorLayer, SkipEffectLayer, TruthLayer
+from fcnviewer.viewer.layers.truth import IGNORE, ErrorLayer, SkipEffectLayer, TruthLayer, TruthRasterLayer
 
 if TYPE_CHECKING:
     from fcnviewer.core.inference import Prediction
@@ -60,7 +60,7 @@ class GroundTruth:
         """How each layer colours its data."""
         return {layer.name: layer.style for layer in self._all_layers()}
 
-    def _all_layers(self) -> tuple[RasterLayer, ...]:
+    def _all_layers(self) -> tuple[TruthRasterLayer, ...]:
         return (self.truth_layer, self.error_layer, self.fixed_layer, self.broken_layer)
 
     def show(
@@ -99,7 +99,7 @@ class GroundTruth:
         )
         for mine, theirs in zip(self._all_layers(), other._all_layers(), strict=True):
             if theirs.has_data:
-                mine.take(theirs)  # type: ignore[attr-defined]
+                mine.take(theirs)
             else:
                 mine.clear()
         self.events.changed.emit()
