@@ -155,6 +155,7 @@ class ImageListPanel(QWidget):
         datasets.listing_changed.connect(self._on_listing_changed)
         datasets.row_changed.connect(self._on_row_changed)
         datasets.walk_changed.connect(self._on_walk_changed)
+        datasets.controller.image_shown.connect(self._on_image_shown)
 
     def _on_listing_changed(self) -> None:
         self.model.set_table(self.datasets.table)
@@ -182,6 +183,16 @@ class ImageListPanel(QWidget):
             self._size_columns()
         self._changed_rows.clear()
         self._show_walk(*self._walk_state)
+
+    def _on_image_shown(self) -> None:
+        """Select the shown image's row (opened by a click, by stepping, or at first)."""
+        row = self.datasets.shown_row()
+        if row is None:
+            self.view.clearSelection()
+            return
+        index = self.proxy.mapFromSource(self.model.index(row, 0))
+        self.view.selectRow(index.row())
+        self.view.scrollTo(index)
 
     def _on_row_clicked(self, index: QModelIndex) -> None:
         self.datasets.open_row(self.proxy.mapToSource(index).row())

@@ -139,6 +139,11 @@ def test_clicking_a_row_opens_the_image_with_its_truth(qtbot, window, checkpoint
     with qtbot.waitSignal(datasets.truth_changed, timeout=30000, check_params_cb=has_truth):
         qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     assert window.image_path == root / "images" / "b.png"
+    with qtbot.waitSignal(window.image_shown, timeout=30000):
+        window.step_image(-1)  # stepping goes through the dataset, and its row is selected
+    assert [view.model().mapToSource(i).row() for i in view.selectionModel().selectedRows()] == [0]
+    with qtbot.waitSignal(datasets.truth_changed, timeout=30000, check_params_cb=has_truth):
+        window.step_image(1)
     truth = _truth(root, "b")
     np.testing.assert_array_equal(datasets.truth.truth, truth)
     for name in ("ground truth", "errors", "fixed by skips", "broken by skips"):
