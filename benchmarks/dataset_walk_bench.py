@@ -3,13 +3,16 @@
 Writes ``--count`` synthetic evaluation scenes (``SyntheticScenes.evaluation``, ``--size`` px square,
 the model card's evaluation size by default) as an ``images/`` + ``masks/`` folder, opens it in a
 :class:`~fcnviewer.qt.main_window.MainWindow` with the bundled model (device and precision
-``auto``, as a user gets them) and prints one JSON line:
+``auto``, as a user gets them; ``--precision`` sets it) and prints one JSON line:
 
 - ``images_per_s``: images walked (predicted and scored) per second, from opening the folder
   to the last row filled;
 - ``stall``: the longest gap between ticks of a 5 ms heartbeat ``QTimer`` on the GUI thread during
-  the walk (``gui_bench``'s method), while a row is opened half-way (``row_opened_to_truth_s``:
-  the click's image, prediction and truth shown while the walk goes on);
+  the walk (``gui_bench``'s method), its 99th percentile, and ``longest_own_ms``: the longest gap
+  less the time the GUI thread was runnable but waited for a core (other programs on a loaded
+  machine; waiting for the GIL still counts), as ``tests/qt``'s stall bounds read it; a row is
+  opened half-way (``row_opened_to_truth_s``: its image, prediction and truth shown while the walk
+  goes on);
 - ``mean_iu`` of the walk's summary and ``eval_mean_iu`` of :func:`fcnviewer.core.training.evaluate`
   on the same folder (equal when the forward runs in float32).
 """
@@ -31,7 +34,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from benchmarks.gui_bench import Heartbeat, wait_for  # noqa: E402
+from benchmarks.gui_bench import wait_for  # noqa: E402
+from tests.qt.conftest import Heartbeat  # noqa: E402  (the tests' heartbeat also says when the GUI waited for a core)
 
 
 def write_scenes(root: Path, count: int, size: int) -> Path:
@@ -51,7 +55,7 @@ def write_scenes(root: Path, count: int, size: int) -> Path:
     return root
 
 
-def walk(root: Path, count: int) -> dict[str, Any]:
+def walk(root: Path, count: int, precision: str = "auto") -> dict[str, Any]:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
@@ -59,7 +63,7 @@ def walk(root: Path, count: int) -> dict[str, Any]:
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     settings = QSettings(str(root.parent / "settings.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(settings)
+    window = MainWindow(settings, precision=precision)
     window.resize(1400, 900)
     window.show()
     errors: list[str] = []
@@ -83,7 +87,17 @@ def walk(root: Path, count: int) -> dict[str, Any]:
         if "at" in opened and "shown" not in opened and truth_shown:
             opened["shown"] = time.perf_counter()
     seconds = time.perf_counter() - started
-    stall = heartbeat.stop()
+    heartbeat.stop()
+    gaps = sorted(heartbeat.gaps)
+    own = max(gap - wait for gap, wait in zip(heartbeat.gaps, heartbeat.queue_waits, strict=True))
+    stall = {
+        "longest_ms": round(1000 * gaps[-1], 1),
+        "p99_ms": round(1000 * gaps[int(0.99 * (len(gaps) - 1))], 1),
+        "longest_own_ms": round(1000 * own, 1),
+        "beats": len(gaps),
+        "longest_gap": heartbeat.longest_gap_report(),
+        "load_average": os.getloadavg()[0],
+    }
     summary = datasets.summary()
     result = {
         "images": datasets.table.walked,
@@ -113,10 +127,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=100)
     parser.add_argument("--size", type=int, default=160)
+    parser.add_argument("--precision", default="auto", help="the network's (float32: the walk's numbers are eval's)")
     args = parser.parse_args()
     try:
         root = write_scenes(Path(tempfile.mkdtemp(prefix="fcnviewer-walk-")) / "data", args.count, args.size)
-        result = {"count": args.count, "size": args.size, **walk(root, args.count)}
+        result = {"count": args.count, "size": args.size, **walk(root, args.count, args.precision)}
         result["eval_mean_iu"] = eval_mean_iu(root)
     except Exception as exc:  # report, never crash
         result = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()[-2000:]}
