@@ -213,3 +213,17 @@ def test_the_window_stays_responsive_while_the_walk_runs(qtbot, window, checkpoi
     print(heartbeat.longest_gap_report())
     assert own < 0.05
     assert window.dataset_view.docks["images"].width() > DOCK_MAX_WIDTH  # below the canvas, not limited as side docks
+
+
+def test_file_open_dataset_opens_the_folder_chosen(qtbot, window, checkpoint, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtWidgets import QFileDialog
+
+    root = _dataset(tmp_path / "data", ["a", "b"])
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *_args: str(root)))
+    action = next(a for a in window.actions() if a.text() == "Open &Dataset…")
+    assert action.shortcut().toString() == "Ctrl+D"
+    datasets = window.dataset_view.datasets
+    with qtbot.waitSignal(datasets.listing_changed, timeout=30000):
+        action.trigger()
+    assert [row.entry.name for row in datasets.table.rows] == ["a", "b"]
+    assert window.dataset_view.docks["images"].isVisible()
