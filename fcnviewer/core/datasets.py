@@ -17,8 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
+from fcnviewer.core.dataset_layout import is_dataset, voc_root
 from fcnviewer.core.labels import IGNORE_INDEX, VOC_CLASSES
 from fcnviewer.core.training.data.folders import IMAGE_SUFFIXES, DatasetError, find_image, read_ids
+
+__all__ = ["DatasetEntry", "DatasetListing", "is_dataset", "list_dataset", "mask_problem"]
 
 #: The split a VOC folder opens with when none is named and its list exists.
 DEFAULT_SPLIT = "val"
@@ -49,12 +52,6 @@ class DatasetListing:
         return sum(entry.mask is not None for entry in self.entries)
 
 
-def is_dataset(path: str | Path) -> bool:
-    """Whether ``path`` is a folder in one of the two layouts (cheap: looks at folder names only)."""
-    path = Path(path)
-    return _voc_root(path) is not None or ((path / "images").is_dir() and (path / "masks").is_dir())
-
-
 def list_dataset(root: str | Path, split: str | None = None) -> DatasetListing:
     """The entries of the labelled folder ``root``.
 
@@ -63,7 +60,7 @@ def list_dataset(root: str | Path, split: str | None = None) -> DatasetListing:
     list gives but whose image is missing raise :class:`DatasetError`.
     """
     root = Path(root)
-    voc = _voc_root(root)
+    voc = voc_root(root)
     if voc is not None:
         return _listing(voc, "voc", split, voc / "JPEGImages", voc / "SegmentationClass", VOC_CLASSES)
     if (root / "images").is_dir() and (root / "masks").is_dir():
@@ -72,13 +69,6 @@ def list_dataset(root: str | Path, split: str | None = None) -> DatasetListing:
         f"{root} is not a labelled dataset: expected a PASCAL VOC folder (JPEGImages/, SegmentationClass/) "
         "or images/ and masks/ folders"
     )
-
-
-def _voc_root(path: Path) -> Path | None:
-    for candidate in (path, path / "VOCdevkit" / "VOC2012", path / "VOC2012"):
-        if (candidate / "JPEGImages").is_dir() and (candidate / "SegmentationClass").is_dir():
-            return candidate
-    return None
 
 
 def _split_file(root: Path, layout: str, split: str) -> Path:

@@ -4,7 +4,7 @@ receptive-field box sizes and each skip branch's contribution to the final logit
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from PySide6.QtGui import QTextOption
 from PySide6.QtWidgets import QTextBrowser, QWidget
@@ -41,6 +41,8 @@ class InspectorPanel(QTextBrowser):
         self.reports: list[PixelReport] = []
         #: Each skip path's receptive-field size, by branch key (set by ``qt.layer_view`` for the loaded model).
         self.path_sizes: dict[str, int] = {}
+        #: The true class at a pixel (255: ignored), or ``None`` where there is no truth.
+        self.truth_at: Callable[[int, int], int | None] = lambda _y, _x: None
         self._show_placeholder()
 
     def set_reports(self, reports: Sequence[PixelReport]) -> None:
@@ -64,10 +66,17 @@ class InspectorPanel(QTextBrowser):
 
     def _report_html(self, number: int, report: PixelReport) -> str:
         rows = []
+        truth = self.truth_at(report.y, report.x)
+        if truth is not None:
+            shown = "<i>ignore</i>" if truth == 255 else self._class_html(truth)
+            rows.append(f'<tr><td><b>truth</b></td><td colspan="2"><b>{shown}</b></td></tr>')
         for stage in report.stages:
             colour = "rgb({},{},{})".format(*BoxesLayer.color(stage.stage))
             label = "final" if stage.stage == "final" else f"stride {stage.stage}"
-            top = "<br>".join(f"{self._class_html(i)} {p:.1%}" for i, p in stage.top) or "<i>features</i>"
+            lines = [f"{self._class_html(i)} {p:.1%}" for i, p in stage.top]
+            if lines and truth is not None and truth != 255:  # the stage's class against the truth
+                lines[0] += " ✓" if stage.top[0][0] == truth else " <b style='color:#d22'>✗</b>"
+            top = "<br>".join(lines) or "<i>features</i>"
             box = f"{stage.box[2] - stage.box[0] + 1}×{stage.box[3] - stage.box[1] + 1}" if stage.box else ""
             if stage.whole_image:
                 box += " + whole image"

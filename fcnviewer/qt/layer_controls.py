@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from fcnviewer.viewer.colormaps import COLORMAPS, lookup_table
 from fcnviewer.viewer.events import Emitter
 from fcnviewer.viewer.layers import ErfLayer, HeatmapLayer, LabelLayer, Layer, ScoreLayer, UncertaintyLayer
+from fcnviewer.viewer.layers.truth import ErrorLayer
 
 #: Narrowest a range spin box gets (its own size hint fits its whole range).
 SPIN_MIN_WIDTH = 40
@@ -308,6 +309,15 @@ class ErfControls(HeatmapControls):
                 self.stage_combo.setCurrentText(self.layer.stage)
 
 
+class ErrorControls(LayerControls):
+    """The errors layer's: wrong pixels in red or in the colour of the class predicted."""
+
+    layer: ErrorLayer
+
+    def _add_rows(self) -> None:
+        self.wrong_combo = self._choice_row("Wrong", "wrong_color", self.layer.WRONG_COLORS)
+
+
 #: The controls class of each kind of layer; a layer gets that of its nearest listed base class.
 LAYER_CONTROLS: dict[type[Layer], type[LayerControls]] = {
     Layer: LayerControls,
@@ -316,6 +326,7 @@ LAYER_CONTROLS: dict[type[Layer], type[LayerControls]] = {
     ScoreLayer: ScoreControls,
     UncertaintyLayer: UncertaintyControls,
     ErfLayer: ErfControls,
+    ErrorLayer: ErrorControls,
 }
 
 

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QProgressBa
 
 from fcnviewer.qt.canvas import Canvas
 from fcnviewer.qt.controller import Box, Controller
+from fcnviewer.qt.dataset_view import DatasetView
 from fcnviewer.qt.elided_label import ElidedLabel
 from fcnviewer.qt.export import Exporter
 from fcnviewer.qt.icons import app_icon
@@ -95,6 +96,7 @@ class MainWindow(QMainWindow):
             "network": self._dock("Network", NetworkPanel(), Qt.DockWidgetArea.BottomDockWidgetArea),
         }
         self.layer_view = LayerView(self.controller, self.docks["network"].widget(), self.inspector)
+        self.dataset_view = DatasetView(self)  # its docks join self.docks
         self._build_status_bar()
         self.exporter = Exporter(self)
         self.menus = Menus(self)
@@ -163,8 +165,8 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ files, model, pixels
 
     def open_paths(self, paths: Sequence[str | Path]) -> None:
-        """Open images, folders of images and checkpoints (by suffix)."""
-        self.controller.open_paths(paths)
+        """Open images, folders of images, labelled datasets (folders) and checkpoints (by suffix)."""
+        self.controller.open_paths(self.dataset_view.take_datasets(paths))
 
     def step_image(self, step: int) -> None:
         """Show the next (``step`` = 1) or previous (-1) image of the opened list, skipping unreadable ones."""
@@ -188,7 +190,7 @@ class MainWindow(QMainWindow):
 
     def describe_pixel(self, y: int, x: int) -> str:
         """Status-bar text for image pixel ``(y, x)`` (see :meth:`ViewerModel.describe_pixel`)."""
-        return self.model.describe_pixel(y, x)
+        return self.model.describe_pixel(y, x) + self.dataset_view.describe_pixel(y, x)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if event.mimeData().hasUrls():

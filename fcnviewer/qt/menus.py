@@ -103,6 +103,7 @@ class Menus:
         window, export = self.window, self.window.exporter
         self._action(file, "&Open Image…", self._on_open_image_requested, ["Ctrl+O"])
         self._action(file, "Open &Folder…", self._on_open_folder_requested, ["Ctrl+Shift+O"])
+        self._action(file, "Open &Dataset…", self._on_open_dataset_requested, ["Ctrl+D"])
         self.recent_menu = file.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self.fill_recent_menu)
         file.addSeparator()
@@ -201,6 +202,14 @@ class Menus:
         if folder:
             self.window.settings.set_last_dir(folder)
             self.window.open_paths([folder])
+
+    def _on_open_dataset_requested(self) -> None:
+        folder = QFileDialog.getExistingDirectory(
+            self.window, "Open labelled dataset (VOC, or images/ + masks/)", self.start_dir()
+        )
+        if folder:
+            self.window.settings.set_last_dir(folder)
+            self.window.dataset_view.open(folder)
 
     def _on_open_checkpoint_requested(self) -> None:
         settings = self.window.settings

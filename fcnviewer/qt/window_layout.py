@@ -25,14 +25,18 @@ STATE_VERSION = 2
 DEFAULT_SIZE = QSize(1280, 800)
 
 
+#: Dock areas above and below the canvas: their docks share its width rather than take it.
+SPANNING_AREAS = (Qt.DockWidgetArea.TopDockWidgetArea, Qt.DockWidgetArea.BottomDockWidgetArea)
+
+
 def limit_dock_widths(window: QMainWindow, docks: Iterable[QDockWidget]) -> None:
-    """No dock beside the canvas takes more than its share of ``window``'s width, whatever its contents
-    ask for; one above or below it (the network panel) spans the window, at most its share of the height."""
+    """No dock beside the canvas (or floating) takes more than its share of ``window``'s width, whatever
+    its contents ask for; one above or below it (the network panel, the image list) spans the window, at
+    most its share of the height."""
     widest = max(DOCK_MIN_WIDTH, min(DOCK_MAX_WIDTH, int(window.width() * DOCK_MAX_SHARE)))
-    across = (Qt.DockWidgetArea.TopDockWidgetArea, Qt.DockWidgetArea.BottomDockWidgetArea)
     for dock in docks:
         dock.setMinimumWidth(DOCK_MIN_WIDTH)
-        spans = window.dockWidgetArea(dock) in across
+        spans = window.dockWidgetArea(dock) in SPANNING_AREAS
         dock.setMaximumWidth(QWIDGETSIZE_MAX if spans else widest)
         dock.setMaximumHeight(int(window.height() * DOCK_MAX_HEIGHT_SHARE) if spans else QWIDGETSIZE_MAX)
 

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 
 from fcnviewer.core.memory import release_free_memory, resident_mb
-from fcnviewer.qt import jobs_layers
+from fcnviewer.qt import jobs_dataset, jobs_layers
+from fcnviewer.viewer.dataset_protocol import CompareRequest, ListDatasetRequest, ScoreImageRequest
 from fcnviewer.viewer.layers import ImageLayer
 from fcnviewer.viewer.protocol import (
     ImageOpened,
@@ -235,12 +236,14 @@ class Worker(QueueWorker):
     network on; ``precision`` is the predictor's (``auto``: the fast one the hardware has).
     """
 
-    #: A new model before predictions, predictions before probes.
+    #: A new model before predictions, predictions (and their truth) before probes; a dataset walk's step last.
     jobs: ClassVar[Mapping[type[Request], Handler]] = {
         LoadModelRequest: load_model,
         PredictRequest: predict,
         LayerProbeRequest: jobs_layers.probe_layer,  # the layer the user selected: before the stage probe
+        CompareRequest: jobs_dataset.compare,
         ProbeRequest: probe,
+        ScoreImageRequest: jobs_dataset.score_image,
     }
 
     #: Activations of hundreds of MB, in sizes that change with each image, are freed after each job:
@@ -284,7 +287,10 @@ class ImageReader(QueueWorker):
     ``max_pixels`` (default: the core's) is the largest image it reads.
     """
 
-    jobs: ClassVar[Mapping[type[Request], Handler]] = {OpenImageRequest: read_image}
+    jobs: ClassVar[Mapping[type[Request], Handler]] = {
+        OpenImageRequest: read_image,
+        ListDatasetRequest: jobs_dataset.list_dataset,
+    }
     thread_name: ClassVar[str] = "fcnviewer-files"
 
 

@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt
 from fcnviewer.qt.layer_controls import (
     LAYER_CONTROLS,
     ErfControls,
+    ErrorControls,
     HeatmapControls,
     LabelControls,
     LayerControls,
@@ -30,6 +31,7 @@ from fcnviewer.viewer.layers import (
     ScoreLayer,
     UncertaintyLayer,
 )
+from fcnviewer.viewer.layers.truth import ErrorLayer, SkipEffectLayer, TruthLayer
 from tests.viewer.test_layers import NAMES, PALETTE, recorder
 
 
@@ -43,6 +45,9 @@ def test_each_kind_of_layer_gets_its_controls_along_the_class_hierarchy() -> Non
         ScoreLayer: ScoreControls,
         UncertaintyLayer: UncertaintyControls,
         ErfLayer: ErfControls,
+        ErrorLayer: ErrorControls,
+        TruthLayer: LayerControls,
+        SkipEffectLayer: LayerControls,
     }
     assert {kind: controls_class(kind) for kind in expected} == expected
 
@@ -188,3 +193,14 @@ def test_class_box_finds_a_class_by_part_of_its_name(qtbot) -> None:  # type: ig
     line.setText("no such class")
     line.editingFinished.emit()
     assert line.text() == "tiger cat" and score.class_index == 3
+
+
+def test_error_controls_colour_wrong_pixels_red_or_by_the_class_predicted(qtbot) -> None:  # type: ignore[no-untyped-def]
+    layer = ErrorLayer()
+    layer.set_errors(np.array([[1, 2]], np.uint8), np.array([[1, 1]], np.uint8), PALETTE)
+    controls = ErrorControls(layer)
+    qtbot.addWidget(controls)
+    controls.wrong_combo.setCurrentText("predicted class")
+    assert layer.wrong_color == "predicted class" and tuple(layer.rgba[0, 1, :3]) == tuple(PALETTE[1])
+    layer.wrong_color = "red"
+    assert controls.wrong_combo.currentText() == "red"

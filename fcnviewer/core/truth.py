@@ -1,0 +1,75 @@
+"""A prediction against its ground truth: per-stage confusion matrices and the scores of one image.
+
+The stage maps are compared as :class:`~fcnviewer.core.inference.Prediction` holds them: the
+argmax of each map upsampled onto the image's pixels by :mod:`fcnviewer.core.alignment`, the
+rule :func:`fcnviewer.core.training.evaluate` (``fcnviewer eval``) uses, so that summing these
+matrices over a dataset gives ``eval``'s numbers (in float32; a bfloat16 forward may differ
+in a few pixels).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from fcnviewer.core.datasets import DatasetEntry, mask_problem
+from fcnviewer.core.training.data.folders import DatasetError, read_mask
+from fcnviewer.core.training.metrics import fast_hist, scores
+
+if TYPE_CHECKING:
+    from fcnviewer.core.inference import Prediction
+
+#: The key of the final output among the stage names.
+FINAL = "final"
+
+
+@dataclass(frozen=True)
+class ImageScores:
+    """One image's scores: ``mean_iu`` and ``pixel_acc`` of the final output and of each stage
+    (keys ``"final"`` then the stages, coarse to fine), and their confusion matrices."""
+
+    mean_iu: dict[str, float]
+    pixel_acc: dict[str, float]
+    confusion: dict[str, np.ndarray]
+
+
+def read_truth(mask: Path, image_size: tuple[int, int], num_classes: int) -> tuple[np.ndarray | None, str]:
+    """The ``(H, W)`` uint8 labels of mask file ``mask``, or ``None`` and why it cannot be compared
+    with a prediction of an ``image_size`` image by a ``num_classes`` network (one sentence)."""
+    try:
+        truth = read_mask(mask)
+    except (DatasetError, OSError, ValueError) as exc:
+        return None, str(exc) if isinstance(exc, DatasetError) else f"{mask.name} cannot be read: {exc}"
+    problem = mask_problem(truth, image_size, num_classes)
+    return (None, f"{mask.name} {problem}") if problem else (truth, "")
+
+
+def compared_stages(prediction: Prediction) -> dict[str, np.ndarray]:
+    """The labels compared with the truth: ``"final"`` and each stage's, all in image pixels."""
+    return {FINAL: prediction.labels, **{name: stage.labels for name, stage in prediction.stages.items()}}
+
+
+def image_scores(prediction: Prediction, truth: np.ndarray, num_classes: int) -> ImageScores:
+    """Mean IU, pixel accuracy and confusion matrix of the final output and each stage against ``truth``."""
+    confusion = {name: fast_hist(truth, labels, num_classes) for name, labels in compared_stages(prediction).items()}
+    found = {name: scores(matrix) for name, matrix in confusion.items()}
+    return ImageScores(
+        mean_iu={name: s["mean_iu"] for name, s in found.items()},
+        pixel_acc={name: s["pixel_acc"] for name, s in found.items()},
+        confusion=confusion,
+    )
+
+
+def class_iu(matrix: np.ndarray) -> list[float]:
+    """Each class's IU of confusion matrix ``matrix`` (``nan`` where absent and never predicted)."""
+    return list(scores(matrix)["class_iu"])
+
+
+def entry_truth(entry: DatasetEntry, image_size: tuple[int, int], num_classes: int) -> tuple[np.ndarray | None, str]:
+    """:func:`read_truth` of a dataset entry; an entry without a mask gives ``(None, "no mask")``."""
+    if entry.mask is None:
+        return None, "no mask"
+    return read_truth(entry.mask, image_size, num_classes)
