@@ -39,6 +39,8 @@ class InspectorPanel(QTextBrowser):
         self.setWordWrapMode(QTextOption.WrapMode.WordWrap)  # never "backgro/und": a narrow table scrolls
         self.model = model
         self.reports: list[PixelReport] = []
+        #: HTML shown above the reports: the effective receptive field's figures.
+        self.summary = ""
         self._show_placeholder()
 
     def set_reports(self, reports: Sequence[PixelReport]) -> None:
@@ -47,11 +49,19 @@ class InspectorPanel(QTextBrowser):
         if not self.reports:
             self._show_placeholder()
             return
-        self.setHtml("".join(self._report_html(n, r) for n, r in reversed(list(enumerate(self.reports, start=1)))))
+        reports_html = "".join(self._report_html(n, r) for n, r in reversed(list(enumerate(self.reports, start=1))))
+        self.setHtml(self.summary + reports_html)
+
+    def set_summary(self, summary: str) -> None:
+        """Show ``summary`` (HTML) above the reports."""
+        self.summary = summary
+        self.set_reports(self.reports)
 
     def _show_placeholder(self) -> None:
         self.setHtml(
-            "<p><i>Click a pixel to see what every stage makes of it. Shift+click keeps earlier pixels.</i></p>"
+            self.summary
+            or "<p><i>Click a pixel to see what every stage makes of it. Shift+click keeps earlier pixels. "
+            "Ctrl+drag a rectangle for the effective receptive field of a region.</i></p>"
         )
 
     def _class_html(self, index: int) -> str:

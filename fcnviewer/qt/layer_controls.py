@@ -13,7 +13,18 @@ from typing import Any
 
 from PySide6.QtCore import QEvent, QSignalBlocker, Qt
 from PySide6.QtGui import QColor, QKeyEvent, QLinearGradient, QPainter, QPaintEvent
-from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QSlider, QToolButton, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QSlider,
+    QSpinBox,
+    QToolButton,
+    QWidget,
+)
 
 from fcnviewer.viewer.colormaps import COLORMAPS, lookup_table
 from fcnviewer.viewer.events import Emitter
@@ -217,6 +228,12 @@ class HeatmapControls(LayerControls):
         self.color_bar.set_colormap(name, self.layer.limits)
 
 
+def _set_blocked(widget: QWidget, setter: Callable[[Any], None], value: Any) -> None:
+    """``setter(value)`` with ``widget``'s signals blocked."""
+    with QSignalBlocker(widget):
+        setter(value)
+
+
 def _refill(combo: QComboBox, items: Sequence[str]) -> bool:
     """Put ``items`` into ``combo`` (signals blocked) unless it holds them already; whether it did."""
     if tuple(combo.itemText(i) for i in range(combo.count())) == tuple(items):
@@ -265,13 +282,48 @@ class UncertaintyControls(HeatmapControls):
 
 
 class ErfControls(HeatmapControls):
-    """The effective RF layer's: which stage's field shows."""
+    """The effective RF layer's: which stage's field shows, its scale, contours and mass box; how
+    the next probe averages it (SmoothGrad's copies and noise, images)."""
 
     layer: ErfLayer
 
     def _add_choice_rows(self) -> None:
         self.stage_combo = self._choice_row("Stage", "stage", self.layer.stages)
         self._subscribe(self.layer.events.data, self._on_data_changed)
+        self.scale_combo = self._choice_row("Scale", "scale", self.layer.SCALES)
+        self.contours_check = self._check_row("Contours", "contours", "50 % and 90 % of the mass")
+        self.mass_box_check = self._check_row("Mass box", "mass_box", "the box holding 90 %")
+        self.copies_spin = self._spin_row(
+            "SmoothGrad", "copies", QSpinBox(), (1, 256), "noisy copies averaged (1: none)"
+        )
+        self.noise_spin = self._spin_row(
+            "Noise", "noise", QDoubleSpinBox(), (0, 255), "SmoothGrad's noise, in pixel values"
+        )
+        self.images_spin = self._spin_row(
+            "Images", "images", QSpinBox(), (1, 64), "images of the list averaged (same size)"
+        )
+
+    def _check_row(self, label: str, prop: str, text: str) -> QCheckBox:
+        """A check box bound to the layer's bool property ``prop``."""
+        check = QCheckBox(text)
+        check.setChecked(getattr(self.layer, prop))
+        check.toggled.connect(lambda on: setattr(self.layer, prop, on))
+        self._subscribe(getattr(self.layer.events, prop), lambda on: _set_blocked(check, check.setChecked, on))
+        self.form.addRow(label, check)
+        return check
+
+    def _spin_row(
+        self, label: str, prop: str, spin: QSpinBox | QDoubleSpinBox, limits: tuple[int, int], tip: str
+    ) -> QSpinBox | QDoubleSpinBox:
+        """A spin box over ``limits`` bound to the layer's number property ``prop``."""
+        spin.setRange(*limits)
+        spin.setValue(getattr(self.layer, prop))
+        spin.setKeyboardTracking(False)  # one probe per value typed, not per digit
+        spin.setToolTip(tip)
+        spin.valueChanged.connect(lambda value: setattr(self.layer, prop, value))
+        self._subscribe(getattr(self.layer.events, prop), lambda value: _set_blocked(spin, spin.setValue, value))
+        self.form.addRow(label, spin)
+        return spin
 
     def _on_data_changed(self) -> None:
         """New fields may be of other stages: refill the choices."""
