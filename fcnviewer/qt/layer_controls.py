@@ -291,38 +291,44 @@ class ErfControls(HeatmapControls):
         self.stage_combo = self._choice_row("Stage", "stage", self.layer.stages)
         self._subscribe(self.layer.events.data, self._on_data_changed)
         self.scale_combo = self._choice_row("Scale", "scale", self.layer.SCALES)
-        self.contours_check = self._check_row("Contours", "contours", "50 % and 90 % of the mass")
-        self.mass_box_check = self._check_row("Mass box", "mass_box", "the box holding 90 %")
-        self.copies_spin = self._spin_row(
-            "SmoothGrad", "copies", QSpinBox(), (1, 256), "noisy copies averaged (1: none)"
-        )
-        self.noise_spin = self._spin_row(
-            "Noise", "noise", QDoubleSpinBox(), (0, 255), "SmoothGrad's noise, in pixel values"
-        )
-        self.images_spin = self._spin_row(
-            "Images", "images", QSpinBox(), (1, 64), "images of the list averaged (same size)"
-        )
+        self.contours_check = self._check("contours", "contours", "around 50 % (white) and 90 % (cyan) of the mass")
+        self.mass_box_check = self._check("mass_box", "90 % box", "the box holding 90 % of the mass (magenta)")
+        self._row("Show", self.contours_check, self.mass_box_check)
+        self.copies_spin = self._spin("copies", QSpinBox(), (1, 256), "SmoothGrad: noisy copies averaged (1: none)")
+        self.noise_spin = self._spin("noise", QDoubleSpinBox(), (0, 255), "SmoothGrad: noise, in pixel values (0..255)")
+        self.copies_spin.setSuffix(" ×")
+        self.noise_spin.setPrefix("σ ")
+        self.noise_spin.setDecimals(1)
+        self._row("SmoothGrad", self.copies_spin, self.noise_spin)
+        self.images_spin = self._spin("images", QSpinBox(), (1, 64), "images of the list (this size) averaged")
+        self._row("Images", self.images_spin)
 
-    def _check_row(self, label: str, prop: str, text: str) -> QCheckBox:
+    def _row(self, label: str, *widgets: QWidget) -> None:
+        row = QHBoxLayout()
+        for widget in widgets:
+            row.addWidget(widget)
+        self.form.addRow(label, row)
+
+    def _check(self, prop: str, text: str, tip: str) -> QCheckBox:
         """A check box bound to the layer's bool property ``prop``."""
         check = QCheckBox(text)
+        check.setToolTip(tip)
         check.setChecked(getattr(self.layer, prop))
         check.toggled.connect(lambda on: setattr(self.layer, prop, on))
         self._subscribe(getattr(self.layer.events, prop), lambda on: _set_blocked(check, check.setChecked, on))
-        self.form.addRow(label, check)
         return check
 
-    def _spin_row(
-        self, label: str, prop: str, spin: QSpinBox | QDoubleSpinBox, limits: tuple[int, int], tip: str
+    def _spin(
+        self, prop: str, spin: QSpinBox | QDoubleSpinBox, limits: tuple[int, int], tip: str
     ) -> QSpinBox | QDoubleSpinBox:
         """A spin box over ``limits`` bound to the layer's number property ``prop``."""
         spin.setRange(*limits)
         spin.setValue(getattr(self.layer, prop))
+        spin.setMinimumWidth(SPIN_MIN_WIDTH)
         spin.setKeyboardTracking(False)  # one probe per value typed, not per digit
         spin.setToolTip(tip)
         spin.valueChanged.connect(lambda value: setattr(self.layer, prop, value))
         self._subscribe(getattr(self.layer.events, prop), lambda value: _set_blocked(spin, spin.setValue, value))
-        self.form.addRow(label, spin)
         return spin
 
     def _on_data_changed(self) -> None:

@@ -24,7 +24,7 @@ CONTOUR_COLORS = {0.5: (255, 255, 255), 0.9: (0, 230, 255)}
 #: The 90 % mass box's colour.
 MASS_BOX_COLOR = (255, 60, 255)
 #: Half-width of the box filter (applied twice) that the contours' field is blurred with, in pixels.
-BLUR_RADIUS = 4
+BLUR_RADIUS = 8
 #: Decades below the field's top that the log scale shows.
 LOG_DECADES = 4.0
 
