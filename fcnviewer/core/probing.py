@@ -19,13 +19,16 @@ from torch import Tensor, nn
 from fcnviewer.core.models import FCNVGG
 from fcnviewer.core.receptive import Box, branch_contributions, effective_receptive_fields, pixel_boxes
 from fcnviewer.core.receptive.regions import region_fields
-from fcnviewer.core.receptive.targets import noisy_inputs
+from fcnviewer.core.receptive.targets import Smoothing, noisy_inputs
 
 if TYPE_CHECKING:
     from fcnviewer.core.inference import Predictor
 
 #: An inclusive input-pixel box ``(x0, y0, x1, y1)``, as the viewer holds it.
 BoxTuple = tuple[int, int, int, int]
+
+#: The plain field: one copy, no noise.
+NO_SMOOTHING = Smoothing()
 
 #: ``progress(done, total)``: called after each gradient pass (it may raise to stop).
 Progress = Callable[[int, int], None]
@@ -47,23 +50,12 @@ class Probe:
     origin: tuple[int, int] = (0, 0)
 
 
-@dataclass(frozen=True)
-class Smoothing:
-    """SmoothGrad's settings: the mean over ``copies`` noisy copies of the image, noise of standard
-    deviation ``noise`` in pixel units, drawn from ``seed`` (see
-    :func:`~fcnviewer.core.receptive.noisy_inputs`; one copy of noise 0 is the plain field)."""
-
-    copies: int = 1
-    noise: float = 0.0
-    seed: int = 0
-
-
 def averaged_fields(
     predictor: Predictor,
     images: Sequence[np.ndarray],
     window: tuple[int, int, int, int],
     fields_of: Callable[[Tensor], dict[str, np.ndarray]],
-    smoothing: Smoothing = Smoothing(),
+    smoothing: Smoothing = NO_SMOOTHING,
     progress: Progress | None = None,
 ) -> dict[str, np.ndarray]:
     """The mean of ``fields_of(inputs)`` over ``images`` (all of one size) and over the noisy copies
@@ -72,16 +64,7 @@ def averaged_fields(
     passes = len(images) * smoothing.copies
     done = 0
     for image in images:
-        copies = noisy_inputs(
-            image,
-            predictor.info.preprocessing,
-            smoothing.copies,
-            smoothing.noise,
-            smoothing.seed,
-            predictor.device,
-            window,
-        )
-        for inputs in copies:
+        for inputs in noisy_inputs(image, predictor.info.preprocessing, smoothing, predictor.device, window):
             for name, values in fields_of(inputs).items():
                 total[name] = total[name] + values if name in total else values.copy()
             done += 1
@@ -124,7 +107,7 @@ def probe(
     class_index: int | None = None,
     between: Callable[[], None] | None = None,
     boxes: Sequence[BoxTuple] | None = None,
-    smoothing: Smoothing = Smoothing(),
+    smoothing: Smoothing = NO_SMOOTHING,
     others: Sequence[np.ndarray] = (),
     progress: Progress | None = None,
 ) -> Probe:
@@ -145,7 +128,7 @@ def probe(
         fields = effective_receptive_fields(predictor.model, inputs, y, x, class_index=class_index)
         return {k: v.values for k, v in fields.items()}, next(iter(fields.values())).class_index
 
-    plain = smoothing == Smoothing() and not others
+    plain = smoothing == NO_SMOOTHING and not others
     if plain or class_index is None:
         values, class_index = fields_of(inputs, class_index)
     if not plain:
@@ -177,7 +160,7 @@ def probe_region(
     class_index: int,
     *,
     boxes: Sequence[BoxTuple] | None = None,
-    smoothing: Smoothing = Smoothing(),
+    smoothing: Smoothing = NO_SMOOTHING,
     others: Sequence[np.ndarray] = (),
     progress: Progress | None = None,
 ) -> Probe:

@@ -26,7 +26,8 @@ from fcnviewer.viewer.protocol import (
 )
 
 if TYPE_CHECKING:
-    from fcnviewer.core.probing import Probe, Smoothing
+    from fcnviewer.core.probing import Probe
+    from fcnviewer.core.receptive import Smoothing
     from fcnviewer.qt.worker import Worker
 
 BoxTuple = tuple[int, int, int, int]
@@ -41,7 +42,7 @@ def _progress(worker: Worker, request: Request):
 
 
 def _smoothing(options: ErfOptions) -> Smoothing:
-    from fcnviewer.core.probing import Smoothing
+    from fcnviewer.core.receptive import Smoothing
 
     return Smoothing(options.copies, options.noise, options.seed)
 

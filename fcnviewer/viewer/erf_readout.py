@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fcnviewer.viewer.raster import edges
+
 BoxTuple = tuple[int, int, int, int]
 
 #: Shares of the gradient mass outlined by a contour, inner first.
@@ -55,7 +57,7 @@ def erf_readout(values: np.ndarray, origin: tuple[int, int], theoretical: BoxTup
     lines = np.zeros(values.shape, dtype=np.uint8)
     for index, level in reversed(list(enumerate(levels, start=1))):  # the inner line drawn last, on top
         if level > 0:
-            lines[contour_mask(blurred >= level)] = index
+            lines[edges(blurred >= level)] = index
     if theoretical is None:
         boxes, share = (mass_box(values, 0.9), mass_box(values, 0.5)), None
     else:
@@ -86,18 +88,6 @@ def log_scaled(values: np.ndarray, top: float) -> tuple[np.ndarray, tuple[float,
     low = high - LOG_DECADES
     data = np.log10(np.maximum(values, np.float32(10.0**low))).astype(np.float32)
     return data, (low, high)
-
-
-def contour_mask(inside: np.ndarray) -> np.ndarray:
-    """The pixels of the boolean region ``inside`` that touch a pixel outside it (or the border
-    of the map inside it is cut from: no line there), widened by one pixel outwards: 2 px lines."""
-    edge = np.zeros(inside.shape, dtype=bool)
-    across, down = inside[:, 1:] != inside[:, :-1], inside[1:, :] != inside[:-1, :]
-    edge[:, 1:] |= across
-    edge[:, :-1] |= across
-    edge[1:, :] |= down
-    edge[:-1, :] |= down
-    return edge
 
 
 def paint_readout(

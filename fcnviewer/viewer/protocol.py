@@ -194,13 +194,10 @@ class Probed:
 
 
 @dataclass(frozen=True, eq=False)
-class RegionProbed:
+class RegionProbed(Probed):
     """The effective receptive fields of a request's region (no contributions), as :class:`Probed`."""
 
-    request: RegionProbeRequest
-    probe: Probe
-    readouts: Mapping[str, ErfReadout] = field(default_factory=dict)
-    images: int = 1
+    request: RegionProbeRequest  # type: ignore[assignment]
 
 
 @dataclass(frozen=True, eq=False)

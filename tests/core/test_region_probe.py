@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from fcnviewer.core.probing import Smoothing, probe, probe_region
-from fcnviewer.core.receptive import Box, gradient_map, noisy_inputs, region_target, stage_geometry
+from fcnviewer.core.probing import probe, probe_region
+from fcnviewer.core.receptive import Box, Smoothing, gradient_map, noisy_inputs, region_target, stage_geometry
 from fcnviewer.core.receptive.regions import region_fields, region_units
 from fcnviewer.core.shift_stitch import shift_and_stitch
 from tests.core.test_receptive import tiny
@@ -59,8 +59,8 @@ def test_a_windows_noisy_copies_are_the_whole_images_cropped() -> None:
     from fcnviewer.core.preprocessing import CAFFE_BGR
 
     image = _image()
-    whole = list(noisy_inputs(image, CAFFE_BGR, 2, 9.0, seed=4))
-    cut = list(noisy_inputs(image, CAFFE_BGR, 2, 9.0, seed=4, window=(32, 150, 64, 200)))
+    whole = list(noisy_inputs(image, CAFFE_BGR, Smoothing(2, 9.0, 4)))
+    cut = list(noisy_inputs(image, CAFFE_BGR, Smoothing(2, 9.0, 4), window=(32, 150, 64, 200)))
     for full, part in zip(whole, cut, strict=True):
         assert torch.equal(full[..., 32:150, 64:200], part)
     assert not torch.equal(whole[0], whole[1])
@@ -92,7 +92,7 @@ def test_smoothed_and_averaged_probes_are_the_mean_of_their_passes(predictor) ->
     target = region_target(predictor.model, Box(110, 100, 110, 100), 2)
     prep = predictor.info.preprocessing
     expected = [
-        gradient_map(predictor.model, target, x) for image in images for x in noisy_inputs(image, prep, 2, 10.0, 3)
+        gradient_map(predictor.model, target, x) for image in images for x in noisy_inputs(image, prep, smoothing)
     ]
     _close(_whole(found), np.mean(expected, axis=0))
     plain = probe(predictor, images[0], 100, 110, class_index=2)

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from fcnviewer.core.receptive import mass_level
-from fcnviewer.viewer.erf_readout import LOG_DECADES, blur, contour_mask, erf_readout
+from fcnviewer.viewer.erf_readout import LOG_DECADES, blur, erf_readout
 from fcnviewer.viewer.layers import ErfLayer
+from fcnviewer.viewer.raster import edges
 
 
 def _gaussian_field(height: int = 80, width: int = 100, seed: int = 0) -> np.ndarray:
@@ -45,7 +46,7 @@ def test_the_readout_outlines_the_blurred_mass_and_boxes_it_in_image_pixels() ->
     for index, (share, level) in enumerate(zip((0.5, 0.9), readout.levels, strict=True), start=1):
         inside = blurred >= level
         assert blurred[inside].sum() >= share * blurred.sum() * (1 - 1e-6)
-        assert (readout.lines == index).any() and not ((readout.lines == index) & ~contour_mask(inside)).any()
+        assert (readout.lines == index).any() and not ((readout.lines == index) & ~edges(inside)).any()
     x0, y0, x1, y1 = readout.mass90_box
     assert 200 <= x0 < 255 < x1 < 300 and 100 <= y0 < 135 < y1 < 180
     inside = values[y0 - 100 : y1 - 100 + 1, x0 - 200 : x1 - 200 + 1].sum()

@@ -44,6 +44,7 @@ from fcnviewer.core.receptive.table import (
     stage_geometry,
 )
 from fcnviewer.core.receptive.targets import (
+    Smoothing,
     Target,
     gradient_map,
     layer_names,
@@ -60,6 +61,7 @@ __all__ = [
     "ErfStats",
     "Index",
     "LayerRF",
+    "Smoothing",
     "Target",
     "branch_contributions",
     "effective_receptive_field",
