@@ -2,7 +2,9 @@
 fields (smoothed, averaged over images, with their readouts), and shift-and-stitch.
 
 Each job checks the worker's abort flag after every gradient pass or forward pass, and reports
-its progress as the request's ``progress``.
+its progress as the request's ``progress``. A probe also stops there once a newer click or region
+waits (its result would be dropped: the probe generation moved on), so SmoothGrad's many passes
+never delay the next click.
 """
 
 from __future__ import annotations
@@ -33,9 +35,21 @@ if TYPE_CHECKING:
 BoxTuple = tuple[int, int, int, int]
 
 
+class Superseded(Exception):
+    """A newer click or region waits: this probe's result would be dropped."""
+
+
+def _superseded(worker: Worker, request: Request) -> bool:
+    """Whether a probe of a later probe generation than ``request``'s waits."""
+    probes = (ProbeRequest, RegionProbeRequest)
+    return any(isinstance(r, probes) and r.probe_generation > request.probe_generation for r in worker.pending())
+
+
 def _progress(worker: Worker, request: Request):
     def progress(done: int, total: int) -> None:
         worker.check_abort()
+        if isinstance(request, ProbeRequest | RegionProbeRequest) and _superseded(worker, request):
+            raise Superseded(f"stopped after {done} of {total} passes: a newer click or region came")
         worker.progress.emit(request, done, total)
 
     return progress

@@ -192,3 +192,42 @@ def test_shift_and_stitch_layers_hold_the_cores_map(qtbot, loaded_window, checkp
     tools._fill_stitch_menu()
     texts = [a.text() for a in tools.stitch_menu.actions() if a.text()]
     assert f"stride {stage} → stride {int(stage) // factor} (×{factor}: {factor * factor} forward passes)" in texts
+
+
+def test_a_probe_stops_between_passes_once_a_newer_one_waits(checkpoint, image_path) -> None:  # type: ignore[no-untyped-def]
+    from fcnviewer.core.checkpoints import load_checkpoint
+    from fcnviewer.core.images import load_image
+    from fcnviewer.core.inference import Predictor
+    from fcnviewer.qt.jobs_erf import Superseded, probe_region
+    from fcnviewer.viewer.protocol import ErfOptions, ProbeRequest, RegionProbeRequest, Requests
+
+    requests = Requests()
+    region = requests.make(
+        RegionProbeRequest, image=load_image(image_path), region=(10, 10, 40, 40), erf=ErfOptions(copies=6, noise=5.0)
+    )
+    requests.advance("probe")
+    newer = requests.make(ProbeRequest, y=1, x=1)
+    passes: list[int] = []
+
+    class Worker:  # what a job uses of the worker; a newer probe is pending
+        def __init__(self) -> None:
+            self.limit: dict[str, int] = {}
+            self.predictor = Predictor(load_checkpoint(checkpoint), device="cpu", precision="float32")
+
+        def loaded_predictor(self) -> Predictor:
+            return self.predictor
+
+        def check_abort(self) -> None:
+            pass
+
+        def pending(self) -> list[object]:
+            return [newer] if passes else []  # it comes during the first pass
+
+        class progress:  # the signal, by its name
+            @staticmethod
+            def emit(_request: object, done: int, _total: int) -> None:
+                passes.append(done)
+
+    with pytest.raises(Superseded, match="stopped after 2 of 6 passes"):
+        probe_region(Worker(), region)  # type: ignore[arg-type]
+    assert passes == [1]
