@@ -46,6 +46,11 @@ def stitch_factors(stride: float) -> list[int]:
     return [f for f in range(2, MAX_STITCH_FACTOR + 1) if float(stride) % f == 0]
 
 
+def _union(a: list[int], b: list[int]) -> Box:
+    """The bounding box of boxes ``a`` and ``b`` (``[x0, y0, x1, y1]`` each)."""
+    return min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])
+
+
 def _size(box: Box) -> str:
     return f"{box[2] - box[0] + 1}×{box[3] - box[1] + 1}"
 
@@ -75,8 +80,7 @@ class ReceptiveFieldTools(QObject):
         controller.route(RegionProbed, self._on_region_probed, RegionProbeRequest, self._on_failed)
         controller.route(Stitched, self._on_stitched, StitchRequest, self._on_failed)
         controller.probe_shown.connect(self._on_probe_shown)
-        for news in (controller.image_shown, controller.prediction_shown, controller.model_loaded):
-            news.connect(self._forget)
+        controller.reports_changed.connect(self._on_reports_changed)
         self.canvas.region_selected.connect(self.probe_region)
         self.canvas.clicked.connect(self._forget)
         self.inspector.anchorClicked.connect(self._on_link_clicked)
@@ -104,7 +108,7 @@ class ReceptiveFieldTools(QObject):
         first, last = (
             pixel_boxes(loaded.model, y, x, prediction.size, shapes, geometry) for y, x in ((y0, x0), (y1, x1))
         )
-        boxes = {k: (first[k].x0, first[k].y0, last[k].x1, last[k].y1) for k in first}
+        boxes = {k: _union(first[k].as_list(), last[k].as_list()) for k in first}
         self.controller.clear_pins()  # the layer shows the region's field now; results of a click are stale
         self.region, self.region_class = region, majority if class_index is None else class_index
         self.canvas.show_region(region)
@@ -118,6 +122,10 @@ class ReceptiveFieldTools(QObject):
             erf=self.controller.erf_options(),
         )
         return True
+
+    def _on_reports_changed(self, reports: list[object]) -> None:
+        if not reports:  # pins cleared: a new image, model or prediction, Clear Pins, or a region's own start
+            self._forget()
 
     def _forget(self, *_: object) -> None:
         """A click, image, model or prediction replaces the region (and the figures of what was shown)."""

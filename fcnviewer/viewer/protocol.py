@@ -103,11 +103,6 @@ class ErfOptions:
     seed: int = 0
     images: tuple[Path, ...] = ()
 
-    @property
-    def passes(self) -> int:
-        """Gradient passes at most: one per copy of each image."""
-        return self.copies * (1 + len(self.images))
-
 
 @dataclass(frozen=True, eq=False)
 class ProbeRequest(Request):

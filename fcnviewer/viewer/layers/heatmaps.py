@@ -268,6 +268,9 @@ class ErfLayer(HeatmapLayer):
             shown, limits = log_scaled(data, float(data.max())) if self._scale == "log" else (data, (0.0, top))
             self.set_data(shown, rect=(float(col), float(row), float(w), float(h)), limits=limits)
 
+    def value_at(self, y: int, x: int) -> str | None:
+        return f"{float(self._fields[self._stage][self._index(y, x)]):.3g}" if self._fields else None  # not its log
+
     def _render(self) -> np.ndarray:
         rgba = super()._render()
         readout = self.readout
