@@ -291,9 +291,12 @@ class ErfControls(HeatmapControls):
         self.stage_combo = self._choice_row("Stage", "stage", self.layer.stages)
         self._subscribe(self.layer.events.data, self._on_data_changed)
         self.scale_combo = self._choice_row("Scale", "scale", self.layer.SCALES)
-        self.contours_check = self._check("contours", "contours", "around 50 % (white) and 90 % (cyan) of the mass")
-        self.mass_box_check = self._check("mass_box", "90 % box", "the box holding 90 % of the mass (magenta)")
-        self._row("Show", self.contours_check, self.mass_box_check)
+        self.contours_check = self._check(
+            "contours", "50, 90 %", "contours around 50 % (white) and 90 % (cyan) of the mass"
+        )
+        self._row("Contours", self.contours_check)
+        self.mass_box_check = self._check("mass_box", "90 %", "the box holding 90 % of the mass (magenta)")
+        self._row("Mass box", self.mass_box_check)
         self.copies_spin = self._spin("copies", QSpinBox(), (1, 256), "SmoothGrad: noisy copies averaged (1: none)")
         self.noise_spin = self._spin("noise", QDoubleSpinBox(), (0, 255), "SmoothGrad: noise, in pixel values (0..255)")
         self.copies_spin.setSuffix(" ×")
