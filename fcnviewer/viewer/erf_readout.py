@@ -3,8 +3,10 @@ mass, and the size of the field as figures (Luo et al. 2016: a Gaussian-like ERF
 fraction of the theoretical field).
 
 A field is speckled at the scale of a pixel (max-pool switches, ReLUs): the contours are those of
-the field blurred over :data:`BLUR_RADIUS` pixels (twice a box filter; the blur keeps the mass),
-so they outline the blob instead of every speck. The mass boxes are the raw field's.
+the field blurred over about :data:`BLUR_RADIUS` pixels (summed over 2x2 pixels, then twice a box
+filter; both keep the mass), so they outline the blob instead of every speck. The 2x2 sums make
+the blur four times cheaper (it runs for every stage of every probe); the lines keep 2 px steps.
+The mass boxes are the raw field's.
 :func:`erf_readout` runs where the field is computed (the worker thread: sorting and blurring a
 large field take tens of milliseconds); painting its contour lines onto the coloured field is cheap.
 """
@@ -52,7 +54,7 @@ def erf_readout(values: np.ndarray, origin: tuple[int, int], theoretical: BoxTup
     from fcnviewer.core.receptive.mass import erf_stats, mass_box, mass_level
 
     row, col = origin
-    blurred = blur(values)
+    blurred = blur(values)  # full size again, so levels and lines are of image pixels
     levels = (mass_level(blurred, MASS_SHARES[0]), mass_level(blurred, MASS_SHARES[1]))
     lines = np.zeros(values.shape, dtype=np.uint8)
     for index, level in reversed(list(enumerate(levels, start=1))):  # the inner line drawn last, on top
@@ -69,17 +71,21 @@ def erf_readout(values: np.ndarray, origin: tuple[int, int], theoretical: BoxTup
 
 
 def blur(values: np.ndarray, radius: int = BLUR_RADIUS) -> np.ndarray:
-    """``values`` filtered twice by a ``2 * radius + 1`` box along each axis (edges repeated); the
-    total is kept up to the edges."""
-    out = values.astype(np.float64)
+    """``values`` summed over 2x2 pixels, filtered twice by a box of ``radius`` / 2 on either side
+    along each axis (edges repeated), each sum then spread back over its 4 pixels: an ``(h, w)``
+    float32 map with the same total up to the edges."""
+    height, width = values.shape
+    out = np.pad(values.astype(np.float32), ((0, height % 2), (0, width % 2)), mode="edge")
+    out = out.reshape(out.shape[0] // 2, 2, out.shape[1] // 2, 2).sum((1, 3)) / 4
+    half = max(1, radius // 2)
     for _ in range(2):
         for axis in (0, 1):
-            padded = np.pad(out, [(radius + 1, radius) if a == axis else (0, 0) for a in (0, 1)], mode="edge")
-            summed = np.cumsum(padded, axis=axis)
-            upper = np.take(summed, range(2 * radius + 1, summed.shape[axis]), axis=axis)
-            lower = np.take(summed, range(0, summed.shape[axis] - 2 * radius - 1), axis=axis)
-            out = (upper - lower) / (2 * radius + 1)
-    return out.astype(np.float32)
+            padded = np.pad(out, [(half + 1, half) if a == axis else (0, 0) for a in (0, 1)], mode="edge")
+            summed = np.cumsum(padded, axis=axis, dtype=np.float64)
+            upper = np.take(summed, range(2 * half + 1, summed.shape[axis]), axis=axis)
+            lower = np.take(summed, range(0, summed.shape[axis] - 2 * half - 1), axis=axis)
+            out = ((upper - lower) / (2 * half + 1)).astype(np.float32)
+    return np.repeat(np.repeat(out, 2, axis=0), 2, axis=1)[:height, :width]
 
 
 def log_scaled(values: np.ndarray, top: float) -> tuple[np.ndarray, tuple[float, float]]:
