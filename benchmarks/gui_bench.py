@@ -16,7 +16,8 @@ Prints one JSON line. Measured on the real :class:`fcnviewer.qt.main_window.Main
 512x512 and a full-width FCN-8s (random weights) at 500x500, beside a click's (``click_to_erf_shown_s``,
 the same work for one pixel plus its branch contributions); ``smoothgrad_per_copy_s``, what each
 further noisy copy of SmoothGrad adds to it (the time with ``copies`` copies minus one copy's, over
-``copies - 1``).
+``copies - 1``); ``_cpu_s``: the same in the process's CPU time (all threads), which a machine
+busy with other work inflates less than the wall clock.
 
 ``--startup`` instead prints how long ``import fcnviewer.qt.main_window`` + ``MainWindow()`` +
 ``show()`` + the first paint take in this fresh process (``run.py`` measures from the launch).
@@ -298,21 +299,23 @@ def region_erf(quick: bool) -> dict[str, Any]:
             return {**result, "error": f"no prediction with {name}: {errors[-1] if errors else 'timeout'}"}
         region = QRectF(size * 0.35, size * 0.4, size * 0.2, size * 0.15)  # image pixels, as the view box maps them
 
-        def shown(region: QRectF = region) -> float | None:
-            t0 = time.perf_counter()
+        def shown(region: QRectF = region) -> tuple[float, float] | None:
+            """Seconds to the region's ERF drawn: wall clock, and the process's CPU time (all threads)."""
+            t0, c0 = time.perf_counter(), time.process_time()
             window.canvas.view.region_dragged.emit(region)  # what releasing a Ctrl+drag does
             if wait_for(app, window.rf_tools.region_shown, 900, errors) is None:
                 return None
             repaint(app, window)
-            return time.perf_counter() - t0
+            return time.perf_counter() - t0, time.process_time() - c0
 
-        plain = [shown() for _ in range(1 if quick else 3)]
+        runs = [shown() for _ in range(1 if quick else 3)]
         window.model.erf_layer.copies = copies  # probes the region again: wait for it, then time it
         wait_for(app, window.rf_tools.region_shown, 900, errors)
-        smooth = shown()
-        if None in plain or smooth is None:
+        smoothed = shown()
+        if None in runs or smoothed is None:
             return {**result, "error": f"no region ERF with {name}: {errors[-1] if errors else 'timeout'}"}
-        median = statistics.median(plain)  # type: ignore[type-var]
+        median, cpu = (statistics.median(r[i] for r in runs) for i in (0, 1))  # type: ignore[index]
+        smooth, smooth_cpu = smoothed
         window.model.erf_layer.copies = 1  # probes the region again
         wait_for(app, window.rf_tools.region_shown, 900, errors)
         t0 = time.perf_counter()
@@ -322,8 +325,10 @@ def region_erf(quick: bool) -> dict[str, Any]:
             "click_to_erf_shown_s": None if click is None else round(time.perf_counter() - t0, 3),
             "model": window.model_label.text(),
             "region_to_erf_shown_s": round(median, 3),
+            "region_to_erf_shown_cpu_s": round(cpu, 3),
             "region_to_smoothgrad_shown_s": round(smooth, 3),
             "smoothgrad_per_copy_s": round((smooth - median) / (copies - 1), 3),
+            "smoothgrad_per_copy_cpu_s": round((smooth_cpu - cpu) / (copies - 1), 3),
             "window": list(window.model.erf_layer.data.shape),
         }
     window.close()
