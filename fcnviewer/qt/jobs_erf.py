@@ -77,7 +77,11 @@ def _same_size(worker: Worker, paths: tuple[Path, ...], size: tuple[int, int]) -
     return found
 
 
-def _readouts(found: Probe, boxes: Mapping[str, BoxTuple]) -> dict[str, ErfReadout]:
+def _readouts(worker: Worker, request: Request, found: Probe, boxes: Mapping[str, BoxTuple]) -> dict[str, ErfReadout]:
+    """The readout of each field; none when a newer click or region waits (the GUI drops this result:
+    a burst of clicks then costs no blurring and sorting for the clicks in between)."""
+    if _superseded(worker, request):
+        return {}
     return {stage: erf_readout(values, found.origin, boxes.get(stage)) for stage, values in found.fields.items()}
 
 
@@ -98,7 +102,7 @@ def probe(worker: Worker, request: ProbeRequest) -> Probed:
         progress=_progress(worker, request),
     )
     boxes = dict(zip(request.stages, request.boxes, strict=False))
-    return Probed(request, found, _readouts(found, boxes), 1 + len(others))
+    return Probed(request, found, _readouts(worker, request, found, boxes), 1 + len(others))
 
 
 def probe_region(worker: Worker, request: RegionProbeRequest) -> RegionProbed:
@@ -118,7 +122,7 @@ def probe_region(worker: Worker, request: RegionProbeRequest) -> RegionProbed:
         others=others,
         progress=_progress(worker, request),
     )
-    return RegionProbed(request, found, _readouts(found, request.boxes), 1 + len(others))
+    return RegionProbed(request, found, _readouts(worker, request, found, request.boxes), 1 + len(others))
 
 
 def stitch(worker: Worker, request: StitchRequest) -> Stitched:
