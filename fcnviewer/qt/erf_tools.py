@@ -74,16 +74,16 @@ class ReceptiveFieldTools(QObject):
         self.controller, self.model = window.controller, window.model
         self.canvas, self.inspector = window.canvas, window.inspector
         self.region: Box | None = None
+        self._region_html = ""
         self.region_class = 0
         self.region_classes: list[tuple[int, float]] = []
         controller = self.controller
         controller.route(RegionProbed, self._on_region_probed, RegionProbeRequest, self._on_failed)
         controller.route(Stitched, self._on_stitched, StitchRequest, self._on_failed)
-        controller.probe_shown.connect(self._on_probe_shown)
         controller.reports_changed.connect(self._on_reports_changed)
         self.canvas.region_selected.connect(self.probe_region)
-        self.canvas.clicked.connect(self._forget)
         self.inspector.anchorClicked.connect(self._on_link_clicked)
+        self.inspector.summary_source = self._summary_html  # asked at each render: one render per result
         erf = self.model.erf_layer
         for averaging in (erf.events.copies, erf.events.noise, erf.events.images):
             averaging.connect(self._probe_again)
@@ -112,7 +112,8 @@ class ReceptiveFieldTools(QObject):
         self.controller.clear_pins()  # the layer shows the region's field now; results of a click are stale
         self.region, self.region_class = region, majority if class_index is None else class_index
         self.canvas.show_region(region)
-        self.inspector.set_summary(self._region_heading() + "<p><i>computing…</i></p>")
+        self._region_html = self._region_heading() + "<p><i>computing…</i></p>"
+        self.inspector.refresh()
         self.controller.submit(
             RegionProbeRequest,
             image=self.model.image,
@@ -124,14 +125,25 @@ class ReceptiveFieldTools(QObject):
         return True
 
     def _on_reports_changed(self, reports: list[object]) -> None:
-        if not reports:  # pins cleared: a new image, model or prediction, Clear Pins, or a region's own start
+        """Pins cleared (a new image, model or prediction, Clear Pins, a region's own start) or a
+        pixel pinned: the region is no longer what is shown."""
+        if self.region is not None:
             self._forget()
 
-    def _forget(self, *_: object) -> None:
-        """A click, image, model or prediction replaces the region (and the figures of what was shown)."""
-        self.region = None
+    def _forget(self) -> None:
+        self.region, self._region_html = None, ""
         self.canvas.show_region(None)
-        self.inspector.set_summary("")
+        self.inspector.refresh()
+
+    def _summary_html(self) -> str:
+        """The inspector's heading: the region's figures, or those of the latest pin's probe once it came."""
+        if self.region is not None:
+            return self._region_html
+        result, reports = self.controller.last_probed, self.controller.reports
+        if result is None or not reports or (result.request.y, result.request.x) != (reports[-1].y, reports[-1].x):
+            return ""
+        heading = f"<h3>Effective receptive field of pixel x={result.request.x}, y={result.request.y}</h3>"
+        return heading + self._figures_html(result.readouts, result)
 
     def _probe_again(self, *_: object) -> None:
         """The averaging changed: probe the region, or the latest pinned pixel, again."""
@@ -148,15 +160,9 @@ class ReceptiveFieldTools(QObject):
     def _on_region_probed(self, result: RegionProbed) -> None:
         found = result.probe
         self.model.erf_layer.set_fields(found.fields, found.origin, result.readouts)
-        self.inspector.set_summary(self._region_heading() + self._figures_html(result.readouts, result))
+        self._region_html = self._region_heading() + self._figures_html(result.readouts, result)
+        self.inspector.refresh()
         self.region_shown.emit()
-
-    def _on_probe_shown(self) -> None:
-        result = self.controller.last_probed
-        if result is not None:
-            y, x = result.request.y, result.request.x
-            heading = f"<h3>Effective receptive field of pixel x={x}, y={y}</h3>"
-            self.inspector.set_summary(heading + self._figures_html(result.readouts, result))
 
     def _on_failed(self, request: Request, message: str) -> None:
         if self.controller.requests.is_current(request):

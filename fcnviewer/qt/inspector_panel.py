@@ -4,7 +4,7 @@ receptive-field box sizes and each skip branch's contribution to the final logit
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from PySide6.QtGui import QTextOption
 from PySide6.QtWidgets import QTextBrowser, QWidget
@@ -39,8 +39,8 @@ class InspectorPanel(QTextBrowser):
         self.setWordWrapMode(QTextOption.WrapMode.WordWrap)  # never "backgro/und": a narrow table scrolls
         self.model = model
         self.reports: list[PixelReport] = []
-        #: HTML shown above the reports: the effective receptive field's figures.
-        self.summary = ""
+        #: Gives the HTML shown above the reports (the effective receptive field's figures) at each render.
+        self.summary_source: Callable[[], str] = str
         self._show_placeholder()
 
     def set_reports(self, reports: Sequence[PixelReport]) -> None:
@@ -50,16 +50,20 @@ class InspectorPanel(QTextBrowser):
             self._show_placeholder()
             return
         reports_html = "".join(self._report_html(n, r) for n, r in reversed(list(enumerate(self.reports, start=1))))
-        self.setHtml(self.summary + reports_html)
+        self.setHtml(self.summary_source() + reports_html)
 
-    def set_summary(self, summary: str) -> None:
-        """Show ``summary`` (HTML) above the reports."""
-        self.summary = summary
+    @property
+    def summary(self) -> str:
+        """The HTML shown above the reports, as :attr:`summary_source` gives it now."""
+        return self.summary_source()
+
+    def refresh(self) -> None:
+        """Render again (the summary changed)."""
         self.set_reports(self.reports)
 
     def _show_placeholder(self) -> None:
         self.setHtml(
-            self.summary
+            self.summary_source()
             or "<p><i>Click a pixel to see what every stage makes of it. Shift+click keeps earlier pixels. "
             "Ctrl+drag a rectangle for the effective receptive field of a region.</i></p>"
         )
