@@ -11,6 +11,14 @@ Prints one JSON line. Measured on the real :class:`fcnviewer.qt.main_window.Main
 - ``click_to_boxes_s``: ``pin_pixel`` (what a click does) to the RF boxes drawn (repaint);
   ``click_to_erf_shown_s``: to the effective RF arriving from the worker (``probe_shown``).
 
+``--region`` instead times the readable ERFs (#20): ``region_to_erf_shown_s``, a Ctrl+drag's release
+(the view box's ``region_dragged``) to the region's ERF (every stage) drawn, with the bundled model at
+512x512 and a full-width FCN-8s (random weights) at 500x500, beside a click's (``click_to_erf_shown_s``,
+the same work for one pixel plus its branch contributions); ``smoothgrad_per_copy_s``, what each
+further noisy copy of SmoothGrad adds to it (the time with ``copies`` copies minus one copy's, over
+``copies - 1``); ``_cpu_s``: the same in the process's CPU time (all threads), which a machine
+busy with other work inflates less than the wall clock.
+
 ``--startup`` instead prints how long ``import fcnviewer.qt.main_window`` + ``MainWindow()`` +
 ``show()`` + the first paint take in this fresh process (``run.py`` measures from the launch).
 Without the bundled model, a random width-1/8 FCN-8s checkpoint stands in (``note`` says so).
@@ -256,13 +264,86 @@ def gui(quick: bool) -> dict[str, Any]:
     return result
 
 
+def region_erf(quick: bool) -> dict[str, Any]:
+    """Ctrl+drag release to the region's ERF shown; SmoothGrad's time per noisy copy (see the module's doc)."""
+    from PIL import Image
+    from PySide6.QtCore import QRectF, QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from benchmarks.run import test_image
+    from fcnviewer.core.checkpoints import ModelInfo, save_checkpoint
+    from fcnviewer.core.models import ArchSpec, build_model, randomize_weights
+    from fcnviewer.qt.main_window import MainWindow
+
+    folder = Path(tempfile.mkdtemp(prefix="fcnviewer-bench-"))
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    window = MainWindow(QSettings(str(folder / "settings.ini"), QSettings.Format.IniFormat), device="cpu")
+    window.controller.domain_noted = True  # no notice dialog over the timings
+    window.resize(1400, 900)
+    window.show()
+    errors: list[str] = []
+    window.error_shown.connect(errors.append)
+    full = ArchSpec("fcn8s", 21)
+    full_path = save_checkpoint(
+        folder / "fcn8s.safetensors", randomize_weights(build_model(full)), ModelInfo.default_for(full)
+    )
+    copies = 2 if quick else 4
+    result: dict[str, Any] = {"platform": os.environ.get("QT_QPA_PLATFORM"), "smoothgrad_copies": copies}
+    for name, checkpoint, size in (("bundled_512", None, 512), ("fcn8s_full_500", full_path, 500)):
+        image = folder / f"{name}.png"
+        Image.fromarray(test_image(size, size, seed=3)).save(image)
+        window.model.erf_layer.copies, window.model.erf_layer.noise = 1, 10.0
+        window.load_model(checkpoint)
+        window.open_paths([image])
+        if wait_for(app, window.prediction_shown, 900, errors) is None:
+            return {**result, "error": f"no prediction with {name}: {errors[-1] if errors else 'timeout'}"}
+        region = QRectF(size * 0.35, size * 0.4, size * 0.2, size * 0.15)  # image pixels, as the view box maps them
+
+        def shown(region: QRectF = region) -> tuple[float, float] | None:
+            """Seconds to the region's ERF drawn: wall clock, and the process's CPU time (all threads)."""
+            t0, c0 = time.perf_counter(), time.process_time()
+            window.canvas.view.region_dragged.emit(region)  # what releasing a Ctrl+drag does
+            if wait_for(app, window.rf_tools.region_shown, 900, errors) is None:
+                return None
+            repaint(app, window)
+            return time.perf_counter() - t0, time.process_time() - c0
+
+        runs = [shown() for _ in range(1 if quick else 3)]
+        window.model.erf_layer.copies = copies  # probes the region again: wait for it, then time it
+        wait_for(app, window.rf_tools.region_shown, 900, errors)
+        smoothed = shown()
+        if None in runs or smoothed is None:
+            return {**result, "error": f"no region ERF with {name}: {errors[-1] if errors else 'timeout'}"}
+        median, cpu = (statistics.median(r[i] for r in runs) for i in (0, 1))  # type: ignore[index]
+        smooth, smooth_cpu = smoothed
+        window.model.erf_layer.copies = 1  # probes the region again
+        wait_for(app, window.rf_tools.region_shown, 900, errors)
+        t0 = time.perf_counter()
+        window.pin_pixel(size // 2, size // 2)
+        click = wait_for(app, window.probe_shown, 900, errors)
+        result[name] = {
+            "click_to_erf_shown_s": None if click is None else round(time.perf_counter() - t0, 3),
+            "model": window.model_label.text(),
+            "region_to_erf_shown_s": round(median, 3),
+            "region_to_erf_shown_cpu_s": round(cpu, 3),
+            "region_to_smoothgrad_shown_s": round(smooth, 3),
+            "smoothgrad_per_copy_s": round((smooth - median) / (copies - 1), 3),
+            "smoothgrad_per_copy_cpu_s": round((smooth_cpu - cpu) / (copies - 1), 3),
+            "window": list(window.model.erf_layer.data.shape),
+        }
+    window.close()
+    app.processEvents()
+    return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--startup", action="store_true", help="only time import + window construction + show")
+    parser.add_argument("--region", action="store_true", help="only time region ERFs and SmoothGrad (#20)")
     args = parser.parse_args()
     try:
-        result = startup() if args.startup else gui(args.quick)
+        result = startup() if args.startup else region_erf(args.quick) if args.region else gui(args.quick)
     except Exception as exc:  # report, never crash: run.py puts this into its JSON
         result = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()[-2000:]}
     print(json.dumps(result), flush=True)

@@ -10,6 +10,7 @@ map is cut to the size of the smallest before interleaving.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,9 +44,16 @@ def checked_stage(model: nn.Module, factor: int, stage: str | None = None) -> st
     return stage
 
 
-def shift_and_stitch(model: nn.Module, inputs: Tensor, factor: int, stage: str | None = None) -> StitchedMap:
+def shift_and_stitch(
+    model: nn.Module,
+    inputs: Tensor,
+    factor: int,
+    stage: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> StitchedMap:
     """The dense map of ``stage`` (default: the coarsest) of the ``(1, channels, H, W)`` ``inputs``
     from ``factor * factor`` forward passes; ``factor`` must divide the stage's stride.
+    ``progress(done, total)`` is called after each pass (it may raise to stop).
     ``ValueError`` for a stage the model lacks or a factor that does not divide its stride."""
     stage = checked_stage(model, factor, stage)
     geometry = stage_geometry(model)
@@ -56,6 +64,8 @@ def shift_and_stitch(model: nn.Module, inputs: Tensor, factor: int, stage: str |
         for a in range(factor):
             for b in range(factor):
                 maps[a, b] = model(inputs[..., a * step :, b * step :])[stage][0]
+                if progress is not None:
+                    progress(len(maps), factor * factor)
     height = min(m.shape[-2] for m in maps.values())
     width = min(m.shape[-1] for m in maps.values())
     channels = next(iter(maps.values())).shape[0]

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fcnviewer.qt.region_select import RegionViewBox, outline, pixel_region, place
 from fcnviewer.viewer.layers import BoxesLayer, Layer, LayerList, Pin, RasterLayer, clip_box, stage_label
 
 #: Zoom factor of one +/- step.
@@ -188,17 +189,22 @@ class Canvas(pg.GraphicsView):
     """Draws the layers of a :class:`LayerList` in order; wheel/drag zoom and pan.
 
     Signals: ``hovered(y, x)`` image pixel under the mouse (``-1, -1`` off the image),
-    ``clicked(y, x, keep)`` a left click on the image (``keep``: Shift held).
+    ``clicked(y, x, keep)`` a left click on the image (``keep``: Shift held),
+    ``region_selected(x0, y0, x1, y1)`` the image pixels (inclusive) of a Ctrl+drag.
     """
 
     hovered = Signal(int, int)
     clicked = Signal(int, int, bool)
+    region_selected = Signal(int, int, int, int)
 
     def __init__(self, layers: LayerList, parent: QWidget | None = None) -> None:
         super().__init__(parent, background=QColor(40, 40, 44))
         # Room for every layer's on-screen pixmap (see _RasterVisual), not Qt's default 10 MB.
         QPixmapCache.setCacheLimit(max(QPixmapCache.cacheLimit(), PIXMAP_CACHE_KB))
-        self.view = pg.ViewBox(lockAspect=True, invertY=True, enableMenu=False)
+        self.view = RegionViewBox(lockAspect=True, invertY=True, enableMenu=False)
+        self.view.region_dragged.connect(self._on_region_dragged)
+        self.region_outline = outline()  # the region whose effective receptive field is shown
+        self.view.addItem(self.region_outline, ignoreBounds=True)
         self.view.setDefaultPadding(0.02)
         self.setCentralItem(self.view)
         self.layers = layers
@@ -335,6 +341,19 @@ class Canvas(pg.GraphicsView):
         if pixel is not None:
             keep = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)  # type: ignore[attr-defined]
             self.clicked.emit(pixel[0], pixel[1], keep)
+
+    def _on_region_dragged(self, rect: QRectF) -> None:
+        region = pixel_region(rect, *self._image_size) if all(self._image_size) else None
+        if region is not None:
+            self.region_selected.emit(*region)
+
+    def show_region(self, region: tuple[int, int, int, int] | None) -> None:
+        """Outline the image pixels ``(x0, y0, x1, y1)`` (inclusive), or nothing."""
+        if region is None:
+            self.region_outline.hide()
+            return
+        x0, y0, x1, y1 = region
+        place(self.region_outline, QRectF(x0, y0, x1 - x0 + 1, y1 - y0 + 1))
 
     def rendered_rgb(self) -> np.ndarray:
         """What the widget shows, ``(h, w, 3)`` uint8 (for tests and exports)."""

@@ -22,6 +22,7 @@ from fcnviewer.viewer.files import split_checkpoints
 from fcnviewer.viewer.inspector import PixelReport, pixel_report, with_contributions
 from fcnviewer.viewer.layers import Pin
 from fcnviewer.viewer.protocol import (
+    ErfOptions,
     ImageOpened,
     LoadModelRequest,
     ModelLoaded,
@@ -98,6 +99,7 @@ class Controller(QObject):
         self.images: list[Path] = []
         self.image_index = -1
         self.reports: list[PixelReport] = []
+        self.last_probed: Probed | None = None  # the latest click's probe shown
         self.closed = False
         self.domain_noted = False  # the domain note is given once a session
         self.fallback = False  # the bundled model replaces a checkpoint that failed with no model loaded
@@ -234,7 +236,7 @@ class Controller(QObject):
             if not request.cancel.is_set():
                 self.download_progress.emit(str(request.path), done, total)
         elif self.requests.is_current(request):
-            self.status.emit(f"running tile {done} of {total}…", 2000)
+            self.status.emit(request.progress_text.format(done=done, total=total), 2000)
 
     def _on_job_returned(self, result: ModelLoaded | ImageOpened | Predicted | Probed) -> None:
         if self.closed or not self.requests.is_current(result.request):
@@ -324,7 +326,8 @@ class Controller(QObject):
 
     def _on_probe_changed(self, result: Probed) -> None:
         request, found = result.request, result.probe
-        self.model.erf_layer.set_fields(found.fields, found.origin)
+        self.last_probed = result
+        self.model.erf_layer.set_fields(found.fields, found.origin, result.readouts)
         self._fill_contributions(request.y, request.x, found.contributions, found.class_index, found.note)
         self.probe_shown.emit()
 
@@ -356,8 +359,17 @@ class Controller(QObject):
             x=x,
             class_index=int(prediction.labels[y, x]),
             boxes=tuple(boxes.values()),
+            stages=tuple(boxes),
+            erf=self.erf_options(),
         )
         return boxes
+
+    def erf_options(self) -> ErfOptions:
+        """How effective receptive fields are averaged now: the ERF layer's SmoothGrad settings, and
+        the images after the shown one in the opened list (as many as the layer says, in all)."""
+        layer = self.model.erf_layer
+        following = self.images[self.image_index + 1 :] + self.images[: max(self.image_index, 0)]
+        return ErfOptions(layer.copies, layer.noise, 0, tuple(following[: layer.images - 1]))
 
     def _why_no_prediction(self) -> str:
         """What a click before any prediction is told: wait only if a result is on its way."""

@@ -43,6 +43,8 @@ class InspectorPanel(QTextBrowser):
         self.path_sizes: dict[str, int] = {}
         #: The true class at a pixel (255: ignored), or ``None`` where there is no truth.
         self.truth_at: Callable[[int, int], int | None] = lambda _y, _x: None
+        #: Gives the HTML shown above the reports (the effective receptive field's figures) at each render.
+        self.summary_source: Callable[[], str] = str
         self._show_placeholder()
 
     def set_reports(self, reports: Sequence[PixelReport]) -> None:
@@ -51,11 +53,23 @@ class InspectorPanel(QTextBrowser):
         if not self.reports:
             self._show_placeholder()
             return
-        self.setHtml("".join(self._report_html(n, r) for n, r in reversed(list(enumerate(self.reports, start=1)))))
+        reports_html = "".join(self._report_html(n, r) for n, r in reversed(list(enumerate(self.reports, start=1))))
+        self.setHtml(self.summary_source() + reports_html)
+
+    @property
+    def summary(self) -> str:
+        """The HTML shown above the reports, as :attr:`summary_source` gives it now."""
+        return self.summary_source()
+
+    def refresh(self) -> None:
+        """Render again (the summary changed)."""
+        self.set_reports(self.reports)
 
     def _show_placeholder(self) -> None:
         self.setHtml(
-            "<p><i>Click a pixel to see what every stage makes of it. Shift+click keeps earlier pixels.</i></p>"
+            self.summary_source()
+            or "<p><i>Click a pixel to see what every stage makes of it. Shift+click keeps earlier pixels. "
+            "Ctrl+drag a rectangle for the effective receptive field of a region.</i></p>"
         )
 
     def _class_html(self, index: int) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 from PySide6.QtCore import QEvent, QSignalBlocker, Qt
 from PySide6.QtGui import QColor, QKeyEvent, QLinearGradient, QPainter, QPaintEvent
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QCompleter,
     QDoubleSpinBox,
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QSlider,
+    QSpinBox,
     QToolButton,
     QWidget,
 )
@@ -246,6 +248,12 @@ class HeatmapControls(LayerControls):
         self.color_bar.set_colormap(name, self.layer.limits)
 
 
+def _set_blocked(widget: QWidget, setter: Callable[[Any], None], value: Any) -> None:
+    """``setter(value)`` with ``widget``'s signals blocked."""
+    with QSignalBlocker(widget):
+        setter(value)
+
+
 def _refill(combo: QComboBox, items: Sequence[str]) -> bool:
     """Put ``items`` into ``combo`` (signals blocked) unless it holds them already; whether it did."""
     if tuple(combo.itemText(i) for i in range(combo.count())) == tuple(items):
@@ -294,13 +302,57 @@ class UncertaintyControls(HeatmapControls):
 
 
 class ErfControls(HeatmapControls):
-    """The effective RF layer's: which stage's field shows."""
+    """The effective RF layer's: which stage's field shows, its scale, contours and mass box; how
+    the next probe averages it (SmoothGrad's copies and noise, images)."""
 
     layer: ErfLayer
 
     def _add_choice_rows(self) -> None:
         self.stage_combo = self._choice_row("Stage", "stage", self.layer.stages)
         self._subscribe(self.layer.events.data, self._on_data_changed)
+        self.scale_combo = self._choice_row("Scale", "scale", self.layer.SCALES)
+        self.contours_check = self._check(
+            "contours", "50, 90 %", "contours around 50 % (white) and 90 % (cyan) of the mass"
+        )
+        self._row("Contours", self.contours_check)
+        self.mass_box_check = self._check("mass_box", "90 %", "the box holding 90 % of the mass (magenta)")
+        self._row("Mass box", self.mass_box_check)
+        self.copies_spin = self._spin("copies", QSpinBox(), (1, 256), "SmoothGrad: noisy copies averaged (1: none)")
+        self.noise_spin = self._spin("noise", QDoubleSpinBox(), (0, 255), "SmoothGrad: noise, in pixel values (0..255)")
+        self.copies_spin.setSuffix(" ×")
+        self.noise_spin.setPrefix("σ ")
+        self.noise_spin.setDecimals(1)
+        self._row("SmoothGrad", self.copies_spin, self.noise_spin)
+        self.images_spin = self._spin("images", QSpinBox(), (1, 64), "images of the list (this size) averaged")
+        self._row("Images", self.images_spin)
+
+    def _row(self, label: str, *widgets: QWidget) -> None:
+        row = QHBoxLayout()
+        for widget in widgets:
+            row.addWidget(widget)
+        self.form.addRow(label, row)
+
+    def _check(self, prop: str, text: str, tip: str) -> QCheckBox:
+        """A check box bound to the layer's bool property ``prop``."""
+        check = QCheckBox(text)
+        check.setToolTip(tip)
+        check.setChecked(getattr(self.layer, prop))
+        check.toggled.connect(lambda on: setattr(self.layer, prop, on))
+        self._subscribe(getattr(self.layer.events, prop), lambda on: _set_blocked(check, check.setChecked, on))
+        return check
+
+    def _spin(
+        self, prop: str, spin: QSpinBox | QDoubleSpinBox, limits: tuple[int, int], tip: str
+    ) -> QSpinBox | QDoubleSpinBox:
+        """A spin box over ``limits`` bound to the layer's number property ``prop``."""
+        spin.setRange(*limits)
+        spin.setValue(getattr(self.layer, prop))
+        spin.setMinimumWidth(SPIN_MIN_WIDTH)
+        spin.setKeyboardTracking(False)  # one probe per value typed, not per digit
+        spin.setToolTip(tip)
+        spin.valueChanged.connect(lambda value: setattr(self.layer, prop, value))
+        self._subscribe(getattr(self.layer.events, prop), lambda value: _set_blocked(spin, spin.setValue, value))
+        return spin
 
     def _on_data_changed(self) -> None:
         """New fields may be of other stages: refill the choices."""

@@ -17,6 +17,7 @@ from fcnviewer.qt.canvas import Canvas
 from fcnviewer.qt.controller import Box, Controller
 from fcnviewer.qt.dataset_view import DatasetView
 from fcnviewer.qt.elided_label import ElidedLabel
+from fcnviewer.qt.erf_tools import ReceptiveFieldTools
 from fcnviewer.qt.export import Exporter
 from fcnviewer.qt.icons import app_icon
 from fcnviewer.qt.inspector_panel import InspectorPanel
@@ -101,6 +102,7 @@ class MainWindow(QMainWindow):
         self.exporter = Exporter(self)
         self.menus = Menus(self)
         self.download_progress = DownloadProgress(self.controller, self)
+        self.rf_tools = ReceptiveFieldTools(self)
         self._connect_controller()
         self.canvas.hovered.connect(self._on_hovered_changed)
         self.canvas.clicked.connect(self._on_pixel_clicked)

@@ -51,6 +51,7 @@ class ShortcutsDialog(QDialog):
         rows += [
             ("Pin a pixel (receptive fields)", "Click"),
             ("Keep earlier pins", "Shift+Click"),
+            ("Effective receptive field of a region", "Ctrl+Drag"),
             ("Zoom in / out at the pointer", "Mouse wheel"),
             ("Pan", "Drag"),
             ("Show or hide a layer", "Click its eye (Layers)"),

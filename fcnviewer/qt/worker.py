@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 
 from fcnviewer.core.memory import release_free_memory, resident_mb
-from fcnviewer.qt import jobs_dataset, jobs_layers
+from fcnviewer.qt import jobs_dataset, jobs_erf, jobs_layers
 from fcnviewer.viewer.dataset_protocol import CompareRequest, ListDatasetRequest, ScoreImageRequest
 from fcnviewer.viewer.layers import ImageLayer
 from fcnviewer.viewer.protocol import (
@@ -31,9 +31,10 @@ from fcnviewer.viewer.protocol import (
     OpenImageRequest,
     Predicted,
     PredictRequest,
-    Probed,
     ProbeRequest,
+    RegionProbeRequest,
     Request,
+    StitchRequest,
 )
 from fcnviewer.viewer.viewer_model import ViewerModel
 
@@ -205,20 +206,6 @@ def predict(worker: Worker, request: PredictRequest) -> Predicted:
     return Predicted(request, prediction, prepared)
 
 
-def probe(worker: Worker, request: ProbeRequest) -> Probed:
-    """Effective receptive fields and branch contributions of the request's pixel."""
-    predictor = worker.loaded_predictor()
-    found = predictor.probe(
-        request.image,
-        request.y,
-        request.x,
-        class_index=request.class_index,
-        between=worker.check_abort,
-        boxes=request.boxes or None,
-    )
-    return Probed(request, found)
-
-
 def read_image(reader: ImageReader, request: OpenImageRequest) -> ImageOpened:
     """Read the image and colour the layer showing it (no torch needed)."""
     from fcnviewer.core.images import load_image
@@ -242,7 +229,9 @@ class Worker(QueueWorker):
         PredictRequest: predict,
         LayerProbeRequest: jobs_layers.probe_layer,  # the layer the user selected: before the stage probe
         CompareRequest: jobs_dataset.compare,
-        ProbeRequest: probe,
+        ProbeRequest: jobs_erf.probe,
+        RegionProbeRequest: jobs_erf.probe_region,
+        StitchRequest: jobs_erf.stitch,
         ScoreImageRequest: jobs_dataset.score_image,
     }
 

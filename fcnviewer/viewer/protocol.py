@@ -22,9 +22,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 import numpy as np
 
 from fcnviewer.core.errors import UserError
+from fcnviewer.viewer.erf_readout import ErfReadout
 from fcnviewer.viewer.layers import ImageLayer
 
 if TYPE_CHECKING:
+    from fcnviewer.core.alignment import StageGeometry
     from fcnviewer.core.checkpoints import LoadedModel
     from fcnviewer.core.inference import Prediction
     from fcnviewer.core.layer_probing import LayerProbe
@@ -50,6 +52,8 @@ class Request:
     probe_generation: int
     #: Which generations must still be current for the result to be used.
     depends_on: ClassVar[tuple[str, ...]] = ()
+    #: The status bar's words for the job's progress (``done`` of ``total`` steps).
+    progress_text: ClassVar[str] = "running tile {done} of {total}…"
 
 
 @dataclass(frozen=True, eq=False)
@@ -89,6 +93,18 @@ class PredictRequest(Request):
     depends_on: ClassVar[tuple[str, ...]] = ("image", "model")
 
 
+@dataclass(frozen=True)
+class ErfOptions:
+    """How effective receptive fields are averaged: over SmoothGrad's ``copies`` noisy copies of
+    the image (noise of ``noise`` pixel values, drawn from ``seed``), and over the image files
+    ``images`` besides the shown image (those of another size are skipped)."""
+
+    copies: int = 1
+    noise: float = 0.0
+    seed: int = 0
+    images: tuple[Path, ...] = ()
+
+
 @dataclass(frozen=True, eq=False)
 class ProbeRequest(Request):
     """Effective receptive fields (every stage) and branch contributions at pixel ``(y, x)``."""
@@ -99,7 +115,36 @@ class ProbeRequest(Request):
     class_index: int | None = None
     #: The pixel's theoretical boxes ``(x0, y0, x1, y1)``, as drawn (they decide the window computed on).
     boxes: tuple[tuple[int, int, int, int], ...] = ()
+    #: The stage of each box (their share of the ERF is reported), and how the fields are averaged.
+    stages: tuple[str, ...] = ()
+    erf: ErfOptions = ErfOptions()
     depends_on: ClassVar[tuple[str, ...]] = ("image", "model", "probe")
+    progress_text: ClassVar[str] = "effective receptive field: pass {done} of {total}…"
+
+
+@dataclass(frozen=True, eq=False)
+class RegionProbeRequest(Request):
+    """Effective receptive fields, every stage, of class ``class_index``'s score summed over the
+    inclusive image ``region`` ``(x0, y0, x1, y1)``; ``boxes``: its theoretical box by stage."""
+
+    image: np.ndarray = field(default_factory=_no_image)
+    region: tuple[int, int, int, int] = (0, 0, 0, 0)
+    class_index: int = 0
+    boxes: Mapping[str, tuple[int, int, int, int]] = field(default_factory=dict)
+    erf: ErfOptions = ErfOptions()
+    depends_on: ClassVar[tuple[str, ...]] = ("image", "model", "probe")
+    progress_text: ClassVar[str] = "effective receptive field of the region: pass {done} of {total}…"
+
+
+@dataclass(frozen=True, eq=False)
+class StitchRequest(Request):
+    """Stage ``stage``'s map made ``factor`` times denser by shift-and-stitch (``factor`` squared forwards)."""
+
+    image: np.ndarray = field(default_factory=_no_image)
+    stage: str = ""
+    factor: int = 2
+    depends_on: ClassVar[tuple[str, ...]] = ("image", "model")
+    progress_text: ClassVar[str] = "shift-and-stitch: forward pass {done} of {total}…"
 
 
 @dataclass(frozen=True, eq=False)
@@ -159,10 +204,31 @@ class Predicted:
 
 @dataclass(frozen=True, eq=False)
 class Probed:
-    """The effective receptive fields and branch contributions of a request's pixel."""
+    """The effective receptive fields and branch contributions of a request's pixel, the fields'
+    readouts by stage, and how many images they are averaged over."""
 
     request: ProbeRequest
     probe: Probe
+    readouts: Mapping[str, ErfReadout] = field(default_factory=dict)
+    images: int = 1
+
+
+@dataclass(frozen=True, eq=False)
+class RegionProbed(Probed):
+    """The effective receptive fields of a request's region (no contributions), as :class:`Probed`."""
+
+    request: RegionProbeRequest  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, eq=False)
+class Stitched:
+    """A request's stage by shift-and-stitch: the ``(C, h, w)`` scores at the denser stride with
+    their geometry, and the image-aligned ``(H, W)`` labels."""
+
+    request: StitchRequest
+    scores: np.ndarray
+    geometry: StageGeometry
+    labels: np.ndarray
 
 
 @dataclass(frozen=True, eq=False)

@@ -381,7 +381,7 @@ def test_shortcuts_dialog_lists_every_shortcut(qtbot, window) -> None:  # type: 
     qtbot.addWidget(dialog)
     keys = [dialog.table.item(r, 1).text() for r in range(dialog.table.rowCount())]
     actions = [a for a in window.actions() if a.shortcuts()]
-    assert len(keys) == len(actions) + 8
+    assert len(keys) == len(actions) + 9  # and the mouse gestures
     text = " ".join(keys)
     for needle in (
         "Ctrl+O",
@@ -392,6 +392,7 @@ def test_shortcuts_dialog_lists_every_shortcut(qtbot, window) -> None:  # type: 
         "F",
         "Ctrl+1",
         "Shift+Click",
+        "Ctrl+Drag",
         "Mouse wheel",
         "Drag",
     ):

@@ -32,7 +32,7 @@ from fcnviewer.core.receptive.erf import (
     effective_receptive_field,
     effective_receptive_fields,
 )
-from fcnviewer.core.receptive.mass import ErfStats, erf_stats, mass_box
+from fcnviewer.core.receptive.mass import ErfStats, erf_stats, mass_box, mass_level
 from fcnviewer.core.receptive.table import (
     FINAL,
     Index,
@@ -44,10 +44,12 @@ from fcnviewer.core.receptive.table import (
     stage_geometry,
 )
 from fcnviewer.core.receptive.targets import (
+    Smoothing,
     Target,
     gradient_map,
     layer_names,
     layer_target,
+    noisy_inputs,
     region_target,
     smoothed_gradient_map,
 )
@@ -59,6 +61,7 @@ __all__ = [
     "ErfStats",
     "Index",
     "LayerRF",
+    "Smoothing",
     "Target",
     "branch_contributions",
     "effective_receptive_field",
@@ -71,6 +74,8 @@ __all__ = [
     "layer_target",
     "level_names",
     "mass_box",
+    "mass_level",
+    "noisy_inputs",
     "pixel_boxes",
     "region_target",
     "sees_whole_image",

@@ -9,7 +9,7 @@ Smilkov et al. 2017).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -176,6 +176,43 @@ def gradient_map(model: nn.Module, target: Target, inputs: Tensor) -> np.ndarray
     return grad[0].abs().sum(0).detach().to("cpu", torch.float32).numpy()
 
 
+@dataclass(frozen=True)
+class Smoothing:
+    """SmoothGrad's settings: the mean over ``copies`` noisy copies of the image, noise of standard
+    deviation ``noise`` in pixel units, drawn from ``seed`` (one copy of noise 0: the plain map)."""
+
+    copies: int = 1
+    noise: float = 0.0
+    seed: int = 0
+
+
+def noisy_inputs(
+    image: np.ndarray,
+    preprocessing: Preprocessing,
+    smoothing: Smoothing,
+    device: torch.device | str = "cpu",
+    window: tuple[int, int, int, int] | None = None,
+) -> Iterator[Tensor]:
+    """SmoothGrad's ``smoothing.copies`` noisy network inputs of ``image``, one at a time.
+
+    Each copy adds Gaussian noise of standard deviation ``smoothing.noise`` in pixel units (0..255,
+    before preprocessing, not clipped) to every RGB value, drawn from a generator seeded with
+    ``smoothing.seed`` on the CPU (the same noise on every device). ``window`` ``(y0, y1, x0, x1)``
+    cuts each copy to those rows and columns after drawing the whole image's noise, so a window's
+    copies are the whole image's, cropped. Noise 0 gives the clean input.
+    """
+    copies, sigma = smoothing.copies, smoothing.noise
+    if copies < 1 or sigma < 0:
+        raise ValueError(f"SmoothGrad needs at least one copy and a noise of 0 or more, not {copies} and {sigma}")
+    height, width = image.shape[:2]
+    y0, y1, x0, x1 = window if window is not None else (0, height, 0, width)
+    clean = preprocessing.to_tensor(image[y0:y1, x0:x1], device=device)
+    generator = torch.Generator().manual_seed(smoothing.seed)
+    for _ in range(copies):
+        noise = torch.randn((1, 3, height, width), generator=generator)[..., y0:y1, x0:x1] * sigma
+        yield clean + preprocessing.pixel_change(noise.to(device))
+
+
 def smoothed_gradient_map(
     model: nn.Module,
     target: Target,
@@ -186,19 +223,10 @@ def smoothed_gradient_map(
     seed: int = 0,
     device: torch.device | str = "cpu",
 ) -> np.ndarray:
-    """SmoothGrad: the mean of :func:`gradient_map` over ``copies`` noisy copies of ``image``.
-
-    Each copy adds Gaussian noise of standard deviation ``sigma`` in pixel units (0..255, before
-    preprocessing, not clipped) to every RGB value, drawn from a generator seeded with ``seed`` on
-    the CPU (the same noise on every device). The mean is of the absolute maps, so one copy with
-    ``sigma`` 0 is the plain map.
-    """
-    if copies < 1 or sigma < 0:
-        raise ValueError(f"SmoothGrad needs at least one copy and a noise of 0 or more, not {copies} and {sigma}")
-    clean = preprocessing.to_tensor(image, device=device)
-    generator = torch.Generator().manual_seed(seed)
+    """SmoothGrad: the mean of :func:`gradient_map` over the ``copies`` noisy copies of ``image``
+    that :func:`noisy_inputs` makes. The mean is of the absolute maps, so one copy with ``sigma``
+    0 is the plain map."""
     total = np.zeros(image.shape[:2], dtype=np.float32)
-    for _ in range(copies):
-        noise = torch.randn((1, 3, *image.shape[:2]), generator=generator) * sigma
-        total += gradient_map(model, target, clean + preprocessing.pixel_change(noise.to(device)))
+    for inputs in noisy_inputs(image, preprocessing, Smoothing(copies, sigma, seed), device):
+        total += gradient_map(model, target, inputs)
     return total / np.float32(copies)

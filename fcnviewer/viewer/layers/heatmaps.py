@@ -9,7 +9,8 @@ import numpy as np
 
 from fcnviewer.core.alignment import StageGeometry, aligned_scores_at
 from fcnviewer.viewer.colormaps import COLORMAPS, apply_colormap
-from fcnviewer.viewer.events import Evented, check_choice, initialize, one_of
+from fcnviewer.viewer.erf_readout import ErfReadout, log_scaled, paint_readout
+from fcnviewer.viewer.events import Evented, as_bool, check_choice, initialize, one_of
 from fcnviewer.viewer.layers.base import RasterLayer
 
 
@@ -182,43 +183,81 @@ class UncertaintyLayer(HeatmapLayer):
         return f"{self._mode} {float(self._data[y, x]):.3f}"
 
 
-class ErfLayer(HeatmapLayer):
-    """Effective receptive field (|d logit / d input|) of a clicked pixel, one map per stage.
+def _in_range(low: float, high: float, kind: type = int) -> Any:
+    """A validator of a ``kind`` number from ``low`` to ``high``."""
 
-    Events beyond :class:`HeatmapLayer`'s: ``stage``.
+    def validate(_: object, name: str, value: Any) -> Any:
+        value = kind(value)
+        if not low <= value <= high:
+            raise ValueError(f"{name} must be from {low:g} to {high:g}, not {value}")
+        return value
+
+    return validate
+
+
+class ErfLayer(HeatmapLayer):
+    """Effective receptive field (|d logit / d input|) of a clicked pixel or a dragged region, one
+    map per stage, on a linear or log scale, with contours around 50 % and 90 % of its mass and
+    its 90 % mass box (:mod:`fcnviewer.viewer.erf_readout`).
+
+    ``copies``, ``noise`` and ``images`` say how the next probe averages it (SmoothGrad's noisy
+    copies, the noise in pixel values, images of the same size).
+
+    Events beyond :class:`HeatmapLayer`'s: ``stage``, ``scale``, ``contours``, ``mass_box``,
+    ``copies``, ``noise``, ``images``.
     """
 
-    _event_names = (*HeatmapLayer._event_names, "stage")
-    _data_names = (*HeatmapLayer._data_names, "_fields", "_origin")
+    SCALES = ("linear", "log")
+    _event_names = (*HeatmapLayer._event_names, "stage", "scale", "contours", "mass_box", "copies", "noise", "images")
+    _data_names = (*HeatmapLayer._data_names, "_fields", "_origin", "_readouts")
 
     stage: Evented[str] = Evented(
         lambda layer, name, value: check_choice(name, value, layer.stages),
         then="_show_stage",
         doc="Which stage's field is shown.",
     )
+    scale: Evented[str] = Evented(one_of(SCALES), then="_show_stage", doc="``linear`` or ``log`` (four decades).")
+    contours: Evented[bool] = Evented(as_bool, then="_show_stage", doc="Draw the 50 % and 90 % mass contours.")
+    mass_box: Evented[bool] = Evented(as_bool, then="_show_stage", doc="Draw the box holding 90 % of the mass.")
+    copies: Evented[int] = Evented(_in_range(1, 256), doc="SmoothGrad's noisy copies (1: none).")
+    noise: Evented[float] = Evented(_in_range(0.0, 255.0, float), doc="SmoothGrad's noise, in pixel values.")
+    images: Evented[int] = Evented(_in_range(1, 64), doc="Images of the list, of the shown size, averaged.")
 
     def __init__(self, name: str = "effective RF", **kwargs: Any) -> None:
         super().__init__(name, colormap="inferno", alpha_from_value=True, **kwargs)
         self._fields: dict[str, np.ndarray] = {}
         self._origin = (0, 0)
+        self._readouts: dict[str, ErfReadout] = {}
         self._stage = "final"
+        initialize(self, scale="linear", contours=True, mass_box=False, copies=1, noise=0.0, images=1)
 
     @property
     def stages(self) -> tuple[str, ...]:
         """Stages with a field."""
         return tuple(self._fields)
 
-    def set_fields(self, fields: Mapping[str, np.ndarray], origin: tuple[int, int] = (0, 0)) -> None:
+    @property
+    def readout(self) -> ErfReadout | None:
+        """The shown stage's contour levels and mass boxes, if they came with its field."""
+        return self._readouts.get(self._stage)
+
+    def set_fields(
+        self,
+        fields: Mapping[str, np.ndarray],
+        origin: tuple[int, int] = (0, 0),
+        readouts: Mapping[str, ErfReadout] | None = None,
+    ) -> None:
         """Show ``(h, w)`` fields by stage name (``"final"`` and stage names) of the image window
-        whose top-left pixel is ``origin`` (row, column); zero elsewhere."""
+        whose top-left pixel is ``origin`` (row, column); zero elsewhere; with their ``readouts``."""
         self._fields = dict(fields)
         self._origin = origin
+        self._readouts = dict(readouts or {})
         if self._stage not in self._fields and self._fields:
             self._stage = next(iter(self._fields))
         self._show_stage()
 
     def clear(self) -> None:
-        self._fields = {}
+        self._fields, self._readouts = {}, {}
         super().clear()
 
     def _show_stage(self) -> None:
@@ -226,7 +265,18 @@ class ErfLayer(HeatmapLayer):
             data = self._fields[self._stage]
             top = _saturation_level(data) or float(data.max()) or 1.0
             (row, col), (h, w) = self._origin, data.shape
-            self.set_data(data, rect=(float(col), float(row), float(w), float(h)), limits=(0.0, top))
+            shown, limits = log_scaled(data, float(data.max())) if self._scale == "log" else (data, (0.0, top))
+            self.set_data(shown, rect=(float(col), float(row), float(w), float(h)), limits=limits)
+
+    def value_at(self, y: int, x: int) -> str | None:
+        return f"{float(self._fields[self._stage][self._index(y, x)]):.3g}" if self._fields else None  # not its log
+
+    def _render(self) -> np.ndarray:
+        rgba = super()._render()
+        readout = self.readout
+        if readout is not None and (self._contours or self._mass_box):
+            paint_readout(rgba, readout, self._origin, contours=self._contours, mass_box=self._mass_box)
+        return rgba
 
 
 def _saturation_level(data: np.ndarray, fraction: float = 0.005) -> float:

@@ -10,6 +10,7 @@ import numpy as np
 from fcnviewer.viewer.colormaps import apply_lookup
 from fcnviewer.viewer.events import Evented, as_class_set, initialize, one_of
 from fcnviewer.viewer.layers.base import RasterLayer
+from fcnviewer.viewer.raster import edges
 
 
 class ImageLayer(RasterLayer):
@@ -81,7 +82,7 @@ class LabelLayer(RasterLayer):
         table[list(self._hidden_classes), 3] = 0
         rgba = apply_lookup(table, self._labels)
         if self._mode == "contour":
-            rgba[..., 3] &= np.where(_edges(self._labels), 255, 0).astype(np.uint8)
+            rgba[..., 3] &= np.where(edges(self._labels), 255, 0).astype(np.uint8)
         return rgba
 
     def _on_mode_changed(self) -> None:
@@ -92,17 +93,6 @@ class LabelLayer(RasterLayer):
     def value_at(self, y: int, x: int) -> str | None:
         index = int(self._labels[y, x])
         return self._names[index] if index < len(self._names) else str(index)
-
-
-def _edges(labels: np.ndarray) -> np.ndarray:
-    """Where ``labels`` changes between neighbours, 2 pixels wide (both sides of each boundary)."""
-    edge = np.zeros(labels.shape, dtype=bool)
-    across, down = labels[:, 1:] != labels[:, :-1], labels[1:, :] != labels[:-1, :]
-    edge[:, 1:] |= across
-    edge[:, :-1] |= across
-    edge[1:, :] |= down
-    edge[:-1, :] |= down
-    return edge
 
 
 class ChangeLayer(RasterLayer):
