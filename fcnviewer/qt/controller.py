@@ -102,6 +102,8 @@ class Controller(QObject):
         self.last_probed: Probed | None = None  # the latest click's probe shown
         self.closed = False
         self.domain_noted = False  # the domain note is given once a session
+        #: Whether an image is known to be of the model's own kind (an open dataset's says so).
+        self.of_model_domain: Callable[[Path], bool] = lambda _image: False
         self.fallback = False  # the bundled model replaces a checkpoint that failed with no model loaded
         self._running: set[int] = set()
         self._show: dict[type, Callable[[Any], None]] = {
@@ -320,7 +322,8 @@ class Controller(QObject):
         """Say once that a model trained on synthetic scenes means nothing on the user's own images."""
         assert self.loaded is not None
         info = self.loaded.info
-        if not self.domain_noted and needs_domain_note(info.training, self.image_path):
+        own = self.image_path is not None and self.of_model_domain(self.image_path)
+        if not self.domain_noted and not own and needs_domain_note(info.training, self.image_path):
             self.domain_noted = True
             self.notice.emit(domain_note(info.class_names))
 

@@ -62,6 +62,9 @@ class DatasetView(QObject):
             window.setCorner(corner, Qt.DockWidgetArea.BottomDockWidgetArea)
         for dock in self.docks.values():
             dock.show()
+        network = window.docks.get("network")
+        if network is not None and window.dockWidgetArea(network) == Qt.DockWidgetArea.BottomDockWidgetArea:
+            window.tabifyDockWidget(network, self.docks["images"])  # three side by side were too narrow
         docks = list(self.docks.values())
         width, height = window.width(), window.height()
         window.resizeDocks(docks, [int(0.55 * width), int(0.45 * width)], Qt.Orientation.Horizontal)
@@ -85,10 +88,19 @@ class DatasetView(QObject):
         return f"  |  {text}" if text else ""
 
     def _on_listing_changed(self) -> None:
+        self.window.controller.of_model_domain = self._of_model_domain
         if not any(dock.isVisible() for dock in self.docks.values()):
             self._show_docks()
         self.docks["images"].raise_()
         self.window.statusBar().showMessage(f"{self.datasets.table.listing.root}: walking its images…", 5000)  # type: ignore[union-attr]
+
+    def _of_model_domain(self, image: Path) -> bool:
+        """Whether ``image`` is of the open dataset and that dataset is labelled in the model's classes
+        (or names none): then it is the model's kind of image and needs no domain note."""
+        listing, loaded = self.datasets.table.listing, self.window.controller.loaded
+        if listing is None or not image.is_relative_to(listing.root):
+            return False
+        return listing.class_names is None or (loaded is not None and listing.class_names == loaded.info.class_names)
 
     def _on_truth_changed(self) -> None:
         truth, window = self.datasets.truth, self.window

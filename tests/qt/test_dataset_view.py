@@ -227,3 +227,16 @@ def test_file_open_dataset_opens_the_folder_chosen(qtbot, window, checkpoint, tm
         action.trigger()
     assert [row.entry.name for row in datasets.table.rows] == ["a", "b"]
     assert window.dataset_view.docks["images"].isVisible()
+
+
+def test_a_dataset_in_the_models_classes_gets_no_domain_note(qtbot, window, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    notices: list[str] = []
+    window.controller.notice.connect(notices.append)
+    with qtbot.waitSignal(window.controller.model_loaded, timeout=60000):
+        window.load_model(None)  # the bundled model: synthetic scenes, a note on a user's own photos
+    _walked(qtbot, window, _dataset(tmp_path / "data", ["a", "b"]))
+    qtbot.waitUntil(lambda: window.model.prediction is not None, timeout=60000)
+    assert notices == []
+    with qtbot.waitSignal(window.prediction_shown, timeout=60000):
+        window.open_paths([make_image(tmp_path / "photo.png", seed=5)])
+    assert len(notices) == 1  # a photo outside the dataset is still noted
