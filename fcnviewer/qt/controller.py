@@ -283,7 +283,7 @@ class Controller(QObject):
         self.available_devices = result.devices
         self.requests.advance("probe")
         self.model.set_classes(loaded.info.class_names, loaded.info.palette_array)
-        domain = training_domain(loaded.info.training)
+        domain = training_domain(loaded.info.training, loaded.info.spec.arch)
         self.model_text = f"{loaded.name} · {loaded.info.spec.arch} · {domain} · {result.device} {result.precision}"
         if request.path is not None and loaded.path == Path(request.path):  # a file, not a pretrained model's name
             self.opened.emit(request.path)
