@@ -129,6 +129,13 @@ class ViewerModel:
             shares = counts[: len(self.class_names)] / self.prediction.labels.size
         return shares
 
+    def top_class(self) -> int:
+        """The most frequent class of the final prediction that is not hidden by default (a background);
+        0 before a prediction."""
+        shares = self.class_shares()
+        shares[list(self._default_hidden())] = -1
+        return int(np.argmax(shares)) if self.prediction is not None and len(shares) else 0
+
     def describe_pixel(self, y: int, x: int) -> str:
         """Status-bar text for image pixel ``(y, x)``: position, final class and probability, stage labels."""
         text = f"x {x}, y {y}"
@@ -211,7 +218,9 @@ class ViewerModel:
         for name, stage in prediction.stages.items():
             labels, scores = self.layers[stage_layer_name(name)], self.layers[score_layer_name(name)]
             fillers[labels] = lambda layer=labels, s=stage: layer.set_labels(s.labels, palette, names)  # type: ignore[misc]
-            fillers[scores] = lambda layer=scores, s=stage: layer.set_scores(s.scores, s.geometry, names)  # type: ignore[misc]
+            fillers[scores] = lambda layer=scores, s=stage: layer.set_scores(  # type: ignore[misc]
+                s.scores, s.geometry, names, start_class=self.top_class()
+            )
         stages = [n for n in prediction.stages if n != "aux"]
         if len(stages) > 1:
             coarse, fine = prediction.stages[stages[0]].labels, prediction.stages[stages[-1]].labels
