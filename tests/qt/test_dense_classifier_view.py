@@ -103,3 +103,10 @@ def test_the_help_menu_shows_the_dense_classifier_figures(qtbot, window) -> None
     assert dialog.isVisible() and "top-1 agreement" in text and "48 %" in text and "0.097" in text
     dialog.close()
     QApplication.processEvents()
+
+
+def test_the_inspector_names_the_crop(alexnet_window) -> None:  # type: ignore[no-untyped-def]
+    win = alexnet_window
+    win.controller.pin_pixel(10, 10)
+    text = win.inspector.toPlainText()
+    assert "crop of unit (0, 0)" in text and "the classifier's view: x 0–223, y 0–223" in text
