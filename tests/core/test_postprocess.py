@@ -27,13 +27,13 @@ def alexnet_prediction(tmp_path_factory: pytest.TempPathFactory):  # type: ignor
     prediction = predictor.predict(image)
     stage = prediction.stages["32"]
     full = upsample_to_image(torch.from_numpy(stage.scores), stage.geometry, 260, 300)
-    return prediction, full
+    return prediction, full, predictor, image
 
 
 def test_a_classifier_holds_no_full_size_scores_and_its_labels_are_the_aligned_maps_top_class(
     alexnet_prediction,
 ) -> None:  # type: ignore[no-untyped-def]
-    prediction, full = alexnet_prediction
+    prediction, full, *_ = alexnet_prediction
     assert prediction.logits is None and prediction.output_stage == "32" and prediction.num_classes == 1000
     assert prediction.stages["32"].scores.shape[0] == 1000 and prediction.labels.dtype == np.int16
     np.testing.assert_array_equal(prediction.labels, full.argmax(0).numpy())
@@ -65,10 +65,21 @@ def test_banded_labels_equal_one_pass_whatever_the_band(monkeypatch: pytest.Monk
 def test_the_npz_of_a_classifier_has_its_native_map_only(alexnet_prediction, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from fcnviewer.core.export import score_arrays
 
-    prediction, _ = alexnet_prediction
+    prediction, *_ = alexnet_prediction
 
     class Info:
         class_names = ("x",) * 1000
 
     arrays = score_arrays(prediction, Info())  # type: ignore[arg-type]
     assert set(arrays) == {"classes", "score32"}
+
+
+def test_a_classifiers_final_erf_differentiates_the_shown_aligned_score(alexnet_prediction) -> None:  # type: ignore[no-untyped-def]
+    from fcnviewer.core.receptive import effective_receptive_fields
+
+    prediction, full, predictor, image = alexnet_prediction
+    inputs = predictor.info.preprocessing.to_tensor(image, torch.device("cpu"), torch.float32)
+    y, x = 130, 170
+    fields = effective_receptive_fields(predictor.model, inputs, y, x)
+    assert fields["final"].class_index == int(prediction.labels[y, x]) == int(full[:, y, x].argmax())
+    assert fields["final"].values.shape == (260, 300) and fields["final"].values.max() > 0
