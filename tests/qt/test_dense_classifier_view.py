@@ -110,3 +110,15 @@ def test_the_inspector_names_the_crop(alexnet_window) -> None:  # type: ignore[n
     win.controller.pin_pixel(10, 10)
     text = win.inspector.toPlainText()
     assert "crop of unit (0, 0)" in text and "the classifier's view: x 0–223, y 0–223" in text
+
+
+def test_an_fcn_after_the_classifier_gets_its_skips_layer_and_background_back(
+    qtbot, alexnet_window, checkpoint
+) -> None:  # type: ignore[no-untyped-def]
+    win = alexnet_window
+    with qtbot.waitSignal(win.prediction_shown, timeout=60000):
+        win.load_model(checkpoint)
+    layers = win.model.layers
+    assert layers.index(layers["skips changed"]) == layers.index(win.model.mask_layer) + 1
+    assert win.model.hidden_classes == {0} and win.legend_panel.rows == [0, 1, 2, 3]
+    assert not win.legend_panel.note.isVisible() and win.model.prediction.logits is not None
