@@ -8,13 +8,13 @@ from PySide6.QtGui import QColor, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
-    QLabel,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
+from fcnviewer.qt.elided_label import ElidedLabel
 from fcnviewer.viewer.viewer_model import ViewerModel
 
 #: Above this many classes the legend lists only those present in the prediction, largest share first.
@@ -33,7 +33,7 @@ class LegendPanel(QWidget):
         self.model = model
         #: The class index of each row.
         self.rows: list[int] = []
-        self.note = QLabel()
+        self.note = ElidedLabel()
         self.note.setVisible(False)
         self.table = QTableWidget(0, 2)
         self.table.setHorizontalHeaderLabels(["Class", "Share"])
