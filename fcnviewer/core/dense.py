@@ -58,6 +58,15 @@ def unit_at(model: nn.Module, y: int, x: int, shape: tuple[int, int]) -> tuple[i
     return row, col
 
 
+def crop_in_map(model: nn.Module, y: int, x: int, shape: tuple[int, int]) -> tuple[tuple[int, int], Box] | None:
+    """:func:`crop_at` from the dense map's ``(h, w)`` shape (a prediction has it: no network run);
+    ``None`` for a net whose units stand for no single crop (ResNet, GoogLeNet: a global average pool)."""
+    if getattr(model, "crop_size", None) is None:
+        return None
+    row, col = unit_at(model, y, x, shape)
+    return (row, col), crop_of_unit(model, row, col)
+
+
 def crop_at(model: nn.Module, y: int, x: int, image_size: tuple[int, int]) -> tuple[tuple[int, int], Box]:
     """The dense unit nearest to image pixel ``(y, x)`` and the crop it stands for."""
     row, col = unit_at(model, y, x, stage_map_shapes(model, image_size)["32"])

@@ -10,7 +10,6 @@ from PIL import Image
 from fcnviewer.core.checkpoints import ModelInfo
 from fcnviewer.core.errors import UserError
 from fcnviewer.core.inference import Prediction
-from fcnviewer.core.names import CLASSIFIER_ARCHS
 
 OVERLAY_ALPHA = 0.5
 
@@ -37,11 +36,11 @@ def overlay(image: np.ndarray, labels: np.ndarray, palette: np.ndarray, alpha: f
 def score_arrays(prediction: Prediction, info: ModelInfo) -> dict[str, np.ndarray]:
     """``logits`` (C, H, W), ``score32`` / ``score16`` / ``score8`` (native), ``classes``.
 
-    A convolutionalised classifier's logits are its ``score32`` resized to the image, 1000 maps
-    (4 kB a pixel: 540 MB for a 451x300 image, a minute to compress here): only ``score32`` is written.
+    A convolutionalised classifier has no full-size logits (its ``score32`` resized to the image
+    would be 1000 maps, 4 kB a pixel: 540 MB for a 451x300 image): only ``score32`` is written.
     """
     arrays = {"classes": np.asarray(info.class_names)}
-    if info.spec.arch not in CLASSIFIER_ARCHS:
+    if prediction.logits is not None:
         arrays["logits"] = prediction.logits.astype(np.float32)
     for name, stage in prediction.stages.items():
         arrays[f"score{name}"] = stage.scores.astype(np.float32)

@@ -19,18 +19,15 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from fcnviewer.core import probing
+from fcnviewer.core import postprocess, probing
 from fcnviewer.core.alignment import StageGeometry, upsample_to_image
 from fcnviewer.core.checkpoints import LoadedModel
 from fcnviewer.core.devices import PRECISIONS, default_dtype, resolve_device
 from fcnviewer.core.images import DEFAULT_MAX_PIXELS, ImageError
-from fcnviewer.core.pixels import shown_scores
 from fcnviewer.core.receptive import layer_table, sees_whole_image, stage_geometry, stage_map_shapes
 
 #: Tile origins are multiples of this (the coarsest stride), so each tile's grid matches the image's.
 TILE_ALIGN = 32
-#: Rows per band in post-processing (bounds its temporaries to a few classes x rows x width).
-BAND_ROWS = 256
 #: Activation memory one tile may take, by default.
 DEFAULT_TILE_BUDGET = 2 * 1024**3
 
@@ -56,9 +53,14 @@ class StageMap:
 @dataclass(frozen=True, eq=False)
 class Prediction:
     """What a network made of one image (all numpy, all on the CPU). ``logits`` are the network's
-    own: ``(1, H, W)`` for a sigmoid head, whose label is foreground (1) where it passes 0.5."""
+    own: ``(1, H, W)`` for a sigmoid head, whose label is foreground (1) where it passes 0.5.
 
-    logits: np.ndarray  # (C, H, W) float32
+    A model whose output is a coarse stage aligned to the image (``output_stage``: ``"32"`` of a
+    convolutionalised classifier, 1000 maps, 4 kB a pixel at full size) has no full-size
+    ``logits`` (``None``): its final scores are that stage's, read through :meth:`final_band`.
+    """
+
+    logits: np.ndarray | None  # (C, H, W) float32; None when ``output_stage`` names the output
     labels: np.ndarray  # (H, W) uint8 (int16 past 256 classes)
     confidence: np.ndarray  # (H, W) float32 max probability
     stages: dict[str, StageMap]
@@ -66,23 +68,38 @@ class Prediction:
     seconds: float
     tiles: int = 1
     notes: tuple[str, ...] = field(default=())
+    output_stage: str | None = None
 
     @property
     def size(self) -> tuple[int, int]:
         """``(height, width)`` of the image."""
         return self.labels.shape  # type: ignore[return-value]
 
+    @property
+    def num_classes(self) -> int:
+        """Classes the final scores hold."""
+        final = self.logits if self.output_stage is None else self.stages[self.output_stage].scores
+        return final.shape[0]  # type: ignore[union-attr]
+
+    def final_band(self, top: int, rows: int) -> Tensor:
+        """The final scores ``(C, rows, W)`` of image rows ``top .. top + rows``: a view of ``logits``,
+        or the output stage aligned to those rows."""
+        if self.output_stage is None:
+            return torch.from_numpy(self.logits[:, top : top + rows])  # type: ignore[index]
+        stage = self.stages[self.output_stage]
+        return postprocess.stage_band(torch.from_numpy(stage.scores), stage.geometry, self.size[1])(top, rows)
+
     @cached_property
     def probabilities(self) -> np.ndarray:
         """Softmax over the classes shown, ``(C, H, W)`` float32 (computed on first use; a sigmoid
-        head's ``(1, H, W)`` logits give background and foreground, ``C = 2``)."""
-        return torch.softmax(torch.from_numpy(shown_scores(self.logits)), dim=0).numpy()
+        head's ``(1, H, W)`` logits give background and foreground, ``C = 2``). Full size, even for
+        a model with an ``output_stage``: ask for it on small images only."""
+        return torch.softmax(postprocess.shown(self.final_band(0, self.size[0])), dim=0).numpy()
 
     @cached_property
     def entropy(self) -> np.ndarray:
-        """Entropy of the class distribution in nats, ``(H, W)`` float32."""
-        logp = torch.log_softmax(torch.from_numpy(shown_scores(self.logits)), dim=0)
-        return (-(logp.exp() * logp).sum(0)).numpy()
+        """Entropy of the class distribution in nats, ``(H, W)`` float32 (in bands of rows)."""
+        return postprocess.entropy(self.final_band, self.num_classes, *self.size)
 
 
 class Predictor:
@@ -184,12 +201,14 @@ class Predictor:
 
         Activations are channels-last (oneDNN and cuDNN are faster so), the outputs plain
         contiguous float32; on the CPU this runs :func:`cpu_fast_path`'s view of the network
-        (same weights, same outputs within float tolerance).
+        (same weights, same outputs within float tolerance). A model with an ``output_stage``
+        runs its ``stage_maps`` (no full-size ``"out"``).
         """
         with torch.inference_mode():
             x = x.to(device=self.device, dtype=self.dtype).contiguous(memory_format=torch.channels_last)
             # Plain-strided float32 out: channels-last maps would make every later matmul and argmax slow.
-            return {k: v.float().contiguous() for k, v in self._net(x).items()}
+            run = self._net.stage_maps if getattr(self.model, "output_stage", None) else self._net
+            return {k: v.float().contiguous() for k, v in run(x).items()}
 
     def _run(self, image: np.ndarray, side: int, progress: ProgressCallback | None) -> tuple[dict[str, Tensor], int]:
         """The whole image when it fits ``side`` x ``side``, else tiles of at most that side."""
@@ -233,48 +252,18 @@ class Predictor:
     def _finish(
         self, outputs: dict[str, Tensor], height: int, width: int, tiles: int, notes: tuple[str, ...]
     ) -> Prediction:
-        """Labels, confidence and image-aligned stage labels (in bands of rows, to bound memory).
-
-        Over the class axis: ``max`` (values and indices in one pass; ``argmax`` over a
-        leading axis is several times slower on the CPU) and a fused ``logsumexp`` for the
-        confidence ``exp(max - logsumexp)``, the softmax's largest probability.
-        """
-        logits = outputs["out"][0]
-        labels_dtype = torch.uint8 if logits.shape[0] <= 256 else torch.int16
-        labels = torch.empty((height, width), dtype=labels_dtype, device=logits.device)
-        confidence = torch.empty((height, width), dtype=torch.float32, device=logits.device)
-        for top in range(0, height, BAND_ROWS):
-            band = _shown(logits[:, top : top + BAND_ROWS])
-            best, index = band.max(0)
-            labels[top : top + BAND_ROWS] = index
-            confidence[top : top + BAND_ROWS] = torch.exp(best - torch.logsumexp(band, 0))
-        stages = {}
-        for name in self.model.stage_names:
-            scores, geometry = outputs[name][0], self.geometry[name]
-            stage_labels = torch.cat(
-                [
-                    _shown(upsample_to_image(scores, geometry, min(BAND_ROWS, height - top), width, top=top))
-                    .max(0)
-                    .indices
-                    for top in range(0, height, BAND_ROWS)
-                ]
-            )
-            stages[name] = StageMap(name, scores.cpu().numpy(), geometry, stage_labels.to(labels_dtype).cpu().numpy())
-        return Prediction(
-            logits=logits.cpu().numpy(),
-            labels=labels.cpu().numpy(),
-            confidence=confidence.cpu().numpy(),
-            stages=stages,
-            device=str(self.device),
-            seconds=0.0,
-            tiles=tiles,
-            notes=notes,
+        """Labels, confidence and image-aligned stage labels (:func:`~fcnviewer.core.postprocess.finish`)."""
+        output_stage = getattr(self.model, "output_stage", None)
+        logits, labels, confidence, stage_labels = postprocess.finish(
+            outputs, self.geometry, self.model.stage_names, output_stage, height, width
         )
-
-
-def _shown(scores: Tensor) -> Tensor:
-    """:func:`~fcnviewer.core.pixels.shown_scores` of a tensor: a sigmoid head's ``z`` as ``(0, z)``."""
-    return torch.cat([torch.zeros_like(scores), scores]) if scores.shape[0] == 1 else scores
+        stages = {
+            name: StageMap(name, outputs[name][0].cpu().numpy(), self.geometry[name], stage_labels[name])
+            for name in self.model.stage_names
+        }
+        return Prediction(
+            logits, labels, confidence, stages, str(self.device), 0.0, tiles, notes, output_stage=output_stage
+        )
 
 
 @dataclass(frozen=True)

@@ -43,10 +43,19 @@ def top_classes(scores: np.ndarray, k: int = 3) -> TopClasses:
 
 def classes_at(prediction: Prediction, y: int, x: int, k: int = 3) -> dict[str, TopClasses]:
     """Top ``k`` classes at image pixel ``(y, x)`` by stage (from its image-aligned scores), then
-    ``"final"`` (from the final logits)."""
+    ``"final"`` (from the final scores, :func:`final_scores_at`)."""
     found = {
         name: top_classes(aligned_scores_at(stage.scores, stage.geometry, y, x), k)
         for name, stage in prediction.stages.items()
     }
-    found["final"] = top_classes(prediction.logits[:, y, x], k)
+    found["final"] = top_classes(final_scores_at(prediction, y, x), k)
     return found
+
+
+def final_scores_at(prediction: Prediction, y: int, x: int) -> np.ndarray:
+    """``(C,)`` final scores at image pixel ``(y, x)``: the logits there, or the output stage's
+    image-aligned scores for a model without full-size logits."""
+    if prediction.output_stage is None:
+        return prediction.logits[:, y, x]  # type: ignore[index]
+    stage = prediction.stages[prediction.output_stage]
+    return aligned_scores_at(stage.scores, stage.geometry, y, x)

@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject, Signal
 from fcnviewer.core.images import image_files
 from fcnviewer.core.names import DEVICES
 from fcnviewer.core.resources import is_bundled
+from fcnviewer.qt.dense_crops import dense_crop
 from fcnviewer.qt.worker import ImageReader, Worker, WorkerThread
 from fcnviewer.viewer.domain import domain_note, model_summary, needs_domain_note, training_domain
 from fcnviewer.viewer.files import split_checkpoints
@@ -287,7 +288,7 @@ class Controller(QObject):
         self.available_devices = result.devices
         self.requests.advance("probe")
         self.model.set_classes(loaded.info.class_names, loaded.info.palette_array)
-        domain = training_domain(loaded.info.training)
+        domain = training_domain(loaded.info.training, loaded.info.spec.arch)
         self.model_text = f"{loaded.name} · {loaded.info.spec.arch} · {domain} · {result.device} {result.precision}"
         if request.path is not None and loaded.path == Path(request.path):  # a file, not a pretrained model's name
             self.opened.emit(request.path)
@@ -350,8 +351,12 @@ class Controller(QObject):
         found = pixel_boxes(self.loaded.model, y, x, prediction.size, shapes, geometry)
         boxes: dict[str, Box] = {k: tuple(b.as_list()) for k, b in found.items()}  # type: ignore[misc]
         whole = frozenset(k for k, b in found.items() if b.whole_image)
-        self.model.boxes_layer.pin(Pin(y, x, boxes, whole), keep=keep)
-        report = pixel_report(prediction, y, x, boxes, whole)
+        crop, no_crop = dense_crop(self.loaded.model, y, x, prediction)
+        shown = {**boxes, **crop}
+        if no_crop:
+            self.status.emit(no_crop, 8000)
+        self.model.boxes_layer.pin(Pin(y, x, shown, whole), keep=keep)
+        report = pixel_report(prediction, y, x, shown, whole)
         self._set_reports([*self.reports, report] if keep else [report])
         if not keep:
             self.requests.advance("probe")

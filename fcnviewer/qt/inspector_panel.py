@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QTextBrowser, QWidget
 
 from fcnviewer.viewer.inspector import PixelReport
 from fcnviewer.viewer.layers import BoxesLayer
+from fcnviewer.viewer.layers.boxes import CROP_PREFIX
 from fcnviewer.viewer.viewer_model import ViewerModel
 
 #: Readable names of the branch keys of ``fcnviewer.core.receptive.branch_contributions``.
@@ -91,6 +92,9 @@ class InspectorPanel(QTextBrowser):
             if lines and truth is not None and truth != 255:  # the stage's class against the truth
                 lines[0] += " ✓" if stage.top[0][0] == truth else " <b style='color:#d22'>✗</b>"
             top = "<br>".join(lines) or "<i>features</i>"
+            if stage.stage.startswith(CROP_PREFIX) and stage.box:  # the crop a classifier's unit scores
+                label, (x0, y0, x1, y1) = stage.stage, stage.box
+                top = f"<i>the classifier's view: x {x0}–{x1}, y {y0}–{y1}</i>"
             box = f"{stage.box[2] - stage.box[0] + 1}×{stage.box[3] - stage.box[1] + 1}" if stage.box else ""
             if stage.whole_image:
                 box += " + whole image"

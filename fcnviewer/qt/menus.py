@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from fcnviewer.core.names import DEVICES
 from fcnviewer.qt.canvas import ZOOM_STEP
+from fcnviewer.qt.help_dialog import dense_classifiers_dialog
 from fcnviewer.qt.pretrained_dialog import show_pretrained_models
 
 if TYPE_CHECKING:
@@ -85,6 +86,7 @@ class Menus:
         self._build_model_menu(bar.addMenu("&Model"))
         help_menu = bar.addMenu("&Help")
         self._action(help_menu, "&Keyboard Shortcuts", window.show_shortcuts, ["F1", "Ctrl+/"])
+        self._action(help_menu, "&Dense Classifiers (ImageNet)", self._on_dense_help_requested)
         self._action(help_menu, "&About", self._on_about_requested)
 
     def _action(
@@ -224,3 +226,7 @@ class Menus:
 
     def _on_about_requested(self) -> None:
         QMessageBox.about(self.window, "About FCN Viewer", ABOUT)
+
+    def _on_dense_help_requested(self) -> None:
+        self.help_dialog = dense_classifiers_dialog(self.window)
+        self.help_dialog.show()

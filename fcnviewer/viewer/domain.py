@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from fcnviewer.core.names import CLASSIFIER_ARCHS
 from fcnviewer.core.resources import is_bundled
 
 #: ``training["data"]`` of models trained on ``fcnviewer.core.training.data.synthetic`` scenes.
@@ -32,12 +33,24 @@ SYNTHETIC_NOTE = (
 )
 
 
-def training_domain(training: Mapping[str, Any]) -> str:
-    """The data a model was trained on, in a few words (from its checkpoint's training metadata)."""
+def classifier_note(arch: str) -> str | None:
+    """What the map of a convolutionalised ImageNet classifier is (``None`` for other nets): VGG and
+    AlexNet score one 224x224 crop per location; ResNet and GoogLeNet pool globally, so a location
+    is their ``fc`` before the pool, no single crop."""
+    if arch not in CLASSIFIER_ARCHS:
+        return None
+    if arch.startswith(("vgg", "alexnet")):
+        return "dense class scores of an ImageNet classifier, one per 224x224 crop on a stride-32 grid"
+    return "dense class scores of an ImageNet classifier, its fc applied before the global pool (stride 32)"
+
+
+def training_domain(training: Mapping[str, Any], arch: str = "") -> str:
+    """The data a model was trained on, in a few words (from its checkpoint's training metadata;
+    for a convolutionalised classifier without any, what its map is)."""
     data = training.get("data")
     if data == SYNTHETIC:
         return "synthetic shapes"
-    return str(data) if data else "training data unknown"
+    return str(data) if data else classifier_note(arch) or "training data unknown"
 
 
 def is_synthetic(training: Mapping[str, Any]) -> bool:
@@ -62,8 +75,8 @@ def model_summary(name: str, arch: str, class_names: Sequence[str], training: Ma
     lines = [
         f"File: {name}",
         f"Architecture: {arch}",
-        f"Classes ({len(class_names)}): {', '.join(class_names)}",
-        f"Trained on: {training_domain(training)}",
+        f"Classes ({len(class_names)}): {_listed(class_names)}",
+        f"Trained on: {training_domain(training, arch)}",
     ]
     if training.get("steps"):
         lines.append(f"Training steps: {training['steps']}")
@@ -72,5 +85,13 @@ def model_summary(name: str, arch: str, class_names: Sequence[str], training: Ma
         lines.append(domain_note(class_names))
     elif not training:
         lines.append("")
-        lines.append("This checkpoint carries no training metadata: its classes are assumed (VOC names for 21).")
+        lines.append(
+            "This checkpoint carries no training metadata: its classes are assumed (VOC's for 21, ImageNet's for 1000)."
+        )
     return "\n".join(lines)
+
+
+def _listed(class_names: Sequence[str], most: int = 40) -> str:
+    """The names, comma-separated; past ``most`` the first ``most`` and how many more."""
+    shown = ", ".join(class_names[:most])
+    return shown if len(class_names) <= most else f"{shown}, … ({len(class_names) - most} more)"

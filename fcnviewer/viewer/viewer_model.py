@@ -34,6 +34,13 @@ def score_layer_name(stage: str) -> str:
     return f"score {stage}"
 
 
+def is_background(name: str) -> bool:
+    """Whether class 0, named ``name``, is a background: VOC's ``background``, COCO's
+    ``__background__``, or ``class 0`` of a model whose names are unknown (label 0 is the background
+    by the segmentation convention). ImageNet's class 0 (``tench``) is not."""
+    return name.strip("_ ").lower() in ("background", "class 0")
+
+
 def _valid_hidden_classes(model: ViewerModel, name: str, value: frozenset[int] | set[int]) -> frozenset[int]:
     value = as_class_set(model, name, value)
     if any(not 0 <= v < len(model.class_names) for v in value):
@@ -92,15 +99,17 @@ class ViewerModel:
     # ------------------------------------------------------------------ classes
 
     def set_classes(self, class_names: Sequence[str], palette: np.ndarray) -> None:
-        """Names and ``(C, 3)`` uint8 colours of the model's classes; class 0 (background) is hidden
-        unless :attr:`show_background` (napari's labels convention: label 0 is transparent)."""
+        """Names and ``(C, 3)`` uint8 colours of the model's classes; class 0, when it is a background
+        (:func:`is_background`), is hidden unless :attr:`show_background` (napari's labels
+        convention: label 0 is transparent)."""
         self.class_names, self.palette = tuple(class_names), np.asarray(palette, dtype=np.uint8)
         self._hidden_classes = frozenset()
         self.events.classes.emit()
         self.hidden_classes = self._default_hidden()
 
     def _default_hidden(self) -> frozenset[int]:
-        return frozenset() if self.show_background or not self.class_names else frozenset({0})
+        background = bool(self.class_names) and is_background(self.class_names[0])
+        return frozenset({0}) if background and not self.show_background else frozenset()
 
     def set_show_background(self, show: bool) -> None:
         """Draw class 0 (the background) in the label layers, or leave it transparent (the default)."""
@@ -119,6 +128,13 @@ class ViewerModel:
             counts = np.bincount(self.prediction.labels.ravel(), minlength=len(self.class_names))
             shares = counts[: len(self.class_names)] / self.prediction.labels.size
         return shares
+
+    def top_class(self) -> int:
+        """The most frequent class of the final prediction that is not hidden by default (a background);
+        0 before a prediction."""
+        shares = self.class_shares()
+        shares[list(self._default_hidden())] = -1
+        return int(np.argmax(shares)) if self.prediction is not None and len(shares) else 0
 
     def describe_pixel(self, y: int, x: int) -> str:
         """Status-bar text for image pixel ``(y, x)``: position, final class and probability, stage labels."""
@@ -178,6 +194,7 @@ class ViewerModel:
         is coloured alike takes over its colours instead of colouring again.
         """
         self.prediction = prediction
+        self._place_change_layer(tuple(prediction.stages))
         self._ensure_stage_layers(tuple(prediction.stages))
         for layer, fill in self._fillers(prediction).items():
             if styles is not None and layer.name in styles:
@@ -201,14 +218,24 @@ class ViewerModel:
         for name, stage in prediction.stages.items():
             labels, scores = self.layers[stage_layer_name(name)], self.layers[score_layer_name(name)]
             fillers[labels] = lambda layer=labels, s=stage: layer.set_labels(s.labels, palette, names)  # type: ignore[misc]
-            fillers[scores] = lambda layer=scores, s=stage: layer.set_scores(s.scores, s.geometry, names)  # type: ignore[misc]
+            fillers[scores] = lambda layer=scores, s=stage: layer.set_scores(  # type: ignore[misc]
+                s.scores, s.geometry, names, start_class=self.top_class()
+            )
         stages = [n for n in prediction.stages if n != "aux"]
         if len(stages) > 1:
             coarse, fine = prediction.stages[stages[0]].labels, prediction.stages[stages[-1]].labels
             fillers[self.change_layer] = lambda: self.change_layer.set_labels(coarse, fine, (stages[0], stages[-1]))
-        else:
-            fillers[self.change_layer] = self.change_layer.clear
         return fillers
+
+    def _place_change_layer(self, stages: tuple[str, ...]) -> None:
+        """The skip-changes layer just above the final mask when there are skips (two stages or
+        more, an auxiliary head aside); none for a one-stage net."""
+        wanted = len([s for s in stages if s != "aux"]) > 1
+        if wanted and self.change_layer.name not in self.layers:
+            self.layers.insert(self.layers.index(self.mask_layer) + 1, self.change_layer)
+        elif not wanted and self.change_layer.name in self.layers:
+            self.change_layer.clear()
+            self.layers.remove(self.change_layer)
 
     def _ensure_stage_layers(self, stages: tuple[str, ...]) -> None:
         """Stage label layers just above the image, score layers above the skip changes, each

@@ -20,7 +20,10 @@ class SegmentationModel(Protocol):
 
     ``forward(x)`` returns an ordered mapping: ``"out"`` first, the final logits
     ``(N, C, H, W)`` at the input's size, then one score map per name in ``stage_names``, at
-    its own resolution. ``streams()`` gives the signal path to each stage map (and, where
+    its own resolution. A model whose output is one coarse stage aligned to the image (a
+    convolutionalised classifier's ``"32"``) may name it ``output_stage`` and offer
+    ``stage_maps(x)``, the stage maps alone: the predictor then aligns that stage band by band
+    instead of asking for a full-size ``"out"``. ``streams()`` gives the signal path to each stage map (and, where
     the output is computed from the modules, to ``"out"``), which
     :mod:`fcnviewer.core.receptive` walks.
     """

@@ -107,10 +107,14 @@ class DenseClassifier(nn.Module):
     bilinearly resized to the input, as torchvision's segmentation nets do, so that the label map
     is the top class per location) and ``"32"`` (the native dense map, stride 32).
 
+    The output IS the coarse map (``output_stage``): :meth:`stage_maps` gives ``"32"`` alone, and
+    the predictor aligns it to the image band by band rather than holding 1000 full-size maps.
     Subclasses set ``self.net`` and define :meth:`dense` and :meth:`streams`.
     """
 
     stage_names: tuple[str, ...] = ("32",)
+    #: The stage whose map, aligned to the image, is the output.
+    output_stage = "32"
     net: nn.Module
 
     def __init__(self, arch: str, num_classes: int) -> None:
@@ -125,6 +129,10 @@ class DenseClassifier(nn.Module):
     def streams(self) -> dict[str, Stream]:
         """The signal path to the dense map."""
         raise NotImplementedError
+
+    def stage_maps(self, x: Tensor) -> OrderedDict[str, Tensor]:
+        """``{"32": dense map}``: the outputs without the full-size ``"out"``."""
+        return OrderedDict([("32", self.dense(x))])
 
     def forward(self, x: Tensor) -> OrderedDict[str, Tensor]:
         # Plain-strided before resizing: channels-last 1000-channel maps resize several times slower.

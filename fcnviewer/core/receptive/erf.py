@@ -70,25 +70,45 @@ def effective_receptive_fields(
         _, stride, offset = stream_rf(streams[name])
         geometry[name] = StageGeometry(float(stride), offset)
     leaf = inputs.detach().clone().requires_grad_(True)
+    output_stage = getattr(model, "output_stage", None)
     with evaluating(model), torch.enable_grad(), _captured(model, {n: streams[n] for n in levels}) as features:
-        out = model(leaf)
-        maps = {FINAL: out["out"], **{name: out[name] for name in model.stage_names}, **features}  # type: ignore[attr-defined]
-        c = _predicted_class(out["out"][0, :, y, x]) if class_index is None else class_index
+        out = model.stage_maps(leaf) if output_stage else model(leaf)  # type: ignore[operator]
+        maps = {**{name: out[name] for name in model.stage_names}, **features}  # type: ignore[attr-defined]
+        final = _final_scores(out, output_stage, geometry, y, x)
+        c = _predicted_class(final) if class_index is None else class_index
         fields = {}
         for i, name in enumerate(names):
-            if name not in maps:
-                raise ValueError(f"unknown stage {name!r}; expected one of {', '.join(maps)}")
-            h, w = maps[name].shape[-2:]
             if name == FINAL:
-                unit = (y, x)
-            else:
+                unit, scores = (y, x), final
+            elif name in maps:
+                h, w = maps[name].shape[-2:]
                 unit = (_nearest_unit(geometry[name], y, h), _nearest_unit(geometry[name], x, w))
-            scores = maps[name][0, :, unit[0], unit[1]]
+                scores = maps[name][0, :, unit[0], unit[1]]
+            else:
+                raise ValueError(f"unknown stage {name!r}; expected one of {', '.join([*maps, FINAL])}")
             logit = scores.sum() if name in features else scores[c if len(scores) > 1 else 0]
             (grad,) = torch.autograd.grad(logit, leaf, retain_graph=i < len(names) - 1)
             values = grad[0].abs().sum(0).detach().to("cpu", torch.float32).numpy()
             fields[name] = EffectiveRF(name, c, unit, values)
     return fields
+
+
+def _final_scores(
+    out: dict[str, Tensor], output_stage: str | None, geometry: dict[str, StageGeometry], y: int, x: int
+) -> Tensor:
+    """``(C,)`` final scores at pixel ``(y, x)``: ``out["out"]`` there, or for a model whose output is
+    a coarse stage (``output_stage``) that stage read bilinearly as the viewer aligns it
+    (:func:`~fcnviewer.core.alignment.aligned_scores_at`), so no full-size map is made."""
+    if output_stage is None:
+        return out["out"][0, :, y, x]
+    scores, stage = out[output_stage][0], geometry[output_stage]
+    (y0, y1, wy), (x0, x1, wx) = (
+        (int(lo[0]), int(hi[0]), float(w[0]))
+        for lo, hi, w in (stage.source_indices(np.array([p]), n) for p, n in zip((y, x), scores.shape[1:], strict=True))
+    )
+    top = scores[:, y0, x0] * (1 - wx) + scores[:, y0, x1] * wx
+    bottom = scores[:, y1, x0] * (1 - wx) + scores[:, y1, x1] * wx
+    return top * (1 - wy) + bottom * wy
 
 
 def _predicted_class(scores: Tensor) -> int:

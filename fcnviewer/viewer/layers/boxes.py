@@ -21,6 +21,9 @@ class Pin:
     whole_image: frozenset[str] = frozenset()
 
 
+#: Key prefix of the box of the crop a convolutionalised classifier's unit stands for, and its colour.
+CROP_PREFIX, CROP_COLOR = "crop of unit", (120, 255, 120)
+
 #: Box colours by stage name, distinct from each other and from the VOC palette's first colours.
 STAGE_COLORS: dict[str, tuple[int, int, int]] = {
     "32": (255, 80, 80),
@@ -99,4 +102,6 @@ class BoxesLayer(Layer):
         """The colour of ``stage``'s boxes (of a layer's or a skip path's: see :data:`LAYER_PREFIX`)."""
         if stage.startswith(LAYER_PREFIX):
             return LAYER_COLOR
+        if stage.startswith(CROP_PREFIX):
+            return CROP_COLOR
         return STAGE_COLORS.get(PATH_STAGES.get(stage.removeprefix(PATH_PREFIX), stage), (200, 200, 200))

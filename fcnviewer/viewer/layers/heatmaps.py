@@ -119,16 +119,28 @@ class ScoreLayer(HeatmapLayer):
         super().__init__(name, colormap=colormap, **kwargs)
         self._scores = np.zeros((1, 1, 1), dtype=np.float32)
         self._geometry: StageGeometry | None = None
+        self._restyled = False
         initialize(self, class_index=0)
         self.class_names: tuple[str, ...] = ("",)
 
-    def set_scores(self, scores: np.ndarray, geometry: StageGeometry, class_names: Sequence[str]) -> None:
-        """Show ``(C, h, w)`` stage scores whose unit ``m`` is centred on input pixel ``offset + stride * m``."""
+    def set_scores(
+        self, scores: np.ndarray, geometry: StageGeometry, class_names: Sequence[str], *, start_class: int = 0
+    ) -> None:
+        """Show ``(C, h, w)`` stage scores whose unit ``m`` is centred on input pixel ``offset + stride * m``;
+        with classes other than the shown ones, start on ``start_class`` (else, or after :meth:`restyle`,
+        the class stays)."""
         if scores.ndim != 3 or scores.shape[0] != len(class_names):
             raise ValueError(f"scores {scores.shape} do not match {len(class_names)} classes")
+        new_classes = tuple(class_names) != self.class_names and not self._restyled
         self._scores, self._geometry, self.class_names = scores, geometry, tuple(class_names)
-        self._class_index = min(self._class_index, len(class_names) - 1)
+        self._class_index = start_class if new_classes else min(self._class_index, len(class_names) - 1)
+        self._restyled = False
         self._show_class()
+
+    def restyle(self, style: tuple[Any, ...]) -> None:
+        """:meth:`RasterLayer.restyle`; the class it sets stays for the next scores, whatever their classes."""
+        super().restyle(style)
+        self._restyled = True
 
     def _show_class(self) -> None:
         assert self._geometry is not None
