@@ -13,13 +13,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from PySide6.QtCore import QObject, Signal
 
-from fcnviewer.core.images import image_files
 from fcnviewer.core.names import DEVICES
 from fcnviewer.core.resources import is_bundled
 from fcnviewer.qt.dense_crops import dense_crop
 from fcnviewer.qt.worker import ImageReader, Worker, WorkerThread
 from fcnviewer.viewer.domain import domain_note, model_summary, needs_domain_note, training_domain
-from fcnviewer.viewer.files import split_checkpoints
+from fcnviewer.viewer.files import split_checkpoints, with_siblings
 from fcnviewer.viewer.inspector import PixelReport, pixel_report, with_contributions
 from fcnviewer.viewer.layers import Pin
 from fcnviewer.viewer.protocol import (
@@ -43,17 +42,6 @@ if TYPE_CHECKING:
 
 R = TypeVar("R", bound=Request)
 Box = tuple[int, int, int, int]
-
-
-def _with_siblings(paths: Sequence[str | Path]) -> tuple[list[Path], int]:
-    """The images to step through and the one to show first: for one image file, every image of
-    its folder (as image viewers do) and that one; otherwise the images named or inside folders."""
-    if len(paths) == 1 and Path(paths[0]).is_file():
-        chosen = Path(paths[0])
-        siblings = image_files([chosen.parent])
-        if chosen in siblings:
-            return siblings, siblings.index(chosen)
-    return image_files(paths), 0
 
 
 class Controller(QObject):
@@ -150,7 +138,7 @@ class Controller(QObject):
             self.load_model(checkpoint)
         if not others:
             return
-        images, index = _with_siblings(others)
+        images, index = with_siblings(others)
         if not images:
             self.error.emit(f"{others[0]}: no images found there", True)
             return
