@@ -294,6 +294,7 @@ def region_erf(quick: bool) -> dict[str, Any]:
         Image.fromarray(test_image(size, size, seed=3)).save(image)
         window.model.erf_layer.copies, window.model.erf_layer.noise = 1, 10.0
         window.load_model(checkpoint)
+        wait_for(app, window.controller.model_loaded, 900, errors)  # else the old model's prediction may show first
         window.open_paths([image])
         if wait_for(app, window.prediction_shown, 900, errors) is None:
             return {**result, "error": f"no prediction with {name}: {errors[-1] if errors else 'timeout'}"}

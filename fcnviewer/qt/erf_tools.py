@@ -158,6 +158,8 @@ class ReceptiveFieldTools(QObject):
             self.probe_region(*self.region, class_index=int(url.path()))
 
     def _on_region_probed(self, result: RegionProbed) -> None:
+        if self.region != result.request.region:  # forgotten or replaced since it was asked for
+            return
         found = result.probe
         self.model.erf_layer.set_fields(found.fields, found.origin, result.readouts)
         self._region_html = self._region_heading() + self._figures_html(result.readouts, result)

@@ -172,6 +172,18 @@ def test_stale_region_results_are_dropped(qtbot, loaded_window) -> None:  # type
     assert not window.model.erf_layer.has_data
 
 
+def test_a_region_forgotten_before_its_result_drops_it(qtbot, loaded_window) -> None:  # type: ignore[no-untyped-def]
+    """Pins cleared by anything (a new prediction of the same image, too) forget the region: its result,
+    still current by the request stamps, is dropped rather than shown over nothing."""
+    window, tools = loaded_window, loaded_window.rf_tools
+    shown = qtbot.assertNotEmitted(tools.region_shown, wait=3000)
+    with shown:
+        tools.probe_region(10, 10, 60, 60)
+        window.controller.reports_changed.emit([])  # as clearing the pins tells the tools
+        assert tools.region is None
+    assert not window.model.erf_layer.has_data
+
+
 @pytest.mark.parametrize(("stage", "factor"), [("32", 2), ("16", 4)])
 def test_shift_and_stitch_layers_hold_the_cores_map(qtbot, loaded_window, checkpoint, stage, factor) -> None:  # type: ignore[no-untyped-def]
     from fcnviewer.core.checkpoints import load_checkpoint
