@@ -168,20 +168,16 @@ def _check_classes(class_names: tuple[str, ...], loaded: LoadedModel) -> None:
 
 def _mask_problem(entry: DatasetEntry, root: Path, num_classes: int) -> str | None:
     """Why ``entry``'s mask cannot be used, as a sentence naming it (relative to ``root``), or None."""
-    from fcnviewer.core.datasets import mask_problem
     from fcnviewer.core.images import ImageError, load_image
-    from fcnviewer.core.training.data.folders import DatasetError, read_mask
+    from fcnviewer.core.truth import read_truth
 
     assert entry.mask is not None
     shown = entry.mask.relative_to(root) if entry.mask.is_relative_to(root) else entry.mask
     try:
-        image, mask = load_image(entry.image), read_mask(entry.mask)
-    except (ImageError, DatasetError) as exc:
+        image = load_image(entry.image)
+    except (ImageError, OSError) as exc:
         return str(exc)
-    except OSError as exc:
-        return f"{shown} cannot be read: {exc}"
-    problem = mask_problem(mask, image.shape[:2], num_classes)
-    return None if problem is None else f"{shown} {problem}"
+    return read_truth(entry.mask, image.shape[:2], num_classes, shown)[1] or None
 
 
 def _note(text: str) -> None:

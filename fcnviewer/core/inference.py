@@ -70,6 +70,11 @@ class Prediction:
     notes: tuple[str, ...] = field(default=())
     output_stage: str | None = None
 
+    def labels_by_stage(self) -> dict[str, np.ndarray]:
+        """The final labels under ``"final"``, then each stage's, all in image pixels (what ``eval``
+        and the ground-truth views compare with the truth)."""
+        return {"final": self.labels, **{name: stage.labels for name, stage in self.stages.items()}}
+
     @property
     def size(self) -> tuple[int, int]:
         """``(height, width)`` of the image."""

@@ -148,11 +148,6 @@ def probe(
     return Probe(values, class_index, contributions, note, origin=(y0, x0))
 
 
-def _corners(region: Box) -> tuple[tuple[int, int], tuple[int, int]]:
-    """The (row, column) of ``region``'s top-left and bottom-right pixels."""
-    return (region.y0, region.x0), (region.y1, region.x1)
-
-
 def probe_region(
     predictor: Predictor,
     image: np.ndarray,

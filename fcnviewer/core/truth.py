@@ -22,9 +22,6 @@ from fcnviewer.core.training.metrics import fast_hist, scores
 if TYPE_CHECKING:
     from fcnviewer.core.inference import Prediction
 
-#: The key of the final output among the stage names.
-FINAL = "final"
-
 
 @dataclass(frozen=True)
 class ImageScores:
@@ -36,25 +33,24 @@ class ImageScores:
     confusion: dict[str, np.ndarray]
 
 
-def read_truth(mask: Path, image_size: tuple[int, int], num_classes: int) -> tuple[np.ndarray | None, str]:
+def read_truth(
+    mask: Path, image_size: tuple[int, int], num_classes: int, shown: str | Path | None = None
+) -> tuple[np.ndarray | None, str]:
     """The ``(H, W)`` uint8 labels of mask file ``mask``, or ``None`` and why it cannot be compared
-    with a prediction of an ``image_size`` image by a ``num_classes`` network (one sentence)."""
+    with a prediction of an ``image_size`` image by a ``num_classes`` network (one sentence naming
+    the file as ``shown``, by default its name)."""
+    shown = shown or mask.name
     try:
         truth = read_mask(mask)
     except (DatasetError, OSError, ValueError) as exc:
-        return None, str(exc) if isinstance(exc, DatasetError) else f"{mask.name} cannot be read: {exc}"
+        return None, str(exc) if isinstance(exc, DatasetError) else f"{shown} cannot be read: {exc}"
     problem = mask_problem(truth, image_size, num_classes)
-    return (None, f"{mask.name} {problem}") if problem else (truth, "")
-
-
-def compared_stages(prediction: Prediction) -> dict[str, np.ndarray]:
-    """The labels compared with the truth: ``"final"`` and each stage's, all in image pixels."""
-    return {FINAL: prediction.labels, **{name: stage.labels for name, stage in prediction.stages.items()}}
+    return (None, f"{shown} {problem}") if problem else (truth, "")
 
 
 def image_scores(prediction: Prediction, truth: np.ndarray, num_classes: int) -> ImageScores:
     """Mean IU, pixel accuracy and confusion matrix of the final output and each stage against ``truth``."""
-    confusion = {name: fast_hist(truth, labels, num_classes) for name, labels in compared_stages(prediction).items()}
+    confusion = {name: fast_hist(truth, labels, num_classes) for name, labels in prediction.labels_by_stage().items()}
     found = {name: scores(matrix) for name, matrix in confusion.items()}
     return ImageScores(
         mean_iu={name: s["mean_iu"] for name, s in found.items()},

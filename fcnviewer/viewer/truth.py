@@ -138,6 +138,6 @@ class GroundTruth:
         name = class_names[truth] if truth < len(class_names) else str(truth)
         if prediction is None or prediction.size != self.truth.shape:  # type: ignore[union-attr]
             return f"truth: {name}"
-        labels = {"final": prediction.labels, **{n: s.labels for n, s in prediction.stages.items()}}
+        labels = prediction.labels_by_stage()
         marks = " · ".join(f"{n} {'✓' if int(v[y, x]) == truth else '✗'}" for n, v in labels.items())
         return f"truth: {name} ({marks})"

@@ -99,8 +99,7 @@ def evaluate_predictor(
     predictor settings, pixel for pixel."""
 
     def label(image: np.ndarray) -> dict[str, Any]:
-        prediction = predictor.predict(image)
-        return {"final": prediction.labels, **{name: stage.labels for name, stage in prediction.stages.items()}}
+        return predictor.predict(image).labels_by_stage()
 
     names = tuple(predictor.model.stage_names)
     return evaluate_labels(label, dataset, predictor.info.spec.num_classes, names, progress, context, per_image)

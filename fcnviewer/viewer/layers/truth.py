@@ -7,12 +7,13 @@ from typing import Any
 
 import numpy as np
 
+from fcnviewer.core.labels import IGNORE_INDEX
 from fcnviewer.viewer.colormaps import apply_lookup
 from fcnviewer.viewer.events import Evented, as_class_set, initialize, one_of
 from fcnviewer.viewer.layers.base import RasterLayer
 
-#: Label value of pixels the truth leaves out ("ignore", as in VOC).
-IGNORE = 255
+#: Label value of pixels the truth leaves out (core.labels.IGNORE_INDEX, as in VOC).
+IGNORE = IGNORE_INDEX
 #: Colours of ignored pixels (drawn hatched), correct and wrong pixels, and of the skips' effect.
 #: In the errors layer correct pixels are drawn faint and ignored ones half, so that the wrong ones stand out.
 IGNORE_COLOR = (150, 150, 150)
