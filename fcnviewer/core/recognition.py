@@ -160,8 +160,6 @@ def looks_like(state: Mapping[str, Tensor]) -> str:
     """What an unrecognised state dict seems to be, in a few words."""
     keys = set(state)
     prefixes = {k.split(".")[0] for k in keys}
-    if "fc.weight" in keys and "layer1" in prefixes:
-        return "a ResNet image classifier (conv1, layer1..4, fc)"
     if prefixes & {"segformer", "decode_head"}:
         return "a SegFormer (Hugging Face transformers)"
     if {"features", "classifier"} <= prefixes:

@@ -83,3 +83,24 @@ def test_a_classifiers_final_erf_differentiates_the_shown_aligned_score(alexnet_
     fields = effective_receptive_fields(predictor.model, inputs, y, x)
     assert fields["final"].class_index == int(prediction.labels[y, x]) == int(full[:, y, x].argmax())
     assert fields["final"].values.shape == (260, 300) and fields["final"].values.max() > 0
+
+
+def test_a_classifiers_region_field_sums_the_aligned_map_without_making_it() -> None:
+    """The final score of a region is the output stage aligned to the image and summed there;
+    its gradient equals that of the full-size aligned map's sum (made here, in the test only)."""
+    from fcnviewer.core.models import ArchSpec, build_model
+    from fcnviewer.core.receptive import stage_geometry
+    from fcnviewer.core.receptive.boxes import Box
+    from fcnviewer.core.receptive.regions import region_fields
+
+    torch.manual_seed(0)
+    model = build_model(ArchSpec("alexnet", 1000)).eval()
+    inputs = torch.randn(1, 3, 260, 300)
+    region = Box(40, 30, 250, 200)
+    got = region_fields(model, inputs, region, 7, stages=["final"])["final"]
+    leaf = inputs.clone().requires_grad_(True)
+    geometry = stage_geometry(model)["32"]
+    aligned = upsample_to_image(model.stage_maps(leaf)["32"][0], geometry, 260, 300)
+    aligned[7, region.y0 : region.y1 + 1, region.x0 : region.x1 + 1].sum().backward()
+    want = leaf.grad[0].abs().sum(0).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6 * float(want.max()))

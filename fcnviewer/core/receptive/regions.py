@@ -40,18 +40,33 @@ def region_fields(
     geometry = stage_geometry(model)
     leaf = inputs.detach().clone().requires_grad_(True)
     fields = {}
+    output_stage = getattr(model, "output_stage", None)
     with evaluating(model), torch.enable_grad():
-        out = model(leaf)
+        out = model.stage_maps(leaf) if output_stage else model(leaf)  # type: ignore[operator]
         for i, name in enumerate(names):
-            scores = out["out" if name == FINAL else name][0]
-            if name == FINAL:
-                units = region
-            elif name in geometry:
-                units = region_units(geometry[name], region, tuple(scores.shape[-2:]))
+            scores = out[(output_stage or "out") if name == FINAL else name][0]
+            c = class_index if scores.shape[0] > 1 else 0
+            if name == FINAL and output_stage:
+                total = _aligned_region_sum(scores[c], geometry[output_stage], region)
+            elif name == FINAL or name in geometry:
+                units = region if name == FINAL else region_units(geometry[name], region, tuple(scores.shape[-2:]))
+                total = scores[c, units.y0 : units.y1 + 1, units.x0 : units.x1 + 1].sum()
             else:
                 raise ValueError(f"unknown stage {name!r}; expected one of {', '.join([*geometry, FINAL])}")
-            c = class_index if scores.shape[0] > 1 else 0
-            total = scores[c, units.y0 : units.y1 + 1, units.x0 : units.x1 + 1].sum()
             (grad,) = torch.autograd.grad(total, leaf, retain_graph=i < len(names) - 1)
             fields[name] = grad[0].abs().sum(0).detach().to("cpu", torch.float32).numpy()
     return fields
+
+
+def _aligned_region_sum(scores: Tensor, geometry: StageGeometry, region: Box) -> Tensor:
+    """The sum over the image ``region`` of an ``(h, w)`` map aligned to the image as the viewer
+    aligns it (bilinear, clamped), without making it: each unit's weight is the sum of the
+    interpolation weights it gets from the region's rows times those from its columns."""
+    weights = []
+    for lo_pixel, hi_pixel, n in ((region.y0, region.y1, scores.shape[0]), (region.x0, region.x1, scores.shape[1])):
+        lo, hi, w = geometry.source_indices(np.arange(lo_pixel, hi_pixel + 1), n)
+        axis = np.zeros(n, np.float64)
+        np.add.at(axis, lo, 1 - w)
+        np.add.at(axis, hi, w)
+        weights.append(torch.as_tensor(axis, dtype=scores.dtype, device=scores.device))
+    return weights[0] @ scores @ weights[1]
