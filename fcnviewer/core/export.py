@@ -9,7 +9,7 @@ from PIL import Image
 
 from fcnviewer.core.checkpoints import ModelInfo
 from fcnviewer.core.errors import UserError
-from fcnviewer.core.inference import Prediction
+from fcnviewer.core.prediction import Prediction
 
 OVERLAY_ALPHA = 0.5
 

@@ -1,7 +1,9 @@
 """Running a segmentation network on an image: the :class:`Predictor` and its :class:`Prediction`.
 
-The predictor owns the device, precision and tiling; it returns frozen numpy results so that
-callers (a notebook, the CLI, the viewer's worker thread) never touch tensors.
+The predictor owns the device, precision and tiling; it returns a frozen
+:class:`~fcnviewer.core.prediction.Prediction` of numpy arrays, so that callers (a notebook, the
+CLI, the viewer's worker thread) never touch tensors; only the full-size scores wait on the
+device until read.
 """
 
 from __future__ import annotations
@@ -12,18 +14,18 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from functools import cached_property
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from fcnviewer.core import postprocess, probing
-from fcnviewer.core.alignment import StageGeometry, upsample_to_image
+from fcnviewer.core import postprocess, probing, transfer
+from fcnviewer.core.alignment import StageGeometry
 from fcnviewer.core.checkpoints import LoadedModel
 from fcnviewer.core.devices import PRECISIONS, default_dtype, resolve_device
 from fcnviewer.core.images import DEFAULT_MAX_PIXELS, ImageError
+from fcnviewer.core.prediction import Prediction, StageMap
 from fcnviewer.core.receptive import layer_table, sees_whole_image, stage_geometry, stage_map_shapes
 
 #: Tile origins are multiples of this (the coarsest stride), so each tile's grid matches the image's.
@@ -32,79 +34,6 @@ TILE_ALIGN = 32
 DEFAULT_TILE_BUDGET = 2 * 1024**3
 
 ProgressCallback = Callable[[int, int], None]
-
-
-@dataclass(frozen=True, eq=False)
-class StageMap:
-    """A stage's score map at its own resolution, with where its units sit on the image."""
-
-    name: str
-    scores: np.ndarray  # (C, h, w) float32
-    geometry: StageGeometry
-    labels: np.ndarray  # (H, W) argmax of the image-aligned scores
-
-    def upsampled(self, height: int, width: int, class_index: int | None = None) -> np.ndarray:
-        """The image-aligned scores ``(C, H, W)``, or ``(H, W)`` for one class."""
-        scores = torch.from_numpy(self.scores if class_index is None else self.scores[class_index : class_index + 1])
-        out = upsample_to_image(scores, self.geometry, height, width).numpy()
-        return out if class_index is None else out[0]
-
-
-@dataclass(frozen=True, eq=False)
-class Prediction:
-    """What a network made of one image (all numpy, all on the CPU). ``logits`` are the network's
-    own: ``(1, H, W)`` for a sigmoid head, whose label is foreground (1) where it passes 0.5.
-
-    A model whose output is a coarse stage aligned to the image (``output_stage``: ``"32"`` of a
-    convolutionalised classifier, 1000 maps, 4 kB a pixel at full size) has no full-size
-    ``logits`` (``None``): its final scores are that stage's, read through :meth:`final_band`.
-    """
-
-    logits: np.ndarray | None  # (C, H, W) float32; None when ``output_stage`` names the output
-    labels: np.ndarray  # (H, W) uint8 (int16 past 256 classes)
-    confidence: np.ndarray  # (H, W) float32 max probability
-    stages: dict[str, StageMap]
-    device: str
-    seconds: float
-    tiles: int = 1
-    notes: tuple[str, ...] = field(default=())
-    output_stage: str | None = None
-
-    def labels_by_stage(self) -> dict[str, np.ndarray]:
-        """The final labels under ``"final"``, then each stage's, all in image pixels (what ``eval``
-        and the ground-truth views compare with the truth)."""
-        return {"final": self.labels, **{name: stage.labels for name, stage in self.stages.items()}}
-
-    @property
-    def size(self) -> tuple[int, int]:
-        """``(height, width)`` of the image."""
-        return self.labels.shape  # type: ignore[return-value]
-
-    @property
-    def num_classes(self) -> int:
-        """Classes the final scores hold."""
-        final = self.logits if self.output_stage is None else self.stages[self.output_stage].scores
-        return final.shape[0]  # type: ignore[union-attr]
-
-    def final_band(self, top: int, rows: int) -> Tensor:
-        """The final scores ``(C, rows, W)`` of image rows ``top .. top + rows``: a view of ``logits``,
-        or the output stage aligned to those rows."""
-        if self.output_stage is None:
-            return torch.from_numpy(self.logits[:, top : top + rows])  # type: ignore[index]
-        stage = self.stages[self.output_stage]
-        return postprocess.stage_band(torch.from_numpy(stage.scores), stage.geometry, self.size[1])(top, rows)
-
-    @cached_property
-    def probabilities(self) -> np.ndarray:
-        """Softmax over the classes shown, ``(C, H, W)`` float32 (computed on first use; a sigmoid
-        head's ``(1, H, W)`` logits give background and foreground, ``C = 2``). Full size, even for
-        a model with an ``output_stage``: ask for it on small images only."""
-        return torch.softmax(postprocess.shown(self.final_band(0, self.size[0])), dim=0).numpy()
-
-    @cached_property
-    def entropy(self) -> np.ndarray:
-        """Entropy of the class distribution in nats, ``(H, W)`` float32 (in bands of rows)."""
-        return postprocess.entropy(self.final_band, self.num_classes, *self.size)
 
 
 class Predictor:
@@ -257,17 +186,25 @@ class Predictor:
     def _finish(
         self, outputs: dict[str, Tensor], height: int, width: int, tiles: int, notes: tuple[str, ...]
     ) -> Prediction:
-        """Labels, confidence and image-aligned stage labels (:func:`~fcnviewer.core.postprocess.finish`)."""
+        """Labels, confidence and image-aligned stage labels (:func:`~fcnviewer.core.postprocess.finish`),
+        computed where the network ran and copied to the host together (:func:`~fcnviewer.core.transfer.to_host`);
+        the full-size scores stay on the device until read."""
         output_stage = getattr(self.model, "output_stage", None)
-        logits, labels, confidence, stage_labels = postprocess.finish(
+        labels, confidence, stage_labels = postprocess.finish(
             outputs, self.geometry, self.model.stage_names, output_stage, height, width
         )
+        names = self.model.stage_names
+        host = transfer.to_host(
+            {"labels": labels, "confidence": confidence}
+            | {f"labels {name}": stage_labels[name] for name in names}
+            | {f"scores {name}": outputs[name][0] for name in names}
+        )
         stages = {
-            name: StageMap(name, outputs[name][0].cpu().numpy(), self.geometry[name], stage_labels[name])
-            for name in self.model.stage_names
+            name: StageMap(name, host[f"scores {name}"], self.geometry[name], host[f"labels {name}"]) for name in names
         }
+        scores = outputs["out"][0] if output_stage is None else None
         return Prediction(
-            logits, labels, confidence, stages, str(self.device), 0.0, tiles, notes, output_stage=output_stage
+            scores, host["labels"], host["confidence"], stages, str(self.device), 0.0, tiles, notes, output_stage
         )
 
 

@@ -13,7 +13,7 @@ import numpy as np
 from fcnviewer.core.alignment import aligned_scores_at
 
 if TYPE_CHECKING:
-    from fcnviewer.core.inference import Prediction
+    from fcnviewer.core.prediction import Prediction
 
 #: Classes and their probabilities, most probable first.
 TopClasses = tuple[tuple[int, float], ...]

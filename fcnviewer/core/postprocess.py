@@ -91,8 +91,8 @@ def finish(
     output_stage: str | None,
     height: int,
     width: int,
-) -> tuple[np.ndarray | None, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-    """``logits`` (``None`` with an ``output_stage``), labels, confidence and each stage's labels (numpy).
+) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
+    """Labels, confidence and each stage's labels, as tensors on the outputs' device.
 
     The final scores are ``outputs["out"]``, or with ``output_stage`` that stage aligned to the
     image band by band: a classifier's full-size scores are never made.
@@ -108,9 +108,8 @@ def finish(
     for name in stage_names:
         scores = outputs[name][0]
         if name == output_stage:
-            stage_labels[name] = labels.cpu().numpy()
+            stage_labels[name] = labels
         else:
             band = stage_band(scores, geometry[name], width)
-            stage_labels[name] = top_labels(band, scores.shape[0], height, width).to(labels.dtype).cpu().numpy()
-    logits = final_map.cpu().numpy() if output_stage is None else None
-    return logits, labels.cpu().numpy(), confidence.cpu().numpy(), stage_labels
+            stage_labels[name] = top_labels(band, scores.shape[0], height, width).to(labels.dtype)
+    return labels, confidence, stage_labels

@@ -20,7 +20,7 @@ from fcnviewer.core.training.data.folders import DatasetError, read_mask
 from fcnviewer.core.training.metrics import fast_hist, scores
 
 if TYPE_CHECKING:
-    from fcnviewer.core.inference import Prediction
+    from fcnviewer.core.prediction import Prediction
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from fcnviewer.viewer.layers.boxes import CROP_PREFIX
 if TYPE_CHECKING:
     from torch import nn
 
-    from fcnviewer.core.inference import Prediction
+    from fcnviewer.core.prediction import Prediction
 
 Box = tuple[int, int, int, int]
 

@@ -21,7 +21,7 @@ from fcnviewer.viewer.protocol import Request
 
 if TYPE_CHECKING:
     from fcnviewer.core.datasets import DatasetEntry, DatasetListing
-    from fcnviewer.core.inference import Prediction
+    from fcnviewer.core.prediction import Prediction
     from fcnviewer.core.truth import ImageScores
     from fcnviewer.viewer.truth import GroundTruth
 

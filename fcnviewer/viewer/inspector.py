@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from fcnviewer.core.pixels import TopClasses, classes_at
 
 if TYPE_CHECKING:
-    from fcnviewer.core.inference import Prediction
+    from fcnviewer.core.prediction import Prediction
 
 Box = tuple[int, int, int, int]
 

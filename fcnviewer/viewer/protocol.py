@@ -28,8 +28,8 @@ from fcnviewer.viewer.layers import ImageLayer
 if TYPE_CHECKING:
     from fcnviewer.core.alignment import StageGeometry
     from fcnviewer.core.checkpoints import LoadedModel
-    from fcnviewer.core.inference import Prediction
     from fcnviewer.core.layer_probing import LayerProbe
+    from fcnviewer.core.prediction import Prediction
     from fcnviewer.core.probing import Probe
     from fcnviewer.viewer.viewer_model import ViewerModel
 

@@ -18,7 +18,7 @@ from fcnviewer.viewer.layers import LayerList, RasterLayer
 from fcnviewer.viewer.layers.truth import IGNORE, ErrorLayer, SkipEffectLayer, TruthLayer, TruthRasterLayer
 
 if TYPE_CHECKING:
-    from fcnviewer.core.inference import Prediction
+    from fcnviewer.core.prediction import Prediction
 
 
 def skip_stages(prediction: Prediction) -> tuple[str, ...]:

@@ -21,7 +21,7 @@ from fcnviewer.viewer.layers import (
 )
 
 if TYPE_CHECKING:
-    from fcnviewer.core.inference import Prediction
+    from fcnviewer.core.prediction import Prediction
 
 
 def stage_layer_name(stage: str) -> str:

@@ -9,7 +9,7 @@ from PIL import Image
 
 from fcnviewer.core.alignment import StageGeometry
 from fcnviewer.core.datasets import DatasetEntry
-from fcnviewer.core.inference import Prediction, StageMap
+from fcnviewer.core.prediction import Prediction, StageMap
 from fcnviewer.core.training.metrics import fast_hist, scores
 from fcnviewer.core.truth import entry_truth, image_scores, read_truth
 

@@ -227,7 +227,7 @@ def test_the_viewer_models_hidden_classes_reach_every_label_layer_once() -> None
 
 def _prediction(stages: tuple[str, ...]):  # type: ignore[no-untyped-def]
     from fcnviewer.core.alignment import StageGeometry
-    from fcnviewer.core.inference import Prediction, StageMap
+    from fcnviewer.core.prediction import Prediction, StageMap
 
     labels = np.zeros((8, 8), dtype=np.uint8)
     maps = {s: StageMap(s, np.zeros((3, 1, 1), np.float32), StageGeometry(float(s), 0.0), labels) for s in stages}

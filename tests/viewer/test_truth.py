@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from fcnviewer.core.alignment import StageGeometry
-from fcnviewer.core.inference import Prediction, StageMap
+from fcnviewer.core.prediction import Prediction, StageMap
 from fcnviewer.viewer.layers.truth import (
     CORRECT_ALPHA,
     CORRECT_COLOR,
