@@ -9,6 +9,8 @@ Prints one JSON document (and writes it to ``--out``) with the sections asked fo
   model at 512x512, torchvision's FCN-ResNet50 at 500x500 for context. On the CPU, full-width
   FCN-8s also runs in ONNX Runtime (``ort_s``, ``ort_ratio`` = predictor / ORT), exported with
   ``torch.onnx`` (``benchmarks/ort_peer.py``; needs ``pip install .[bench]``, else ``null``).
+  ``predictor_logits_s``: ``predict`` with its full-size scores read (copied to the host on a GPU);
+  on CUDA ``compiled_forward_s``: the network through ``torch.compile``'s CUDA graphs.
 - ``erf``: one effective receptive field (what a click computes) against one forward.
 - ``gui``: ``benchmarks/gui_bench.py`` in a subprocess (offscreen Qt).
 - ``startup``: ``python main.py IMAGE`` to the window shown and to the first prediction drawn.
@@ -201,6 +203,28 @@ def ort_peer(loaded: Any, size: int) -> dict[str, Any]:
     return {"session": session, "info": info}
 
 
+def compiled_forward(predictor: Any, x: Any) -> tuple[Callable[[], Any] | None, str | None]:
+    """The predictor's network through ``torch.compile(mode="reduce-overhead")`` (CUDA graphs), warmed
+    up; ``(None, why)`` when it cannot compile here."""
+    import torch
+
+    net = predictor._net  # the network predict runs (precision, channels-last)
+    x = x.to(dtype=predictor.dtype).contiguous(memory_format=torch.channels_last)
+    try:
+        graphed = torch.compile(net, mode="reduce-overhead", dynamic=False)
+        with torch.inference_mode():
+            for _ in range(3):  # compile, record the graph, replay
+                graphed(x)
+    except Exception as error:  # a benchmark row, not a product path: say why and go on
+        return None, f"torch.compile failed: {type(error).__name__}: {error}"[:300]
+
+    def run() -> Any:
+        with torch.inference_mode():
+            return graphed(x)
+
+    return run, None
+
+
 def bench_network(
     name: str,
     loaded: Any,
@@ -229,9 +253,13 @@ def bench_network(
 
     fns = {
         "predictor": lambda: predictor.predict(image),
+        "predictor_logits": lambda: predictor.predict(image).logits,  # the full-size scores copied too
         "predictor_forward": lambda: predictor.forward(x),
         "eager": eager,
     }
+    graphed, graph_note = compiled_forward(predictor, x) if device == "cuda" else (None, None)
+    if graphed is not None:
+        fns["compiled_forward"] = graphed
     session = ort["session"] if ort else None
     if session is not None:
         x_np = x.cpu().numpy()
@@ -256,6 +284,9 @@ def bench_network(
         "ratio_min": round(pred["min_s"] / eag["min_s"], 3),
         "ratio_cpu_time": round(pred["cpu_median_s"] / eag["cpu_median_s"], 3) if device == "cpu" else None,
         "forward_ratio": round(timings["predictor_forward"]["median_s"] / eag["median_s"], 3),
+        "predictor_logits_s": timings["predictor_logits"]["median_s"],
+        "compiled_forward_s": timings["compiled_forward"]["median_s"] if graphed else None,
+        "compiled_note": graph_note,
         "max_rel_diff_vs_eager": float(f"{rel:.3g}"),
         "label_agreement": round(agree, 5),
         "timings": timings,
