@@ -111,7 +111,8 @@ def pixel_boxes(
         boxes[name] = unit_box(streams[name], g.units_read(y, h), g.units_read(x, w))
     for name in level_names(model):
         _, stride, offset = stream_rf(streams[name])
-        units = [_nearest_unit(p, float(stride), offset, size) for p, size in zip((y, x), image_size, strict=True)]
+        level = StageGeometry(float(stride), offset)
+        units = [level.nearest_unit(p, math.ceil(size / stride)) for p, size in zip((y, x), image_size, strict=True)]
         boxes[name] = unit_box(streams[name], (units[0], units[0]), (units[1], units[1]))
     if FINAL in streams:
         boxes[FINAL] = unit_box(streams[FINAL], (y, y), (x, x))
@@ -121,11 +122,6 @@ def pixel_boxes(
         rows, cols = resized_units(y, height, h), resized_units(x, width, w)
         boxes[FINAL] = unit_box(streams.get(RESIZED, streams[model.stage_names[0]]), rows, cols)  # type: ignore[attr-defined]
     return boxes
-
-
-def _nearest_unit(pixel: int, stride: float, offset: float, size: int) -> int:
-    """The unit of a level (stride, offset) nearest to ``pixel`` of a ``size``-pixel image axis."""
-    return int(np.clip(np.rint((pixel - offset) / stride), 0, max(0, math.ceil(size / stride) - 1)))
 
 
 def units_seeing(
