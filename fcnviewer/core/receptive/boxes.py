@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,6 +52,18 @@ class Box:
     def as_list(self) -> list[int]:
         """``[x0, y0, x1, y1]``."""
         return [self.x0, self.y0, self.x1, self.y1]
+
+    @classmethod
+    def union(cls, boxes: Iterable[Box]) -> Box:
+        """The smallest box holding all of ``boxes`` (at least one); it sees the whole image if one does."""
+        boxes = list(boxes)
+        return cls(
+            min(b.x0 for b in boxes),
+            min(b.y0 for b in boxes),
+            max(b.x1 for b in boxes),
+            max(b.y1 for b in boxes),
+            any(b.whole_image for b in boxes),
+        )
 
 
 def unit_box(stream: Stream, rows: tuple[int, int], cols: tuple[int, int]) -> Box:

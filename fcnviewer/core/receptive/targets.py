@@ -155,9 +155,8 @@ def region_target(model: nn.Module, region: Box, class_index: int) -> Target:
 
     def scalar(inputs: Tensor) -> Tensor:
         image_size = (int(inputs.shape[-2]), int(inputs.shape[-1]))
-        first = pixel_boxes(model, region.y0, region.x0, image_size)[FINAL]
-        last = pixel_boxes(model, region.y1, region.x1, image_size)[FINAL]
-        target.box = Box(first.x0, first.y0, last.x1, last.y1, first.whole_image)
+        corners = ((region.y0, region.x0), (region.y1, region.x1))
+        target.box = Box.union(pixel_boxes(model, y, x, image_size)[FINAL] for y, x in corners)
         logits = model(inputs)["out"][0]
         c = class_index if logits.shape[0] > 1 else 0
         return logits[c, region.y0 : region.y1 + 1, region.x0 : region.x1 + 1].sum()
