@@ -189,8 +189,8 @@ class LabelledImages:
         return len(self.entries)
 
     def __getitem__(self, index: int) -> tuple[Any, Any]:
-        from fcnviewer.core.images import load_image
         from fcnviewer.core.datasets import read_mask
+        from fcnviewer.core.images import load_image
 
         entry = self.entries[index]
         assert entry.mask is not None
