@@ -46,7 +46,7 @@ def compare(worker: Worker, request: protocol.CompareRequest) -> protocol.Compar
 
     prediction, mask = request.prediction, request.mask
     assert prediction is not None and mask is not None and request.palette is not None
-    num_classes = len(request.class_names)
+    num_classes = len(request.palette)  # the model's classes (the names may be the dataset's)
     truth, note = read_truth(mask, prediction.size, num_classes)
     if truth is None:
         return protocol.Compared(request, None, note)

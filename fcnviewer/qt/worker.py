@@ -202,7 +202,7 @@ def predict(worker: Worker, request: PredictRequest) -> Predicted:
     if request.styles is None:
         return Predicted(request, prediction)
     prepared = ViewerModel()
-    prepared.set_classes(predictor.info.class_names, predictor.info.palette_array)
+    prepared.set_classes(request.class_names or predictor.info.class_names, predictor.info.palette_array)
     prepared.set_prediction(prediction, styles=request.styles)
     return Predicted(request, prediction, prepared)
 
