@@ -28,10 +28,18 @@ def _legend(window) -> list[str]:  # type: ignore[no-untyped-def]
     return [table.item(row, 0).text() for row in range(table.rowCount())]
 
 
-def _truth_pixel(root: Path) -> tuple[int, int, int]:
-    truth = np.asarray(Image.open(root / "masks" / "a.png"))
+def _assert_names_at_a_pixel(window, root: Path, predicted_names: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+    """The status bar and the inspector name a pixel's true class as the dataset does, the predicted
+    class by ``predicted_names``."""
     y, x = 30, 20
-    return y, x, int(truth[y, x])
+    true = int(np.asarray(Image.open(root / "masks" / "a.png"))[y, x])
+    predicted = int(window.model.prediction.labels[y, x])
+    assert f"truth: {NAMES[true]} (final " in window.describe_pixel(y, x)
+    window.pin_pixel(y, x)
+    text = window.inspector.toPlainText()
+    assert f"truth\n■ {NAMES[true]}\n" in text and f"■ final\n■ {predicted_names[predicted]} " in text
+    assert window.model.mask_layer.value_at(y, x) == predicted_names[predicted]  # coloured on the worker too
+    assert window.dataset_view.datasets.truth.truth_layer.value_at(y, x) == NAMES[true]
 
 
 def test_a_dataset_names_the_classes_of_a_model_that_only_numbers_them(qtbot, window, checkpoint, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -39,14 +47,7 @@ def test_a_dataset_names_the_classes_of_a_model_that_only_numbers_them(qtbot, wi
     _opened(qtbot, window, checkpoint, root)
     assert window.controller.loaded.info.class_names == tuple(f"class {i}" for i in range(NUM_CLASSES))
     assert _legend(window) == list(NAMES)  # "class 0" ... before
-    y, x, true = _truth_pixel(root)
-    predicted = int(window.model.prediction.labels[y, x])
-    assert f"truth: {NAMES[true]} (final " in window.describe_pixel(y, x)
-    window.pin_pixel(y, x)
-    text = window.inspector.toPlainText()
-    assert f"truth\n■ {NAMES[true]}\n" in text and f"■ final\n■ {NAMES[predicted]} " in text
-    assert window.model.mask_layer.value_at(y, x) == NAMES[predicted]  # the layers coloured on the worker too
-    assert window.dataset_view.datasets.truth.truth_layer.value_at(y, x) == NAMES[true]
+    _assert_names_at_a_pixel(window, root, NAMES)
 
 
 def test_a_models_own_names_name_its_predictions_and_the_datasets_the_truth(qtbot, window, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -61,9 +62,4 @@ def test_a_models_own_names_name_its_predictions_and_the_datasets_the_truth(qtbo
     root = _dataset(tmp_path / "data", ["a", "b"])
     _opened(qtbot, window, named, root)
     assert _legend(window) == list(own)
-    y, x, true = _truth_pixel(root)
-    predicted = int(window.model.prediction.labels[y, x])
-    assert f"truth: {NAMES[true]} (final " in window.describe_pixel(y, x)
-    window.pin_pixel(y, x)
-    text = window.inspector.toPlainText()
-    assert f"truth\n■ {NAMES[true]}\n" in text and f"■ final\n■ {own[predicted]} " in text
+    _assert_names_at_a_pixel(window, root, own)

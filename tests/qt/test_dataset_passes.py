@@ -1,5 +1,5 @@
 """A labelled dataset in the window: the image shown and the walk's step of the same image share one
-forward pass, and the names the dataset gives its classes are shown where the model has only numbers."""
+forward pass."""
 
 from __future__ import annotations
 
