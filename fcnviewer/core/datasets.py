@@ -90,7 +90,7 @@ def list_dataset(
         listed = _split_file(folder, layout, split)
         if not listed.is_file():
             raise DatasetError(f"{folder} has no split {split!r}: {listed} does not exist")
-        entries = [_entry(name, find_image(images, name), masks, listed) for name in read_ids(listed)]
+        entries = [_entry(name, _find_image(images, name), masks, listed) for name in _read_ids(listed)]
     else:
         files = sorted(p for p in images.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
         entries = [_entry(p.stem, p, masks, None) for p in files]
@@ -110,12 +110,12 @@ def _entry(name: str, image: Path | None, masks: Path, listed: Path | None) -> D
     return DatasetEntry(name, image, mask if mask.is_file() else None)
 
 
-def read_ids(path: Path) -> list[str]:
+def _read_ids(path: Path) -> list[str]:
     """The names a split list holds, one per line (the first word of each)."""
     return [line.strip().split()[0] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def find_image(folder: Path, name: str) -> Path | None:
+def _find_image(folder: Path, name: str) -> Path | None:
     """The image file ``name`` with any known suffix in ``folder``, if there is one."""
     for suffix in IMAGE_SUFFIXES:
         for candidate in (folder / f"{name}{suffix}", folder / f"{name}{suffix.upper()}"):
