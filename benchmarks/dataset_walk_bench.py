@@ -115,11 +115,11 @@ def walk(root: Path, count: int, precision: str = "auto") -> dict[str, Any]:
 
 def eval_mean_iu(root: Path) -> float:
     from fcnviewer.core.training import evaluate
-    from fcnviewer.core.training.data.folders import plain_dataset
+    from fcnviewer.core.training.data.folders import open_folder
     from fcnviewer.core.zoo import load_model
 
     loaded = load_model(None)
-    found = evaluate(loaded.model, plain_dataset(root), loaded.info.preprocessing, "cpu", stages=False)
+    found = evaluate(loaded.model, open_folder(root), loaded.info.preprocessing, "cpu", stages=False)
     return float(found["final"]["mean_iu"])
 
 

@@ -130,16 +130,10 @@ def _synthetic(args: argparse.Namespace, loaded: LoadedModel) -> Source:
 def _folder(args: argparse.Namespace, loaded: LoadedModel, context: Context) -> Source:
     """The images of ``--data`` that have a mask, less those whose mask cannot be compared (each
     named on stderr); the folder's class names where it gives them, else the network's."""
-    from fcnviewer.core.datasets import DEFAULT_SPLIT, list_dataset
-    from fcnviewer.core.training.data.folders import DatasetError
+    from fcnviewer.core.datasets import DatasetError, list_dataset
 
     root = Path(args.data)
-    if not root.is_dir():
-        raise DatasetError(f"{root}: no such folder")
-    split = args.split
-    if split is None and (root / f"{DEFAULT_SPLIT}.txt").is_file():
-        split = DEFAULT_SPLIT  # a plain folder's val list, as training reads it (VOC takes its own by itself)
-    listing = list_dataset(root, split)
+    listing = list_dataset(root, args.split)
     class_names = listing.class_names or tuple(loaded.info.class_names)
     _check_classes(class_names, loaded)
     labelled = [entry for entry in listing.entries if entry.mask is not None]
@@ -195,8 +189,8 @@ class LabelledImages:
         return len(self.entries)
 
     def __getitem__(self, index: int) -> tuple[Any, Any]:
+        from fcnviewer.core.datasets import read_mask
         from fcnviewer.core.images import load_image
-        from fcnviewer.core.training.data.folders import read_mask
 
         entry = self.entries[index]
         assert entry.mask is not None

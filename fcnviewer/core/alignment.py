@@ -41,6 +41,12 @@ class StageGeometry:
         last = int(hi[0]) if w[0] > 0 else first
         return first, last
 
+    def nearest_unit(self, pixel: float, n: int | None = None) -> int:
+        """The unit whose centre is nearest to image pixel ``pixel`` (a tie goes to the even unit, as
+        ``np.rint``), clamped to ``[0, n - 1]`` (``n`` ``None``: to 0 only, for a map of unknown size)."""
+        unit = max(0, int(np.rint((pixel - self.offset) / self.stride)))
+        return unit if n is None else min(unit, max(0, n - 1))
+
 
 def aligned_scores_at(scores: np.ndarray, geometry: StageGeometry, y: int, x: int) -> np.ndarray:
     """``(C,)`` image-aligned scores of a ``(C, h, w)`` stage map at image pixel ``(y, x)``.

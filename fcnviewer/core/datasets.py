@@ -1,13 +1,14 @@
-"""Labelled image folders as the viewer and ``eval`` walk them: every image, its mask if any.
+"""Labelled image folders: which images a dataset has, in which order, and the mask of each if any.
 
-:mod:`fcnviewer.core.training.data.folders` serves training, where an image without a mask
-is an error. Here an image without a mask is still listed (the viewer opens it and shows
-its prediction alone), and a mask that cannot be compared with the network's output is
-named by :func:`mask_problem` rather than silently used.
+Layouts: PASCAL VOC (``JPEGImages/``, ``SegmentationClass/``, optional
+``ImageSets/Segmentation/<split>.txt``; found at the folder or in ``VOCdevkit/VOC2012`` or
+``VOC2012`` inside it) and ``images/`` + ``masks/`` (optional ``<split>.txt`` and ``classes.txt``).
+Masks are PNGs of label values (palette indices or grey levels), 255 = ignore.
 
-Layouts, as in ``folders``: PASCAL VOC (``JPEGImages/``, ``SegmentationClass/``, optional
-``ImageSets/Segmentation/<split>.txt``) and ``images/`` + ``masks/`` (optional ``<split>.txt``
-and ``classes.txt``).
+The viewer and ``eval`` walk :func:`list_dataset`'s listing, where an image without a mask is
+still listed (the viewer shows its prediction alone) and a mask that cannot be compared with the
+network's output is named by :func:`mask_problem` rather than silently used. Training
+(:mod:`fcnviewer.core.training.data.folders`) builds its image/mask pairs on the same listing.
 """
 
 from __future__ import annotations
@@ -16,15 +17,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from fcnviewer.core.dataset_layout import is_dataset, voc_root
+from fcnviewer.core.errors import UserError
 from fcnviewer.core.labels import IGNORE_INDEX, VOC_CLASSES
-from fcnviewer.core.training.data.folders import IMAGE_SUFFIXES, DatasetError, find_image, read_ids
 
-__all__ = ["DatasetEntry", "DatasetListing", "is_dataset", "list_dataset", "mask_problem"]
+__all__ = ["DatasetEntry", "DatasetError", "DatasetListing", "is_dataset", "list_dataset", "mask_problem", "read_mask"]
 
-#: The split a VOC folder opens with when none is named and its list exists.
+#: The split listed when none is named and its list exists: the validation set, as ``eval`` and training read it.
 DEFAULT_SPLIT = "val"
+#: Image files a dataset's image folder holds, in the order a name is looked up with.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+
+
+class DatasetError(UserError, ValueError):
+    """A dataset folder that cannot be used; the message names the folder and the problem."""
 
 
 @dataclass(frozen=True)
@@ -52,45 +60,47 @@ class DatasetListing:
         return sum(entry.mask is not None for entry in self.entries)
 
 
-def list_dataset(root: str | Path, split: str | None = None) -> DatasetListing:
+def list_dataset(
+    root: str | Path, split: str | None = None, *, default_split: str | None = DEFAULT_SPLIT
+) -> DatasetListing:
     """The entries of the labelled folder ``root``.
 
-    ``split`` picks the names in the split list; without it a VOC folder takes its ``val``
-    list when there is one, and any folder otherwise takes all its images. Names a split
-    list gives but whose image is missing raise :class:`DatasetError`.
+    ``split`` picks the names in its split list, which must exist. Without it, the names in the
+    ``default_split``'s list when there is one (``val``: the viewer and ``eval`` open a folder's
+    validation set alike), else all its images sorted by name. Names a split list gives but whose
+    image is missing raise :class:`DatasetError`.
     """
     root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"{root}: no such folder")
     voc = voc_root(root)
     if voc is not None:
-        return _listing(voc, "voc", split, voc / "JPEGImages", voc / "SegmentationClass", VOC_CLASSES)
-    if (root / "images").is_dir() and (root / "masks").is_dir():
-        return _listing(root, "plain", split, root / "images", root / "masks", _class_names(root))
-    raise DatasetError(
-        f"{root} is not a labelled dataset: expected a PASCAL VOC folder (JPEGImages/, SegmentationClass/) "
-        "or images/ and masks/ folders"
-    )
-
-
-def _split_file(root: Path, layout: str, split: str) -> Path:
-    return root / "ImageSets" / "Segmentation" / f"{split}.txt" if layout == "voc" else root / f"{split}.txt"
-
-
-def _listing(
-    root: Path, layout: str, split: str | None, images: Path, masks: Path, class_names: tuple[str, ...] | None
-) -> DatasetListing:
-    if split is None and layout == "voc" and _split_file(root, layout, DEFAULT_SPLIT).is_file():
-        split = DEFAULT_SPLIT
+        found = (voc, "voc", voc / "JPEGImages", voc / "SegmentationClass", VOC_CLASSES)
+    elif (root / "images").is_dir() and (root / "masks").is_dir():
+        found = (root, "plain", root / "images", root / "masks", _class_names(root))
+    else:
+        raise DatasetError(
+            f"{root} is not a labelled dataset: expected a PASCAL VOC folder (JPEGImages/, SegmentationClass/) "
+            "or images/ and masks/ folders"
+        )
+    folder, layout, images, masks, class_names = found
+    if split is None and default_split is not None and _split_file(folder, layout, default_split).is_file():
+        split = default_split
     if split is not None:
-        listed = _split_file(root, layout, split)
+        listed = _split_file(folder, layout, split)
         if not listed.is_file():
-            raise DatasetError(f"{root} has no split {split!r}: {listed} does not exist")
-        entries = [_entry(name, find_image(images, name), masks, listed) for name in read_ids(listed)]
+            raise DatasetError(f"{folder} has no split {split!r}: {listed} does not exist")
+        entries = [_entry(name, _find_image(images, name), masks, listed) for name in _read_ids(listed)]
     else:
         files = sorted(p for p in images.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
         entries = [_entry(p.stem, p, masks, None) for p in files]
     if not entries:
-        raise DatasetError(f"{root} holds no images in {images.name}/")
-    return DatasetListing(root, layout, split, tuple(entries), class_names)
+        raise DatasetError(f"{folder} holds no images in {images.name}/")
+    return DatasetListing(folder, layout, split, tuple(entries), class_names)
+
+
+def _split_file(root: Path, layout: str, split: str) -> Path:
+    return root / "ImageSets" / "Segmentation" / f"{split}.txt" if layout == "voc" else root / f"{split}.txt"
 
 
 def _entry(name: str, image: Path | None, masks: Path, listed: Path | None) -> DatasetEntry:
@@ -98,6 +108,30 @@ def _entry(name: str, image: Path | None, masks: Path, listed: Path | None) -> D
         raise DatasetError(f"{listed} lists {name!r} but there is no image of that name")
     mask = masks / f"{name}.png"
     return DatasetEntry(name, image, mask if mask.is_file() else None)
+
+
+def _read_ids(path: Path) -> list[str]:
+    """The names a split list holds, one per line (the first word of each)."""
+    return [line.strip().split()[0] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _find_image(folder: Path, name: str) -> Path | None:
+    """The image file ``name`` with any known suffix in ``folder``, if there is one."""
+    for suffix in IMAGE_SUFFIXES:
+        for candidate in (folder / f"{name}{suffix}", folder / f"{name}{suffix.upper()}"):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def read_mask(path: Path) -> np.ndarray:
+    """A label PNG as ``(H, W)`` uint8 label values (palette indices for palette PNGs, not colours)."""
+    with Image.open(path) as im:
+        if im.mode in ("P", "L", "I", "I;16"):
+            return np.asarray(im if im.mode in ("P", "L") else im.convert("L"), dtype=np.uint8).copy()
+        if im.mode in ("RGB", "RGBA"):
+            raise DatasetError(f"{path}: an RGB mask; label masks must hold label values (palette or grey PNG)")
+        return np.asarray(im.convert("L"), dtype=np.uint8).copy()
 
 
 def _class_names(root: Path) -> tuple[str, ...] | None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -51,11 +50,7 @@ def crop_of_unit(model: nn.Module, row: int, col: int) -> Box:
 def unit_at(model: nn.Module, y: int, x: int, shape: tuple[int, int]) -> tuple[int, int]:
     """The dense unit nearest to image pixel ``(y, x)`` (by its crop's centre) in an ``(h, w)`` map."""
     geometry = stage_geometry(model)["32"]
-    row, col = (
-        int(np.clip(np.rint((p - geometry.offset) / geometry.stride), 0, n - 1))
-        for p, n in zip((y, x), shape, strict=True)
-    )
-    return row, col
+    return geometry.nearest_unit(y, shape[0]), geometry.nearest_unit(x, shape[1])
 
 
 def crop_in_map(model: nn.Module, y: int, x: int, shape: tuple[int, int]) -> tuple[tuple[int, int], Box] | None:

@@ -92,8 +92,9 @@ def probe_window(
         return 0, height, 0, width
     if boxes is None:
         boxes = [tuple(box.as_list()) for box in pixel_boxes(model, y, x, size).values()]  # type: ignore[misc]
-    top, left = min(b[1] for b in boxes) - VGG_PERIOD, min(b[0] for b in boxes) - VGG_PERIOD
-    bottom, right = max(b[3] for b in boxes) + VGG_PERIOD + 1, max(b[2] for b in boxes) + VGG_PERIOD + 1
+    union = Box.union(Box(*b) for b in boxes)
+    top, left = union.y0 - VGG_PERIOD, union.x0 - VGG_PERIOD
+    bottom, right = union.y1 + VGG_PERIOD + 1, union.x1 + VGG_PERIOD + 1
     y0, x0 = max(0, top // VGG_PERIOD * VGG_PERIOD), max(0, left // VGG_PERIOD * VGG_PERIOD)
     return y0, min(height, bottom), x0, min(width, right)
 

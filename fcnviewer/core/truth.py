@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from fcnviewer.core.datasets import DatasetEntry, mask_problem
-from fcnviewer.core.training.data.folders import DatasetError, read_mask
+from fcnviewer.core.datasets import DatasetEntry, DatasetError, mask_problem, read_mask
 from fcnviewer.core.training.metrics import fast_hist, scores
 
 if TYPE_CHECKING:

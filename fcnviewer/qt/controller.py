@@ -201,7 +201,8 @@ class Controller(QObject):
 
     def _predict(self) -> None:
         if self.loaded is not None and self.model.image is not None:
-            self.submit(PredictRequest, image=self.model.image, styles=self.model.styles())
+            model = self.model
+            self.submit(PredictRequest, image=model.image, styles=model.styles(), class_names=model.class_names)
 
     def close(self) -> None:
         """Drop results still on their way, stop the threads (not waiting long for a busy one)."""

@@ -26,7 +26,7 @@ from fcnviewer.viewer.dataset_protocol import (
     ScoreImageRequest,
 )
 from fcnviewer.viewer.dataset_table import DatasetSummary, DatasetTable
-from fcnviewer.viewer.truth import GroundTruth
+from fcnviewer.viewer.truth import GroundTruth, shown_class_names
 
 #: Shortest time (ms) between two summaries sent while the walk runs (each redraws a table and a picture).
 SUMMARY_INTERVAL_MS = 300
@@ -87,11 +87,26 @@ class DatasetController(QObject):
         self.controller.opened.emit(str(listing.root))
         self.listing_changed.emit()
         self._check_classes()
+        self._show_class_names()
         self.open_row(0)
         self.start_walk()
 
     def _on_list_failed(self, _request: ListDatasetRequest, message: str) -> None:
         self.controller.error.emit(message, True)  # the dataset shown (if any) stays
+
+    def _show_class_names(self) -> None:
+        """Name the classes shown as the dataset does where the model only numbers them."""
+        listing, loaded = self.table.listing, self.controller.loaded
+        if listing is None or loaded is None:
+            return
+        names = shown_class_names(loaded.info.class_names, listing.class_names)
+        if names != self.controller.model.class_names:
+            self.controller.model.set_classes(names, loaded.info.palette_array)
+
+    def truth_names(self) -> tuple[str, ...]:
+        """The names of the true classes: the dataset's where it gives them, else those shown."""
+        listing = self.table.listing
+        return listing.class_names if listing and listing.class_names else self.controller.model.class_names
 
     def _check_classes(self) -> None:
         listing, loaded = self.table.listing, self.controller.loaded
@@ -164,6 +179,7 @@ class DatasetController(QObject):
         self.table.reset()
         self.listing_changed.emit()
         self._check_classes()
+        self._show_class_names()
         self.start_walk()
 
     # ------------------------------------------------------------------ the shown image's truth
@@ -187,7 +203,7 @@ class DatasetController(QObject):
             CompareRequest,
             prediction=prediction,
             mask=mask,
-            class_names=tuple(loaded.info.class_names),
+            class_names=self.truth_names(),
             palette=loaded.info.palette_array,
             styles=self.truth.styles(),
         )

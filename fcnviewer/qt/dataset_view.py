@@ -41,6 +41,7 @@ class DatasetView(QObject):
         window.docks.update(self.docks)
         truth = self.datasets.truth
         window.inspector.truth_at = truth.truth_at
+        window.inspector.truth_names = self.datasets.truth_names
         window.model.events.hidden_classes.connect(self._on_hidden_classes_changed)
         self.datasets.listing_changed.connect(self._on_listing_changed)
         self.datasets.summary_changed.connect(self.summary_panel.set_summary)
@@ -84,7 +85,7 @@ class DatasetView(QObject):
     def describe_pixel(self, y: int, x: int) -> str:
         """The status bar's words on the true class at ``(y, x)`` (empty without a truth there)."""
         model = self.window.model
-        text = self.datasets.truth.describe(y, x, model.prediction, model.class_names) if y >= 0 else ""
+        text = self.datasets.truth.describe(y, x, model.prediction, self.datasets.truth_names()) if y >= 0 else ""
         return f"  |  {text}" if text else ""
 
     def _on_listing_changed(self) -> None:

@@ -46,11 +46,6 @@ def stitch_factors(stride: float) -> list[int]:
     return [f for f in range(2, MAX_STITCH_FACTOR + 1) if float(stride) % f == 0]
 
 
-def _union(a: list[int], b: list[int]) -> Box:
-    """The bounding box of boxes ``a`` and ``b`` (``[x0, y0, x1, y1]`` each)."""
-    return min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])
-
-
 def _size(box: Box) -> str:
     return f"{box[2] - box[0] + 1}×{box[3] - box[1] + 1}"
 
@@ -99,16 +94,17 @@ class ReceptiveFieldTools(QObject):
         if prediction is None or loaded is None:
             self.controller.status.emit("no prediction yet: drag a region when the masks show", 5000)
             return False
-        from fcnviewer.core.receptive import pixel_boxes  # torch is loaded by now (there is a model)
+        from fcnviewer.core import receptive  # torch is loaded by now (there is a model)
 
         region = (x0, y0, x1, y1)
         majority, self.region_classes = region_class(prediction.labels, region)
         shapes = {name: stage.scores.shape[-2:] for name, stage in prediction.stages.items()}
         geometry = {name: stage.geometry for name, stage in prediction.stages.items()}
         first, last = (
-            pixel_boxes(loaded.model, y, x, prediction.size, shapes, geometry) for y, x in ((y0, x0), (y1, x1))
+            receptive.pixel_boxes(loaded.model, y, x, prediction.size, shapes, geometry)
+            for y, x in ((y0, x0), (y1, x1))
         )
-        boxes = {k: _union(first[k].as_list(), last[k].as_list()) for k in first}
+        boxes = {k: tuple(receptive.Box.union((first[k], last[k])).as_list()) for k in first}
         self.controller.clear_pins()  # the layer shows the region's field now; results of a click are stale
         self.region, self.region_class = region, majority if class_index is None else class_index
         self.canvas.show_region(region)

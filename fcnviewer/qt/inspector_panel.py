@@ -44,6 +44,8 @@ class InspectorPanel(QTextBrowser):
         self.path_sizes: dict[str, int] = {}
         #: The true class at a pixel (255: ignored), or ``None`` where there is no truth.
         self.truth_at: Callable[[int, int], int | None] = lambda _y, _x: None
+        #: The names of the true classes (a dataset's may differ from the model's).
+        self.truth_names: Callable[[], Sequence[str]] = lambda: self.model.class_names
         #: Gives the HTML shown above the reports (the effective receptive field's figures) at each render.
         self.summary_source: Callable[[], str] = str
         self._show_placeholder()
@@ -73,8 +75,8 @@ class InspectorPanel(QTextBrowser):
             "Ctrl+drag a rectangle for the effective receptive field of a region.</i></p>"
         )
 
-    def _class_html(self, index: int) -> str:
-        names, palette = self.model.class_names, self.model.palette
+    def _class_html(self, index: int, names: Sequence[str] | None = None) -> str:
+        names, palette = self.model.class_names if names is None else names, self.model.palette
         name = names[index] if index < len(names) else str(index)
         r, g, b = (int(v) for v in palette[index]) if index < len(palette) else (128, 128, 128)
         return f'<span style="color:rgb({r},{g},{b})">&#9632;</span> {html.escape(name)}'
@@ -83,7 +85,7 @@ class InspectorPanel(QTextBrowser):
         rows = []
         truth = self.truth_at(report.y, report.x)
         if truth is not None:
-            shown = "<i>ignore</i>" if truth == 255 else self._class_html(truth)
+            shown = "<i>ignore</i>" if truth == 255 else self._class_html(truth, self.truth_names())
             rows.append(f'<tr><td><b>truth</b></td><td colspan="2"><b>{shown}</b></td></tr>')
         for stage in report.stages:
             colour = "rgb({},{},{})".format(*BoxesLayer.color(stage.stage))

@@ -21,7 +21,8 @@ def list_dataset(reader: ImageReader, request: protocol.ListDatasetRequest) -> p
 
 
 def score_image(worker: Worker, request: protocol.ScoreImageRequest) -> protocol.ImageScored:
-    """Read the entry's image and mask, predict, and score the final output and every stage."""
+    """Read the entry's image and mask, predict (unless the window just did: the image shown), and score
+    the final output and every stage."""
     from fcnviewer.core.images import load_image
     from fcnviewer.core.truth import entry_truth, image_scores
 
@@ -33,7 +34,7 @@ def score_image(worker: Worker, request: protocol.ScoreImageRequest) -> protocol
     truth, note = entry_truth(entry, image.shape[:2], num_classes)
     if truth is None:
         return protocol.ImageScored(request, None, note)
-    prediction = predictor.predict(image, progress=lambda _done, _total: worker.check_abort())
+    prediction = worker.recent.predict(predictor, image, lambda _done, _total: worker.check_abort())
     worker.check_abort()
     return protocol.ImageScored(request, image_scores(prediction, truth, num_classes))
 
@@ -45,7 +46,7 @@ def compare(worker: Worker, request: protocol.CompareRequest) -> protocol.Compar
 
     prediction, mask = request.prediction, request.mask
     assert prediction is not None and mask is not None and request.palette is not None
-    num_classes = len(request.class_names)
+    num_classes = len(request.palette)  # the model's classes (the names may be the dataset's)
     truth, note = read_truth(mask, prediction.size, num_classes)
     if truth is None:
         return protocol.Compared(request, None, note)

@@ -21,6 +21,7 @@ from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 
 from fcnviewer.core.memory import release_free_memory, resident_mb
 from fcnviewer.qt import jobs_dataset, jobs_erf, jobs_layers
+from fcnviewer.qt.recent_predictions import RecentPredictions
 from fcnviewer.viewer.dataset_protocol import CompareRequest, ListDatasetRequest, ScoreImageRequest
 from fcnviewer.viewer.layers import ImageLayer
 from fcnviewer.viewer.protocol import (
@@ -195,13 +196,13 @@ def predict(worker: Worker, request: PredictRequest) -> Predicted:
         worker.check_abort()
         worker.progress.emit(request, done, total)
 
-    prediction = predictor.predict(request.image, progress=progress)
+    prediction = worker.recent.predict(predictor, request.image, progress)
     worker.check_abort()
     _ = prediction.entropy  # computed here, not on the GUI thread
     if request.styles is None:
         return Predicted(request, prediction)
     prepared = ViewerModel()
-    prepared.set_classes(predictor.info.class_names, predictor.info.palette_array)
+    prepared.set_classes(request.class_names or predictor.info.class_names, predictor.info.palette_array)
     prepared.set_prediction(prediction, styles=request.styles)
     return Predicted(request, prediction, prepared)
 
@@ -244,6 +245,7 @@ class Worker(QueueWorker):
         super().__init__(max_pixels)
         self.precision = precision
         self.predictor: Predictor | None = None
+        self.recent = RecentPredictions()  # shared by the window's predictions and the dataset walk's
         self._ready = False
 
     @Slot()

@@ -64,7 +64,8 @@ class ImageScored:
 @dataclass(frozen=True, eq=False)
 class CompareRequest(Request):
     """Compare ``prediction`` (of the shown image) with the mask file ``mask``; colour the truth's
-    layers with ``styles`` (``GroundTruth.styles()``) in ``palette`` (the model's classes)."""
+    layers with ``styles`` (``GroundTruth.styles()``) in ``palette`` (the model's classes), the true
+    classes named ``class_names``."""
 
     prediction: Prediction | None = None
     mask: Path | None = None

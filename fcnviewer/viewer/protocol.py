@@ -86,10 +86,12 @@ class OpenImageRequest(Request):
 
 @dataclass(frozen=True, eq=False)
 class PredictRequest(Request):
-    """Run the network on ``image``; with ``styles`` (``ViewerModel.styles()``), colour its layers too."""
+    """Run the network on ``image``; with ``styles`` (``ViewerModel.styles()``), colour its layers too,
+    the classes named ``class_names`` (default: the model's)."""
 
     image: np.ndarray = field(default_factory=_no_image)
     styles: Mapping[str, tuple[Any, ...]] | None = None
+    class_names: tuple[str, ...] = ()
     depends_on: ClassVar[tuple[str, ...]] = ("image", "model")
 
 

@@ -21,6 +21,16 @@ if TYPE_CHECKING:
     from fcnviewer.core.prediction import Prediction
 
 
+def shown_class_names(model_names: Sequence[str], dataset_names: Sequence[str] | None) -> tuple[str, ...]:
+    """The names the window gives the classes the model predicts: a dataset's where the model's are
+    only numbers (``class 0``, ``class 1``, ...: a checkpoint that names none) and as many, else the
+    model's own (the dataset's then name the truth alone)."""
+    numbered = tuple(model_names) == tuple(f"class {i}" for i in range(len(model_names)))
+    if dataset_names is not None and numbered and len(dataset_names) == len(model_names):
+        return tuple(dataset_names)
+    return tuple(model_names)
+
+
 def skip_stages(prediction: Prediction) -> tuple[str, ...]:
     """The stages compared for the skips' effect, coarse to fine (the auxiliary head left out)."""
     return tuple(name for name in prediction.stages if name != "aux")
@@ -73,12 +83,13 @@ class GroundTruth:
         *,
         styles: dict[str, tuple[Any, ...]] | None = None,
     ) -> None:
-        """Colour the layers of ``truth`` against ``prediction`` (``class_iu``: each class's IU here)."""
+        """Colour the layers of ``truth`` against ``prediction`` (``class_iu``: each class's IU here), the true
+        classes named ``class_names``; one share of the truth for each class of ``palette`` (the model's)."""
         for layer in self._all_layers():
             if styles and layer.name in styles:
                 layer.restyle(styles[layer.name])
         self.truth, self.class_iu = truth, tuple(float(v) for v in class_iu)
-        counts = np.bincount(truth[truth != IGNORE].ravel(), minlength=len(class_names))[: len(class_names)]
+        counts = np.bincount(truth[truth != IGNORE].ravel(), minlength=len(palette))[: len(palette)]
         self.truth_shares = tuple(float(v) for v in counts / max(1, counts.sum()))
         self.stages = skip_stages(prediction)
         self.truth_layer.set_truth(truth, palette, class_names)

@@ -41,3 +41,15 @@ def test_units_read_match_the_weights() -> None:
     assert geometry.units_read(13, 3) == (0, 1)
     assert geometry.units_read(44, 3) == (0, 1) and geometry.units_read(45, 3) == (1, 2)
     assert geometry.units_read(500, 3) == (2, 2)
+
+
+def test_the_nearest_unit_rounds_half_to_even_and_clamps_to_the_map() -> None:
+    geometry = StageGeometry(32, 12.5)
+    pixels = np.arange(-100, 500)
+    found = [geometry.nearest_unit(int(p), 10) for p in pixels]
+    expected = np.clip(np.rint((pixels - 12.5) / 32), 0, 9)  # the formula it replaces at every call site
+    assert found == expected.astype(int).tolist()
+    tie = StageGeometry(2, 0.0)
+    assert [tie.nearest_unit(p, 10) for p in (1, 3, 5)] == [0, 2, 2]  # 0.5, 1.5, 2.5: to the even unit
+    assert geometry.nearest_unit(10_000) == 312  # no map size: not clamped above (the layer's size is unknown)
+    assert geometry.nearest_unit(-10_000) == 0 and geometry.nearest_unit(10_000, 1) == 0

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from fcnviewer.cli import main
-from fcnviewer.core.training.data.folders import read_mask
+from fcnviewer.core.datasets import read_mask
 from fcnviewer.core.training.metrics import fast_hist, scores
 
 NUM_CLASSES = 4

@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fcnviewer.core.datasets import DatasetEntry, is_dataset, list_dataset, mask_problem
+from fcnviewer.core.datasets import DatasetEntry, DatasetError, is_dataset, list_dataset, mask_problem
 from fcnviewer.core.labels import VOC_CLASSES
-from fcnviewer.core.training.data.folders import DatasetError
 
 
 def _image(path: Path, size: tuple[int, int] = (12, 10)) -> None:
@@ -83,3 +82,36 @@ def test_mask_problem_names_size_and_stray_classes() -> None:
     mask[0, :3] = (255, 21, 40)
     problem = mask_problem(mask, (4, 6), 21)
     assert problem is not None and "21, 40" in problem and "255" not in problem.split("but")[0]
+
+
+def test_a_plain_folder_opens_its_val_list_as_eval_and_training_read_it(tmp_path: Path) -> None:
+    for name in ("x", "y", "z"):
+        _image(tmp_path / "images" / f"{name}.png")
+        _mask(tmp_path / "masks" / f"{name}.png")
+    (tmp_path / "val.txt").write_text("z\nx\n")
+    listing = list_dataset(tmp_path)  # the viewer's and eval's default alike
+    assert listing.split == "val" and [e.name for e in listing.entries] == ["z", "x"]
+    assert [e.name for e in list_dataset(tmp_path, default_split=None).entries] == ["x", "y", "z"]
+    with pytest.raises(DatasetError, match="no such folder"):
+        list_dataset(tmp_path / "nowhere")
+
+
+def test_training_takes_the_listing_with_a_mask_for_every_image(tmp_path: Path) -> None:
+    from fcnviewer.core.training.data.folders import open_folder
+
+    for name in ("x", "y", "z"):
+        _image(tmp_path / "images" / f"{name}.png")
+    for name in ("x", "z"):
+        _mask(tmp_path / "masks" / f"{name}.png")
+    both = open_folder(tmp_path, split="train")  # no train.txt: every image that has a mask
+    assert [image.stem for image, _ in both.pairs] == ["x", "z"] and both.class_names == ("class 0", "class 1")
+    (tmp_path / "val.txt").write_text("z\n")
+    assert [image.stem for image, _ in open_folder(tmp_path, split="val").pairs] == ["z"]
+    assert len(open_folder(tmp_path, split="train").pairs) == 2  # another split's list is not taken
+    (tmp_path / "val.txt").write_text("y\n")
+    with pytest.raises(DatasetError, match="val lists 'y' but it has no mask"):
+        open_folder(tmp_path, split="val")
+    voc = _voc(tmp_path / "voc", ["a"], ["a"], val=["a"])
+    assert len(open_folder(voc, split="val")) == 1
+    with pytest.raises(DatasetError, match="no split 'train'"):
+        open_folder(voc, split="train")

@@ -327,3 +327,10 @@ def test_cli_text_and_errors(checkpoint, tmp_path, capsys) -> None:
     assert run_cli(["--checkpoint", str(checkpoint), "--image", str(tmp_path / "none.png"), "--pixel", "1,1"]) == 2
     assert "none.png" in capsys.readouterr().err
     assert run_cli(["--checkpoint", str(checkpoint), "--pixel", "1,1"]) == 2
+
+
+def test_the_union_of_boxes_holds_each_and_sees_the_whole_image_if_one_does() -> None:
+    boxes = [Box(-4, 10, 20, 30), Box(0, -2, 12, 40), Box(5, 5, 33, 6, whole_image=True)]
+    assert Box.union(boxes) == Box(-4, -2, 33, 40, whole_image=True)
+    assert Box.union(boxes[:2]) == Box(-4, -2, 20, 40)
+    assert Box.union(iter(boxes[:1])) == boxes[0]

@@ -92,13 +92,13 @@ def test_the_walk_fills_every_row_with_the_papers_metrics(qtbot, window, checkpo
 def test_the_dataset_summary_is_what_eval_finds(qtbot, window, checkpoint, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from fcnviewer.core.checkpoints import load_checkpoint
     from fcnviewer.core.training import evaluate
-    from fcnviewer.core.training.data.folders import plain_dataset
+    from fcnviewer.core.training.data.folders import open_folder
 
     root = _dataset(tmp_path / "data", ["a", "b", "c"])
     window.load_model(checkpoint)
     datasets = _walked(qtbot, window, root)
     loaded = load_checkpoint(checkpoint)
-    found = evaluate(loaded.model, plain_dataset(root, num_classes=NUM_CLASSES), loaded.info.preprocessing, "cpu")
+    found = evaluate(loaded.model, open_folder(root, num_classes=NUM_CLASSES), loaded.info.preprocessing, "cpu")
     summary = datasets.summary()
     assert summary.scored == 3
     for stage in ("final", "32", "16", "8"):

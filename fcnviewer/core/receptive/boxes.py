@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,6 +52,18 @@ class Box:
     def as_list(self) -> list[int]:
         """``[x0, y0, x1, y1]``."""
         return [self.x0, self.y0, self.x1, self.y1]
+
+    @classmethod
+    def union(cls, boxes: Iterable[Box]) -> Box:
+        """The smallest box holding all of ``boxes`` (at least one); it sees the whole image if one does."""
+        boxes = list(boxes)
+        return cls(
+            min(b.x0 for b in boxes),
+            min(b.y0 for b in boxes),
+            max(b.x1 for b in boxes),
+            max(b.y1 for b in boxes),
+            any(b.whole_image for b in boxes),
+        )
 
 
 def unit_box(stream: Stream, rows: tuple[int, int], cols: tuple[int, int]) -> Box:
@@ -111,7 +124,8 @@ def pixel_boxes(
         boxes[name] = unit_box(streams[name], g.units_read(y, h), g.units_read(x, w))
     for name in level_names(model):
         _, stride, offset = stream_rf(streams[name])
-        units = [_nearest_unit(p, float(stride), offset, size) for p, size in zip((y, x), image_size, strict=True)]
+        level = StageGeometry(float(stride), offset)
+        units = [level.nearest_unit(p, math.ceil(size / stride)) for p, size in zip((y, x), image_size, strict=True)]
         boxes[name] = unit_box(streams[name], (units[0], units[0]), (units[1], units[1]))
     if FINAL in streams:
         boxes[FINAL] = unit_box(streams[FINAL], (y, y), (x, x))
@@ -121,11 +135,6 @@ def pixel_boxes(
         rows, cols = resized_units(y, height, h), resized_units(x, width, w)
         boxes[FINAL] = unit_box(streams.get(RESIZED, streams[model.stage_names[0]]), rows, cols)  # type: ignore[attr-defined]
     return boxes
-
-
-def _nearest_unit(pixel: int, stride: float, offset: float, size: int) -> int:
-    """The unit of a level (stride, offset) nearest to ``pixel`` of a ``size``-pixel image axis."""
-    return int(np.clip(np.rint((pixel - offset) / stride), 0, max(0, math.ceil(size / stride) - 1)))
 
 
 def units_seeing(

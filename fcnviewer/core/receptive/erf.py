@@ -40,10 +40,6 @@ class EffectiveRF:
 # ----------------------------------------------------------------------------- gradients
 
 
-def _nearest_unit(geometry: StageGeometry, pixel: int, n: int) -> int:
-    return int(np.clip(np.rint((pixel - geometry.offset) / geometry.stride), 0, n - 1))
-
-
 def effective_receptive_fields(
     model: nn.Module,
     inputs: Tensor,
@@ -82,7 +78,7 @@ def effective_receptive_fields(
                 unit, scores = (y, x), final
             elif name in maps:
                 h, w = maps[name].shape[-2:]
-                unit = (_nearest_unit(geometry[name], y, h), _nearest_unit(geometry[name], x, w))
+                unit = (geometry[name].nearest_unit(y, h), geometry[name].nearest_unit(x, w))
                 scores = maps[name][0, :, unit[0], unit[1]]
             else:
                 raise ValueError(f"unknown stage {name!r}; expected one of {', '.join([*maps, FINAL])}")

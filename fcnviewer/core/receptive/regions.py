@@ -17,14 +17,10 @@ from fcnviewer.core.receptive.table import FINAL, evaluating, stage_geometry
 def region_units(geometry: StageGeometry, region: Box, shape: tuple[int, int]) -> Box:
     """The units ``(x0, y0, x1, y1)``, inclusive, of a stage map of ``shape`` whose centres are
     nearest to the corners of the image ``region`` (at least one unit)."""
-
-    def nearest(pixel: int, n: int) -> int:
-        return int(np.clip(np.rint((pixel - geometry.offset) / geometry.stride), 0, n - 1))
-
     height, width = shape
-    return Box(
-        nearest(region.x0, width), nearest(region.y0, height), nearest(region.x1, width), nearest(region.y1, height)
-    )
+    x0, x1 = (geometry.nearest_unit(x, width) for x in (region.x0, region.x1))
+    y0, y1 = (geometry.nearest_unit(y, height) for y in (region.y0, region.y1))
+    return Box(x0, y0, x1, y1)
 
 
 def region_fields(

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from fcnviewer.core.alignment import StageGeometry
 from fcnviewer.core.models.graph import RESIZED, Stream
 from fcnviewer.core.preprocessing import Preprocessing
 from fcnviewer.core.receptive.boxes import Box, pixel_boxes, unit_box
@@ -50,10 +51,6 @@ class Target:
 
 class _Reached(Exception):
     """Raised by a forward hook once the layer's unit is captured: the rest of the network is not run."""
-
-
-def _nearest(pixel: int, stride: float, offset: float, n: int) -> int:
-    return int(np.clip(np.rint((pixel - offset) / stride), 0, n - 1))
 
 
 def _layer_streams(model: nn.Module) -> dict[str, tuple[Stream, nn.Module | None]]:
@@ -100,7 +97,7 @@ def layer_unit_box(model: nn.Module, layer: str, y: int, x: int) -> tuple[tuple[
     if layer == FINAL:
         row, col = y, x
     else:
-        row, col = (max(0, int(np.rint((p - offset) / float(stride)))) for p in (y, x))
+        row, col = (StageGeometry(float(stride), offset).nearest_unit(p) for p in (y, x))
     return (row, col), unit_box(stream, (row, row), (col, col))
 
 
@@ -119,7 +116,8 @@ def layer_target(model: nn.Module, layer: str, y: int, x: int) -> Target:
         if layer == FINAL:
             row, col = y, x
         else:
-            row, col = _nearest(y, float(stride), offset, h), _nearest(x, float(stride), offset, w)
+            unit = StageGeometry(float(stride), offset)
+            row, col = unit.nearest_unit(y, h), unit.nearest_unit(x, w)
         target.unit, target.box = (row, col), unit_box(stream, (row, row), (col, col))
         return feature[0, :, row, col].sum()
 
@@ -157,9 +155,8 @@ def region_target(model: nn.Module, region: Box, class_index: int) -> Target:
 
     def scalar(inputs: Tensor) -> Tensor:
         image_size = (int(inputs.shape[-2]), int(inputs.shape[-1]))
-        first = pixel_boxes(model, region.y0, region.x0, image_size)[FINAL]
-        last = pixel_boxes(model, region.y1, region.x1, image_size)[FINAL]
-        target.box = Box(first.x0, first.y0, last.x1, last.y1, first.whole_image)
+        corners = ((region.y0, region.x0), (region.y1, region.x1))
+        target.box = Box.union(pixel_boxes(model, y, x, image_size)[FINAL] for y, x in corners)
         logits = model(inputs)["out"][0]
         c = class_index if logits.shape[0] > 1 else 0
         return logits[c, region.y0 : region.y1 + 1, region.x0 : region.x1 + 1].sum()
