@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from fcnviewer.core.inference import Prediction, Predictor, ProgressCallback
+    from fcnviewer.core.inference import Predictor, ProgressCallback
+    from fcnviewer.core.prediction import Prediction
 
 #: How many predictions are kept: the walk may run one other step between the window's request
 #: for an image and its own (and each holds the stage maps of a whole image).
