@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
-from torch import nn
+from torch import Tensor, nn
 
 from fcnviewer.core.receptive import Box, branch_contributions, pixel_boxes
 from fcnviewer.core.receptive.erf import pixel_fields
@@ -22,7 +22,7 @@ from fcnviewer.core.receptive.paths import SkipPath, skip_paths
 from fcnviewer.core.receptive.regions import region_fields
 from fcnviewer.core.receptive.table import FINAL
 from fcnviewer.core.receptive.targets import Smoothing, averaged_fields
-from fcnviewer.core.windows import BoxTuple, probe_window
+from fcnviewer.core.windows import BoxTuple, Window, probe_window
 
 if TYPE_CHECKING:
     from fcnviewer.core.inference import Predictor
@@ -82,13 +82,12 @@ def probe(
             fields, contributions = pixel_fields(model, inputs, y, x, class_index=class_index, paths=paths)
             values, class_index = {k: v.values for k, v in fields.items()}, fields[FINAL].class_index
         if not plain:
-            values = averaged_fields(
+            values = _averaged(
+                predictor,
+                window,
                 lambda i: {k: v.values for k, v in pixel_fields(model, i, y, x, class_index=class_index)[0].items()},
                 [image, *others],
-                predictor.info.preprocessing,
                 smoothing,
-                predictor.device,
-                window.bounds,
                 progress,
             )
         if between is not None:
@@ -97,6 +96,19 @@ def probe(
             contributions = branch_contributions(model, inputs, y, x, class_index) if paths else {}
     shown = {k: window.visible(v, size) for k, v in values.items()}
     return Probe(shown, class_index, contributions, note, origin=window.corner)
+
+
+def _averaged(
+    predictor: Predictor,
+    window: Window,
+    fields_of: Callable[[Tensor], dict[str, np.ndarray]],
+    images: Sequence[np.ndarray],
+    smoothing: Smoothing,
+    progress: Progress | None,
+) -> dict[str, np.ndarray]:
+    """:func:`~fcnviewer.core.receptive.targets.averaged_fields` of ``fields_of`` on ``window`` of ``images``."""
+    preprocessing, device = predictor.info.preprocessing, predictor.device
+    return averaged_fields(fields_of, images, preprocessing, smoothing, device, window.bounds, progress)
 
 
 def _paths(model: nn.Module) -> tuple[list[SkipPath], str]:
@@ -131,13 +143,6 @@ def probe_region(
     top, left = window.origin
     moved = Box(region.x0 - left, region.y0 - top, region.x1 - left, region.y1 - top)
     with window.running(model):
-        values = averaged_fields(
-            lambda inputs: region_fields(model, inputs, moved, class_index),
-            [image, *others],
-            predictor.info.preprocessing,
-            smoothing,
-            predictor.device,
-            window.bounds,
-            progress,
-        )
+        fields_of = lambda inputs: region_fields(model, inputs, moved, class_index)  # noqa: E731
+        values = _averaged(predictor, window, fields_of, [image, *others], smoothing, progress)
     return Probe({k: window.visible(v, size) for k, v in values.items()}, class_index, origin=window.corner)

@@ -79,7 +79,7 @@ def effective_receptive_fields(
     level (U-Net's decoder levels: features, not scores) differentiates the sum of its channels
     at its unit nearest to ``(y, x)``.
     """
-    return pixel_fields(model, inputs, y, x, stages, class_index)[0]
+    return pixel_fields(model, inputs, y, x, stages=stages, class_index=class_index)[0]
 
 
 def pixel_fields(
@@ -87,9 +87,10 @@ def pixel_fields(
     inputs: Tensor,
     y: int,
     x: int,
-    stages: Iterable[str] | None = None,
-    class_index: int | None = None,
+    *,
     paths: Sequence[SkipPath] = (),
+    class_index: int | None = None,
+    stages: Iterable[str] | None = None,
 ) -> tuple[dict[str, EffectiveRF], dict[str, float]]:
     """:func:`effective_receptive_fields`, and each of ``paths``' share of the final logit of their
     class at ``(y, x)`` (:func:`branch_contributions`, ``paths`` from
@@ -224,4 +225,4 @@ def branch_contributions(
     to the output, a linear map) goes by its name. Networks whose output is not such a sum
     (DeepLabV3's concatenated ASPP, U-Net's concatenated skips) raise ``ValueError``.
     """
-    return pixel_fields(model, inputs, y, x, (), class_index, skip_paths(model))[1]
+    return pixel_fields(model, inputs, y, x, stages=(), class_index=class_index, paths=skip_paths(model))[1]
