@@ -6,7 +6,7 @@ field alone. So for FCN-VGG an effective RF is computed exactly on a window arou
 the units differentiated, started on a multiple of the network's period (32) so that every map's
 grid stays aligned. FCN-VGG's ``conv1_1`` pads the image by 100: the window is cut from the image
 thus padded, and the network runs with that padding taken off its first convolution's output (a
-forward hook), so the zeros computed are those of the cone, not of a 100-pixel frame around it.
+forward hook), so what is computed is the cone, not a 100-pixel frame of padding around it.
 At 500x500 a click's window is about 440 pixels square instead of the 700 the network pads the
 image to: 0.4 of the area, about half the time. Networks that resize to the input's size
 (FCN-ResNet, DeepLab) or pool globally get the whole image, as before.
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from fcnviewer.core.models import FCNVGG
@@ -74,14 +75,21 @@ class Window:
     @contextmanager
     def running(self, model: nn.Module) -> Iterator[None]:
         """Inside the block ``model`` (FCN-VGG where ``inset``) drops the first ``inset`` rows and columns,
-        and as many last ones, of ``conv1_1``'s output: those computed from its own padding."""
+        and as many last ones, of ``conv1_1``'s output: those computed from its own padding.
+
+        The output keeps the very numbers the whole image gives (recomputing the convolution without
+        padding rounds differently, which ReLU and max-pool switches then amplify), while its gradient
+        flows through that unpadded convolution: the padded map's gradient, a copy of the whole
+        frame per backward pass, cost a fifth of the pass."""
         if not self.inset:
             yield
             return
         cut = self.inset
 
-        def trimmed(_module: nn.Module, _inputs: object, output: Tensor) -> Tensor:
-            return output[..., cut : output.shape[-2] - cut, cut : output.shape[-1] - cut]
+        def trimmed(conv: nn.Conv2d, inputs: tuple[Tensor, ...], output: Tensor) -> Tensor:
+            inner = output[..., cut : output.shape[-2] - cut, cut : output.shape[-1] - cut].detach()
+            unpadded = F.conv2d(inputs[0], conv.weight, conv.bias, conv.stride, 0, conv.dilation, conv.groups)
+            return inner + (unpadded - unpadded.detach())  # exactly ``inner``; the gradient of ``unpadded``
 
         hook = model.conv1_1.register_forward_hook(trimmed)  # type: ignore[union-attr]
         try:

@@ -193,3 +193,22 @@ def test_the_skip_paths_on_their_window_equal_the_whole_image() -> None:
     assert found.origin != (0, 0) and found.shares == pytest.approx(shares, rel=1e-4, abs=1e-6)
     for name, expected in fields.items():
         _same(_placed(found.fields[name], found.origin), expected)
+
+
+def test_a_windows_first_convolution_gives_the_whole_images_very_numbers() -> None:
+    """Not merely equal within rounding: a ReLU or max-pool switch would amplify any difference."""
+    from fcnviewer.core.preprocessing import CAFFE_BGR
+
+    model, image = tiny("fcn8s", seed=8), _image(5)
+    window = probe_window(model, 300, 400, SIZE)
+    top, left = window.y0 + window.inset, window.x0 + window.inset  # in the image padded by conv1_1
+    leaf = window.inputs(image, CAFFE_BGR).requires_grad_(True)
+    with window.running(model):
+        inner = model.conv1_1(leaf)
+    whole = model.conv1_1(CAFFE_BGR.to_tensor(image))
+    assert top > 0 and left > 0 and inner.shape[-2:] == (window.y1 - window.y0 - 2, window.x1 - window.x0 - 2)
+    assert torch.equal(inner, whole[..., top : top + inner.shape[-2], left : left + inner.shape[-1]])
+    (grad,) = torch.autograd.grad(inner.sum(), leaf)
+    (plain,) = torch.autograd.grad(torch.nn.functional.conv2d(leaf, model.conv1_1.weight).sum(), leaf)
+    torch.testing.assert_close(grad, plain)
+    assert model.conv1_1(leaf).shape[-2:] == (leaf.shape[-2] + 198, leaf.shape[-1] + 198)  # the hook is gone
