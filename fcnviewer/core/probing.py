@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from torch import Tensor, nn
 
-from fcnviewer.core.receptive import Box, branch_contributions, pixel_boxes
+from fcnviewer.core.receptive import Box, branch_contributions, effective_receptive_fields, pixel_boxes
 from fcnviewer.core.receptive.erf import pixel_fields
 from fcnviewer.core.receptive.paths import SkipPath, skip_paths
 from fcnviewer.core.receptive.regions import region_fields
@@ -64,8 +64,9 @@ def probe(
     ``(H, W, 3)`` uint8 image, for ``class_index`` (default: the pixel's predicted class).
 
     Runs on :func:`~fcnviewer.core.windows.probe_window`'s window, in float32 on the predictor's
-    ``model``; the contributions come from the fields' own forward pass. ``between`` is called
-    between the fields and the contributions (it may raise to stop). ``boxes``: see
+    ``model``; the contributions come from the fields' own forward pass (with smoothing and a
+    given class, from a pass of their own). ``between`` is called once the fields are done (it may
+    raise to stop). ``boxes``: see
     :func:`~fcnviewer.core.windows.probe_window`. With ``smoothing`` or ``others`` (images of the
     same size), the fields are :func:`~fcnviewer.core.receptive.targets.averaged_fields` over the
     image and ``others``, each smoothed; the contributions are the image's own.
@@ -77,19 +78,17 @@ def probe(
     paths, note = _paths(model)
     contributions: dict[str, float] | None = None
     plain = smoothing == NO_SMOOTHING and not others
+
+    def fields_of(inputs: Tensor) -> dict[str, np.ndarray]:
+        found = effective_receptive_fields(model, inputs, y, x, class_index=class_index)
+        return {stage: field.values for stage, field in found.items()}
+
     with window.running(model):
         if plain or class_index is None:
             fields, contributions = pixel_fields(model, inputs, y, x, class_index=class_index, paths=paths)
             values, class_index = {k: v.values for k, v in fields.items()}, fields[FINAL].class_index
         if not plain:
-            values = _averaged(
-                predictor,
-                window,
-                lambda i: {k: v.values for k, v in pixel_fields(model, i, y, x, class_index=class_index)[0].items()},
-                [image, *others],
-                smoothing,
-                progress,
-            )
+            values = _averaged(predictor, window, fields_of, [image, *others], smoothing, progress)
         if between is not None:
             between()
         if contributions is None:

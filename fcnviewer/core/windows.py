@@ -130,6 +130,11 @@ def probe_window(
 
 def _span(first: int, last: int, size: int, pad: int) -> tuple[int, int]:
     """Image rows ``start:stop`` around rows ``first..last`` (inclusive), inside the image padded by
-    ``pad``, ``start + pad`` a multiple of :data:`VGG_PERIOD`."""
+    ``pad``, ``start + pad`` a multiple of :data:`VGG_PERIOD`, and at least ``2 * pad + 1`` rows: the
+    network runs on it as on an image of one row or more (``fc6`` needs seven ``pool5`` rows)."""
+    end, least = size + 2 * pad, 2 * pad + 1  # in the padded image
     start = max(0, first + pad) // VGG_PERIOD * VGG_PERIOD
-    return start - pad, min(size + pad, last + 1)
+    stop = min(end, max(last + 1 + pad, start + least))
+    if stop - start < least:
+        start = max(0, stop - least) // VGG_PERIOD * VGG_PERIOD
+    return start - pad, stop - pad

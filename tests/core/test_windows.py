@@ -103,6 +103,7 @@ def test_a_window_is_aligned_on_the_padded_image_and_holds_every_box() -> None:
         window = probe_window(model, y, x, SIZE)
         assert window.inset == 100 and window.origin[0] % VGG_PERIOD == 0 and window.origin[1] % VGG_PERIOD == 0
         assert window.y0 >= -100 and window.y1 <= SIZE[0] + 100 and window.x0 >= -100 and window.x1 <= SIZE[1] + 100
+        assert window.y1 - window.y0 >= 201 and window.x1 - window.x0 >= 201  # as a padded image of a pixel
         for box in pixel_boxes(model, y, x, SIZE).values():
             assert window.y0 <= max(box.y0, -100) and min(box.y1, SIZE[0] + 99) < window.y1
             assert window.x0 <= max(box.x0, -100) and min(box.x1, SIZE[1] + 99) < window.x1
@@ -165,7 +166,7 @@ def test_smoothgrad_on_its_window_equals_the_whole_images_noisy_copies() -> None
     assert found.contributions == pytest.approx(plain, rel=1e-4, abs=1e-5 * max(map(abs, plain.values())))
 
 
-@pytest.mark.parametrize("layer", ["conv1_1", "conv3_3", "pool4", "score_fr", "16", "final"])
+@pytest.mark.parametrize("layer", ["conv1_1", "conv3_3", "pool4", "score_pool3", "score_pool4", "fc7", "16", "final"])
 def test_a_layer_on_its_window_equals_the_whole_image(layer: str) -> None:
     predictor = _predictor(tiny("fcn8s", seed=6))
     image, (y, x) = _image(3), (300, 420)
