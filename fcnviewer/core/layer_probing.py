@@ -3,7 +3,7 @@
 The ERF of a layer's unit (:func:`~fcnviewer.core.receptive.layer_target`, the channel sum of the
 unit nearest to the pixel) or of each skip path's share of the final logit
 (:func:`~fcnviewer.core.receptive.paths.path_fields`), computed on the image window that decides
-them (:func:`~fcnviewer.core.probing.probe_window`: for FCN-VGG the same numbers as on the whole
+them (:func:`~fcnviewer.core.windows.probe_window`: for FCN-VGG the same numbers as on the whole
 image), as numpy for the caller.
 """
 
@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from fcnviewer.core.probing import BoxTuple, probe_window
 from fcnviewer.core.receptive import gradient_map, layer_target
 from fcnviewer.core.receptive.paths import path_boxes, path_fields
+from fcnviewer.core.windows import BoxTuple, probe_window, whole_window
 
 if TYPE_CHECKING:
     from fcnviewer.core.inference import Predictor
@@ -48,19 +48,19 @@ def probe_layer(
 ) -> LayerProbe:
     """The ERF of ``layer``'s unit nearest to pixel ``(y, x)`` of an ``(H, W, 3)`` uint8 image, on
     the window around ``boxes`` (the unit's box as drawn; none: the whole image), in float32."""
-    model = predictor.model
-    y0, y1, x0, x1 = probe_window(
-        model, y, x, image.shape[:2], boxes or [(0, 0, image.shape[1] - 1, image.shape[0] - 1)]
-    )
-    inputs = predictor.info.preprocessing.to_tensor(image[y0:y1, x0:x1], predictor.device)
-    target = layer_target(model, layer, y - y0, x - x0)
-    values = gradient_map(model, target, inputs)
+    model, size = predictor.model, image.shape[:2]
+    window = probe_window(model, y, x, size, boxes) if boxes else whole_window(size)
+    inputs = window.inputs(image, predictor.info.preprocessing, predictor.device)
+    top, left = window.origin
+    target = layer_target(model, layer, y - top, x - left)
+    with window.running(model):
+        values = window.visible(gradient_map(model, target, inputs), size)
     assert target.unit is not None and target.box is not None  # set by the forward pass
-    shift = (round(y0 / target.stride), round(x0 / target.stride))
+    shift = (round(top / target.stride), round(left / target.stride))
     unit = (target.unit[0] + shift[0], target.unit[1] + shift[1])
     b = target.box
-    box = (b.x0 + x0, b.y0 + y0, b.x1 + x0, b.y1 + y0)
-    return LayerProbe({layer: values}, {layer: box}, (y0, x0), unit)
+    box = (b.x0 + left, b.y0 + top, b.x1 + left, b.y1 + top)
+    return LayerProbe({layer: values}, {layer: box}, window.corner, unit)
 
 
 def probe_paths(
@@ -68,9 +68,12 @@ def probe_paths(
 ) -> LayerProbe:
     """Each skip path's ERF and share of ``class_index``'s final logit at pixel ``(y, x)``, and its box
     (``stage_shapes``: the prediction's map sizes, for networks that resize their output)."""
-    model = predictor.model
-    boxes = {k: tuple(b.as_list()) for k, b in path_boxes(model, y, x, image.shape[:2], stage_shapes).items()}
-    y0, y1, x0, x1 = probe_window(model, y, x, image.shape[:2], list(boxes.values()))  # type: ignore[arg-type]
-    inputs = predictor.info.preprocessing.to_tensor(image[y0:y1, x0:x1], predictor.device)
-    shares, fields = path_fields(model, inputs, y - y0, x - x0, class_index)
-    return LayerProbe(fields, boxes, (y0, x0), shares=shares)  # type: ignore[arg-type]
+    model, size = predictor.model, image.shape[:2]
+    boxes = {k: tuple(b.as_list()) for k, b in path_boxes(model, y, x, size, stage_shapes).items()}
+    window = probe_window(model, y, x, size, list(boxes.values()))  # type: ignore[arg-type]
+    inputs = window.inputs(image, predictor.info.preprocessing, predictor.device)
+    top, left = window.origin
+    with window.running(model):
+        shares, fields = path_fields(model, inputs, y - top, x - left, class_index)
+    shown = {k: window.visible(v, size) for k, v in fields.items()}
+    return LayerProbe(shown, boxes, window.corner, shares=shares)  # type: ignore[arg-type]

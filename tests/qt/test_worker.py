@@ -172,8 +172,8 @@ def test_stop_while_running_ends_the_thread_quickly(qtbot, ready: WorkerThread) 
 
 def test_probe_on_a_window_equals_the_whole_image(qtbot, ready: WorkerThread, checkpoint: Path) -> None:  # type: ignore[no-untyped-def]
     from fcnviewer.core.checkpoints import load_checkpoint
-    from fcnviewer.core.probing import probe_window
     from fcnviewer.core.receptive import branch_contributions, effective_receptive_fields
+    from fcnviewer.core.windows import probe_window
 
     image = np.random.default_rng(3).integers(0, 255, (672, 736, 3), dtype=np.uint8)
     y, x = 340, 400
@@ -182,8 +182,10 @@ def test_probe_on_a_window_equals_the_whole_image(qtbot, ready: WorkerThread, ch
     probed = blocker.args[0].probe
     y0, x0 = probed.origin
     h, w = probed.fields["final"].shape
-    assert (y0 % 32, x0 % 32) == (0, 0) and h * w < image.shape[0] * image.shape[1] / 1.5  # a real window
-    assert probe_window(ready.worker.predictor.model, y, x, image.shape[:2]) == (y0, y0 + h, x0, x0 + w)
+    assert ((y0 + 100) % 32, (x0 + 100) % 32) == (0, 0)  # aligned in the image as conv1_1 pads it
+    assert h * w < image.shape[0] * image.shape[1] / 1.5  # a real window
+    window = probe_window(ready.worker.predictor.model, y, x, image.shape[:2])
+    assert window.corner == (y0, x0) and (window.y1 - y0, window.x1 - x0) == (h, w)
 
     loaded = load_checkpoint(checkpoint)
     inputs = loaded.info.preprocessing.to_tensor(image)

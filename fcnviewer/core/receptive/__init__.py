@@ -31,6 +31,8 @@ from fcnviewer.core.receptive.erf import (
     branch_contributions,
     effective_receptive_field,
     effective_receptive_fields,
+    input_gradients,
+    pixel_fields,
 )
 from fcnviewer.core.receptive.mass import ErfStats, erf_stats, mass_box, mass_level
 from fcnviewer.core.receptive.table import (
@@ -46,6 +48,7 @@ from fcnviewer.core.receptive.table import (
 from fcnviewer.core.receptive.targets import (
     Smoothing,
     Target,
+    averaged_fields,
     gradient_map,
     layer_names,
     layer_target,
@@ -63,11 +66,13 @@ __all__ = [
     "LayerRF",
     "Smoothing",
     "Target",
+    "averaged_fields",
     "branch_contributions",
     "effective_receptive_field",
     "effective_receptive_fields",
     "erf_stats",
     "gradient_map",
+    "input_gradients",
     "input_interval",
     "layer_names",
     "layer_table",
@@ -77,6 +82,7 @@ __all__ = [
     "mass_level",
     "noisy_inputs",
     "pixel_boxes",
+    "pixel_fields",
     "region_target",
     "sees_whole_image",
     "smoothed_gradient_map",

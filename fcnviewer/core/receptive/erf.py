@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 from fcnviewer.core.alignment import StageGeometry
 from fcnviewer.core.models.graph import Stream
-from fcnviewer.core.receptive.paths import isolating, skip_paths
+from fcnviewer.core.receptive.paths import SkipPath, skip_paths
 from fcnviewer.core.receptive.table import (
     FINAL,
     evaluating,
@@ -40,6 +40,23 @@ class EffectiveRF:
 # ----------------------------------------------------------------------------- gradients
 
 
+def input_gradients(
+    model: nn.Module, inputs: Tensor, scalars: Callable[[Tensor], dict[str, Tensor]]
+) -> dict[str, np.ndarray]:
+    """``|d s / d inputs|`` summed over input channels, ``(H, W)`` float32, for each scalar ``s`` of
+    ``scalars(leaf)`` (by name; ``leaf`` is a copy of ``inputs`` that requires grad), all from the
+    one graph ``scalars`` builds (eval mode, ``inputs``' device). Only the input's gradient is
+    computed: ``torch.autograd.grad`` skips the weights' (their backward kernels never run)."""
+    leaf = inputs.detach().clone().requires_grad_(True)
+    fields = {}
+    with evaluating(model), torch.enable_grad():
+        found = scalars(leaf)
+        for i, (name, scalar) in enumerate(found.items()):
+            (grad,) = torch.autograd.grad(scalar, leaf, retain_graph=i < len(found) - 1)
+            fields[name] = grad[0].abs().sum(0).detach().to("cpu", torch.float32).numpy()
+    return fields
+
+
 def effective_receptive_fields(
     model: nn.Module,
     inputs: Tensor,
@@ -58,6 +75,23 @@ def effective_receptive_fields(
     level (U-Net's decoder levels: features, not scores) differentiates the sum of its channels
     at its unit nearest to ``(y, x)``.
     """
+    return pixel_fields(model, inputs, y, x, stages=stages, class_index=class_index)[0]
+
+
+def pixel_fields(
+    model: nn.Module,
+    inputs: Tensor,
+    y: int,
+    x: int,
+    *,
+    paths: Sequence[SkipPath] = (),
+    class_index: int | None = None,
+    stages: Iterable[str] | None = None,
+) -> tuple[dict[str, EffectiveRF], dict[str, float]]:
+    """:func:`effective_receptive_fields`, and each of ``paths``' share of the final logit of their
+    class at ``(y, x)`` (:func:`branch_contributions`, ``paths`` from
+    :func:`~fcnviewer.core.receptive.paths.skip_paths`) from the same forward pass, at the cost of
+    a backward pass through the layers after the branches only."""
     levels = level_names(model)
     names = list(stages) if stages is not None else [*model.stage_names, *levels, FINAL]  # type: ignore[attr-defined]
     geometry = stage_geometry(model)
@@ -65,28 +99,35 @@ def effective_receptive_fields(
     for name in levels:
         _, stride, offset = stream_rf(streams[name])
         geometry[name] = StageGeometry(float(stride), offset)
-    leaf = inputs.detach().clone().requires_grad_(True)
     output_stage = getattr(model, "output_stage", None)
-    with evaluating(model), torch.enable_grad(), _captured(model, {n: streams[n] for n in levels}) as features:
-        out = model.stage_maps(leaf) if output_stage else model(leaf)  # type: ignore[operator]
+    units: dict[str, tuple[int, int]] = {}
+    shares: dict[str, float] = {}
+
+    def logits(leaf: Tensor) -> dict[str, Tensor]:
+        nonlocal class_index
+        with _captured(model, {n: streams[n] for n in levels}) as features, _branch_outputs(paths) as branches:
+            out = model.stage_maps(leaf) if output_stage else model(leaf)  # type: ignore[operator]
         maps = {**{name: out[name] for name in model.stage_names}, **features}  # type: ignore[attr-defined]
         final = _final_scores(out, output_stage, geometry, y, x)
-        c = _predicted_class(final) if class_index is None else class_index
-        fields = {}
-        for i, name in enumerate(names):
+        class_index = _predicted_class(final) if class_index is None else class_index
+        if paths:
+            shares.update(_shares(paths, branches, final[class_index if len(final) > 1 else 0]))
+        found = {}
+        for name in names:
             if name == FINAL:
-                unit, scores = (y, x), final
+                units[name], scores = (y, x), final
             elif name in maps:
                 h, w = maps[name].shape[-2:]
-                unit = (geometry[name].nearest_unit(y, h), geometry[name].nearest_unit(x, w))
-                scores = maps[name][0, :, unit[0], unit[1]]
+                units[name] = (geometry[name].nearest_unit(y, h), geometry[name].nearest_unit(x, w))
+                scores = maps[name][0, :, units[name][0], units[name][1]]
             else:
                 raise ValueError(f"unknown stage {name!r}; expected one of {', '.join([*maps, FINAL])}")
-            logit = scores.sum() if name in features else scores[c if len(scores) > 1 else 0]
-            (grad,) = torch.autograd.grad(logit, leaf, retain_graph=i < len(names) - 1)
-            values = grad[0].abs().sum(0).detach().to("cpu", torch.float32).numpy()
-            fields[name] = EffectiveRF(name, c, unit, values)
-    return fields
+            found[name] = scores.sum() if name in features else scores[class_index if len(scores) > 1 else 0]
+        return found
+
+    values = input_gradients(model, inputs, logits)
+    assert class_index is not None  # set by the forward pass
+    return {name: EffectiveRF(name, class_index, units[name], values[name]) for name in names}, shares
 
 
 def _final_scores(
@@ -127,6 +168,33 @@ def _captured(model: nn.Module, levels: dict[str, Stream]) -> Iterator[dict[str,
             hook.remove()
 
 
+@contextmanager
+def _branch_outputs(paths: Sequence[SkipPath]) -> Iterator[list[list[Tensor]]]:
+    """Inside the block, every output of each path's last module, by path (a module may run twice)."""
+    found: list[list[Tensor]] = [[] for _ in paths]
+    hooks = [
+        path.last.register_forward_hook(lambda _m, _i, o, outputs=outputs: outputs.append(o))
+        for path, outputs in zip(paths, found, strict=True)
+    ]
+    try:
+        yield found
+    finally:
+        for hook in hooks:
+            hook.remove()
+
+
+def _shares(paths: Sequence[SkipPath], outputs: list[list[Tensor]], logit: Tensor) -> dict[str, float]:
+    """Each path's share of ``logit``, a bias-free linear function of the paths' ``outputs``: the
+    product of its outputs with the logit's gradient there (the graph is kept)."""
+    flat = [o for found in outputs for o in found]
+    grads = torch.autograd.grad(logit, flat, retain_graph=True, allow_unused=True)
+    products = iter([float((g * o.detach()).sum()) if g is not None else 0.0 for o, g in zip(flat, grads, strict=True)])
+    shares = {path.name: 0.0 for path in paths}
+    for path, found in zip(paths, outputs, strict=True):
+        shares[path.name] += sum(next(products) for _ in found)
+    return shares
+
+
 def effective_receptive_field(
     model: nn.Module, inputs: Tensor, y: int, x: int, stage: str = FINAL, class_index: int | None = None
 ) -> EffectiveRF:
@@ -143,20 +211,14 @@ def branch_contributions(
     """Each skip branch's share of the final logit at pixel ``(y, x)``; the shares sum to it.
 
     Everything after the skip sums is linear (bias-free transposed convolutions, crops,
-    sums), so the logit splits exactly into the branches pushed through it alone. One
-    forward pass of a batch with one copy of ``inputs`` per branch computes them: in copy
-    ``i`` the last module of every other branch outputs zeros. Keys: ``"stride32"`` (the
-    main chain, named by its stride), then the layer each skip taps (``"pool4"``,
-    ``"pool3"``). The class is ``class_index``, else the prediction at ``(y, x)``.
+    sums), so the logit splits exactly into the branches pushed through it alone: the share of
+    a branch is the product of its last module's output with the logit's gradient there (one
+    forward pass, and a backward pass through the layers after the branches). Keys:
+    ``"stride32"`` (the main chain, named by its stride), then the layer each skip taps
+    (``"pool4"``, ``"pool3"``). The class is ``class_index``, else the prediction at ``(y, x)``.
     Note the at-once FCN-8s scales the pool4 / pool3 inputs by 0.01 / 0.0001 inside these branches.
     A branch the model names (LRASPP's ``"low"`` and ``"high"`` classifiers, whose sum is resized
     to the output, a linear map) goes by its name. Networks whose output is not such a sum
     (DeepLabV3's concatenated ASPP, U-Net's concatenated skips) raise ``ValueError``.
     """
-    paths = skip_paths(model)
-    batch = inputs.expand(len(paths), -1, -1, -1)
-    with isolating(paths, batch), evaluating(model), torch.no_grad():
-        out = model(batch)["out"][:, :, y, x]
-    c = _predicted_class(out.sum(0)) if class_index is None else class_index
-    c = c if out.shape[1] > 1 else 0
-    return {path.name: float(value) for path, value in zip(paths, out[:, c], strict=True)}
+    return pixel_fields(model, inputs, y, x, stages=(), class_index=class_index, paths=skip_paths(model))[1]

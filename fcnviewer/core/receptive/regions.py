@@ -11,7 +11,8 @@ from torch import Tensor, nn
 
 from fcnviewer.core.alignment import StageGeometry
 from fcnviewer.core.receptive.boxes import Box
-from fcnviewer.core.receptive.table import FINAL, evaluating, stage_geometry
+from fcnviewer.core.receptive.erf import input_gradients
+from fcnviewer.core.receptive.table import FINAL, stage_geometry
 
 
 def region_units(geometry: StageGeometry, region: Box, shape: tuple[int, int]) -> Box:
@@ -34,24 +35,24 @@ def region_fields(
     stage map, then ``"final"``)."""
     names = list(stages) if stages is not None else [*model.stage_names, FINAL]  # type: ignore[attr-defined]
     geometry = stage_geometry(model)
-    leaf = inputs.detach().clone().requires_grad_(True)
-    fields = {}
     output_stage = getattr(model, "output_stage", None)
-    with evaluating(model), torch.enable_grad():
+
+    def sums(leaf: Tensor) -> dict[str, Tensor]:
         out = model.stage_maps(leaf) if output_stage else model(leaf)  # type: ignore[operator]
-        for i, name in enumerate(names):
+        found = {}
+        for name in names:
             scores = out[(output_stage or "out") if name == FINAL else name][0]
             c = class_index if scores.shape[0] > 1 else 0
             if name == FINAL and output_stage:
-                total = _aligned_region_sum(scores[c], geometry[output_stage], region)
+                found[name] = _aligned_region_sum(scores[c], geometry[output_stage], region)
             elif name == FINAL or name in geometry:
                 units = region if name == FINAL else region_units(geometry[name], region, tuple(scores.shape[-2:]))
-                total = scores[c, units.y0 : units.y1 + 1, units.x0 : units.x1 + 1].sum()
+                found[name] = scores[c, units.y0 : units.y1 + 1, units.x0 : units.x1 + 1].sum()
             else:
                 raise ValueError(f"unknown stage {name!r}; expected one of {', '.join([*geometry, FINAL])}")
-            (grad,) = torch.autograd.grad(total, leaf, retain_graph=i < len(names) - 1)
-            fields[name] = grad[0].abs().sum(0).detach().to("cpu", torch.float32).numpy()
-    return fields
+        return found
+
+    return input_gradients(model, inputs, sums)
 
 
 def _aligned_region_sum(scores: Tensor, geometry: StageGeometry, region: Box) -> Tensor:

@@ -9,22 +9,23 @@ Smilkov et al. 2017).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from fcnviewer.core.alignment import StageGeometry
 from fcnviewer.core.models.graph import RESIZED, Stream
 from fcnviewer.core.preprocessing import Preprocessing
 from fcnviewer.core.receptive.boxes import Box, pixel_boxes, unit_box
+from fcnviewer.core.receptive.erf import input_gradients
 from fcnviewer.core.receptive.network import ops_in_order
 from fcnviewer.core.receptive.table import (
     FINAL,
-    evaluating,
     layer_table,
     level_names,
     named_streams,
@@ -167,10 +168,7 @@ def region_target(model: nn.Module, region: Box, class_index: int) -> Target:
 
 def gradient_map(model: nn.Module, target: Target, inputs: Tensor) -> np.ndarray:
     """``|d target / d inputs|`` summed over input channels: ``(H, W)`` float32, unnormalised."""
-    leaf = inputs.detach().clone().requires_grad_(True)
-    with evaluating(model), torch.enable_grad():
-        (grad,) = torch.autograd.grad(target.scalar(leaf), leaf)
-    return grad[0].abs().sum(0).detach().to("cpu", torch.float32).numpy()
+    return input_gradients(model, inputs, lambda leaf: {target.layer: target.scalar(leaf)})[target.layer]
 
 
 @dataclass(frozen=True)
@@ -196,18 +194,50 @@ def noisy_inputs(
     before preprocessing, not clipped) to every RGB value, drawn from a generator seeded with
     ``smoothing.seed`` on the CPU (the same noise on every device). ``window`` ``(y0, y1, x0, x1)``
     cuts each copy to those rows and columns after drawing the whole image's noise, so a window's
-    copies are the whole image's, cropped. Noise 0 gives the clean input.
+    copies are the whole image's, cropped; where it passes the image's borders it is zero (the
+    network's own padding, no noise). Noise 0 gives the clean input.
     """
     copies, sigma = smoothing.copies, smoothing.noise
     if copies < 1 or sigma < 0:
         raise ValueError(f"SmoothGrad needs at least one copy and a noise of 0 or more, not {copies} and {sigma}")
     height, width = image.shape[:2]
     y0, y1, x0, x1 = window if window is not None else (0, height, 0, width)
-    clean = preprocessing.to_tensor(image[y0:y1, x0:x1], device=device)
+    top, bottom, left, right = max(0, y0), min(height, y1), max(0, x0), min(width, x1)
+    clean = preprocessing.to_tensor(image[top:bottom, left:right], device=device)
+    frame = (left - x0, x1 - right, top - y0, y1 - bottom)
     generator = torch.Generator().manual_seed(smoothing.seed)
     for _ in range(copies):
-        noise = torch.randn((1, 3, height, width), generator=generator)[..., y0:y1, x0:x1] * sigma
-        yield clean + preprocessing.pixel_change(noise.to(device))
+        copy = clean
+        if sigma:
+            noise = torch.randn((1, 3, height, width), generator=generator)[..., top:bottom, left:right] * sigma
+            copy = clean + preprocessing.pixel_change(noise.to(device))
+        yield F.pad(copy, frame) if any(frame) else copy
+
+
+def averaged_fields(
+    fields_of: Callable[[Tensor], dict[str, np.ndarray]],
+    images: Sequence[np.ndarray],
+    preprocessing: Preprocessing,
+    smoothing: Smoothing,
+    device: torch.device | str = "cpu",
+    window: tuple[int, int, int, int] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, np.ndarray]:
+    """The mean of ``fields_of(inputs)`` over ``images`` (all of one size) and over the
+    :func:`noisy_inputs` of each (the same seed for each image, every copy cut to ``window``): with
+    one image, SmoothGrad. The mean is of the absolute maps, so one copy of noise 0 is the plain map.
+    ``progress(done, total)`` is called after each copy (it may raise to stop)."""
+    total: dict[str, np.ndarray] = {}
+    passes = len(images) * smoothing.copies
+    done = 0
+    for image in images:
+        for inputs in noisy_inputs(image, preprocessing, smoothing, device, window):
+            for name, values in fields_of(inputs).items():
+                total[name] = total[name] + values if name in total else values.copy()
+            done += 1
+            if progress is not None:
+                progress(done, passes)
+    return {name: values / np.float32(passes) for name, values in total.items()}
 
 
 def smoothed_gradient_map(
@@ -220,10 +250,7 @@ def smoothed_gradient_map(
     seed: int = 0,
     device: torch.device | str = "cpu",
 ) -> np.ndarray:
-    """SmoothGrad: the mean of :func:`gradient_map` over the ``copies`` noisy copies of ``image``
-    that :func:`noisy_inputs` makes. The mean is of the absolute maps, so one copy with ``sigma``
-    0 is the plain map."""
-    total = np.zeros(image.shape[:2], dtype=np.float32)
-    for inputs in noisy_inputs(image, preprocessing, Smoothing(copies, sigma, seed), device):
-        total += gradient_map(model, target, inputs)
-    return total / np.float32(copies)
+    """SmoothGrad: :func:`averaged_fields` of :func:`gradient_map` over ``copies`` noisy copies of ``image``."""
+    smoothing = Smoothing(copies, sigma, seed)
+    fields_of = lambda inputs: {"": gradient_map(model, target, inputs)}  # noqa: E731
+    return averaged_fields(fields_of, [image], preprocessing, smoothing, device)[""]
