@@ -7,7 +7,7 @@
 #
 # Runs under the machine's own python3 (torch with CUDA, numpy, safetensors, Pillow; no Qt
 # needed). Everything it reports lands in $OUT: environment.txt, cuda_check.txt,
-# bench-cuda.json, bench.log. About 3 minutes on an H100.
+# bench-cuda.json, bench.log. Its timeouts bound it at about 7 minutes (not yet run on a GPU).
 set -u
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD PYTHONWARNINGS=ignore
 DEVICE=${DEVICE:-cuda}
