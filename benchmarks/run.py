@@ -10,7 +10,8 @@ Prints one JSON document (and writes it to ``--out``) with the sections asked fo
   FCN-8s also runs in ONNX Runtime (``ort_s``, ``ort_ratio`` = predictor / ORT), exported with
   ``torch.onnx`` (``benchmarks/ort_peer.py``; needs ``pip install .[bench]``, else ``null``).
   ``predictor_logits_s``: ``predict`` with its full-size scores read (copied to the host on a GPU);
-  on CUDA ``compiled_forward_s``: the network through ``torch.compile``'s CUDA graphs.
+  on CUDA, for full-width FCN-8s, ``compiled_forward_s``: the network through ``torch.compile``'s
+  CUDA graphs.
 - ``erf``: one effective receptive field (what a click computes) against one forward.
 - ``gui``: ``benchmarks/gui_bench.py`` in a subprocess (offscreen Qt).
 - ``startup``: ``python main.py IMAGE`` to the window shown and to the first prediction drawn.
@@ -234,9 +235,11 @@ def bench_network(
     warmup: int,
     n: int,
     ort: dict[str, Any] | None = None,
+    graphs: bool = False,
 ) -> dict[str, Any]:
     """Predictor.predict (and Predictor.forward) against the plain eager fp32 forward of the same weights
-    (and ONNX Runtime's float32 forward of them when ``ort``, from ``ort_peer``, has a session)."""
+    (and ONNX Runtime's float32 forward of them when ``ort``, from ``ort_peer``, has a session; and
+    with ``graphs`` on CUDA, the network through CUDA graphs: a minute or more of compiling)."""
     import torch
     from ort_peer import run_logits
 
@@ -257,7 +260,7 @@ def bench_network(
         "predictor_forward": lambda: predictor.forward(x),
         "eager": eager,
     }
-    graphed, graph_note = compiled_forward(predictor, x) if device == "cuda" else (None, None)
+    graphed, graph_note = compiled_forward(predictor, x) if graphs and device == "cuda" else (None, None)
     if graphed is not None:
         fns["compiled_forward"] = graphed
     session = ort["session"] if ort else None
@@ -326,7 +329,7 @@ def section_forward(args: argparse.Namespace) -> dict[str, Any]:
                 out["ort"] = ort.get("info") or {"note": ort["note"]}
             peer = ort if device == "cpu" else None
             out["results"].append(
-                bench_network("fcn8s-vgg16 (full width)", loaded, 500, device, precision, warmup, n, peer)
+                bench_network("fcn8s-vgg16 (full width)", loaded, 500, device, precision, warmup, n, peer, graphs=True)
             )
             _progress(out["results"][-1])
             model, why = bundled()

@@ -7,7 +7,7 @@
 #
 # Runs under the machine's own python3 (torch with CUDA, numpy, safetensors, Pillow; no Qt
 # needed). Everything it reports lands in $OUT: environment.txt, cuda_check.txt,
-# bench-cuda.json, bench.log. Its timeouts bound it at about 7 minutes (not yet run on a GPU).
+# bench-cuda.json, bench.log. Its timeouts bound it at about 8 minutes (not yet run on a GPU).
 set -u
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD PYTHONWARNINGS=ignore
 DEVICE=${DEVICE:-cuda}
@@ -22,10 +22,10 @@ stamp environment
 } 2>&1 | tee "$OUT/environment.txt"
 
 stamp cuda_check
-timeout 150 python3 benchmarks/cuda_check.py --scenes 30 2>&1 | tee "$OUT/cuda_check.txt"
+timeout 120 python3 benchmarks/cuda_check.py --scenes 30 2>&1 | tee "$OUT/cuda_check.txt"
 
 stamp benchmarks
-timeout 240 python3 benchmarks/run.py --device "$DEVICE" --sections forward,erf \
+timeout 330 python3 benchmarks/run.py --device "$DEVICE" --sections forward,erf \
     --out "$OUT/bench-cuda.json" > /dev/null 2> "$OUT/bench.log"
 echo "benchmarks: rc $?"
 python3 - "$OUT/bench-cuda.json" <<'EOF'
