@@ -56,6 +56,6 @@ def final_scores_at(prediction: Prediction, y: int, x: int) -> np.ndarray:
     """``(C,)`` final scores at image pixel ``(y, x)``: the logits there, or the output stage's
     image-aligned scores for a model without full-size logits."""
     if prediction.output_stage is None:
-        return prediction.logits[:, y, x]  # type: ignore[index]
+        return prediction.scores_at(y, x)
     stage = prediction.stages[prediction.output_stage]
     return aligned_scores_at(stage.scores, stage.geometry, y, x)

@@ -70,6 +70,11 @@ class Prediction:
             return self.scores
         return transfer.to_host({"logits": self.scores})["logits"]
 
+    def scores_at(self, y: int, x: int) -> np.ndarray:
+        """The final scores ``(C,)`` at image pixel ``(y, x)`` on the host: one column copied from
+        the device, not the whole map (``None`` scores: use the output stage)."""
+        return torch.as_tensor(self.scores)[:, y, x].cpu().numpy()
+
     @property
     def num_classes(self) -> int:
         """Classes the final scores hold."""

@@ -42,6 +42,8 @@ def test_full_size_scores_stay_a_tensor_until_logits_are_read(prediction_and_ref
     prediction, reference = prediction_and_reference
     assert isinstance(prediction.scores, torch.Tensor) and "logits" not in prediction.__dict__
     assert prediction.num_classes == 5
+    np.testing.assert_array_equal(prediction.scores_at(7, 11), reference["out"][0][:, 7, 11].numpy())
+    assert "logits" not in prediction.__dict__  # one pixel's scores read without the whole map
     logits = prediction.logits
     assert isinstance(logits, np.ndarray) and logits.dtype == np.float32 and "logits" in prediction.__dict__
     np.testing.assert_array_equal(logits, reference["out"][0].numpy())
