@@ -216,11 +216,17 @@ def _check_class(loaded: LoadedModel, class_index: int | None) -> None:
 
 
 def _predicted(model: Any, inputs: Any, y: int, x: int) -> int:
-    """The class predicted at pixel ``(y, x)`` (a sigmoid head's one logit: 1 if positive)."""
+    """The class predicted at pixel ``(y, x)`` (a sigmoid head's one logit: 1 if positive); a
+    classifier's from its output stage read at the pixel, without its full-size map."""
     import torch
 
+    from fcnviewer.core.receptive import stage_geometry
+    from fcnviewer.core.receptive.erf import final_scores
+
+    output_stage = getattr(model, "output_stage", None)
     with torch.no_grad():
-        scores = model.eval()(inputs)["out"][0, :, y, x]
+        out = model.eval().stage_maps(inputs) if output_stage else model.eval()(inputs)
+        scores = final_scores(out, output_stage, stage_geometry(model) if output_stage else {}, y, x)
     return int(scores.argmax()) if len(scores) > 1 else int(scores[0] > 0)
 
 

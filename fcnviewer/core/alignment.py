@@ -12,12 +12,15 @@ and read stage maps (numpy) before the network stack is loaded.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
 if TYPE_CHECKING:
     from torch import Tensor
+
+#: A ``(C, h, w)`` score map read by :func:`aligned_scores_at`: numpy, or a tensor.
+ScoresT = TypeVar("ScoresT", "np.ndarray", "Tensor")
 
 
 @dataclass(frozen=True)
@@ -48,16 +51,17 @@ class StageGeometry:
         return unit if n is None else min(unit, max(0, n - 1))
 
 
-def aligned_scores_at(scores: np.ndarray, geometry: StageGeometry, y: int, x: int) -> np.ndarray:
+def aligned_scores_at(scores: ScoresT, geometry: StageGeometry, y: int, x: int) -> ScoresT:
     """``(C,)`` image-aligned scores of a ``(C, h, w)`` stage map at image pixel ``(y, x)``.
 
-    The same bilinear, clamped rule as :func:`upsample_to_image`, evaluated at one pixel (numpy).
+    The same bilinear, clamped rule as :func:`upsample_to_image`, evaluated at one pixel, in the
+    map's own type and dtype (a numpy array, or a tensor that keeps its graph for gradients).
     """
-    y0, y1, wy = (a[0] for a in geometry.source_indices(np.array([y]), scores.shape[1]))
-    x0, x1, wx = (a[0] for a in geometry.source_indices(np.array([x]), scores.shape[2]))
+    ys, xs = (geometry.source_indices(np.array([p]), n) for p, n in ((y, scores.shape[1]), (x, scores.shape[2])))
+    (y0, y1, wy), (x0, x1, wx) = ((int(lo[0]), int(hi[0]), float(w[0])) for lo, hi, w in (ys, xs))
     top = scores[:, y0, x0] * (1 - wx) + scores[:, y0, x1] * wx
     bottom = scores[:, y1, x0] * (1 - wx) + scores[:, y1, x1] * wx
-    return (top * (1 - wy) + bottom * wy).astype(np.float32)
+    return top * (1 - wy) + bottom * wy
 
 
 def upsample_to_image(scores: Tensor, geometry: StageGeometry, height: int, width: int, *, top: int = 0) -> Tensor:

@@ -47,6 +47,11 @@ def stage_band(scores: Tensor, geometry: StageGeometry, width: int) -> Band:
     return lambda top, rows: upsample_to_image(scores, geometry, rows, width, top=top)
 
 
+def labels_dtype(classes: int) -> torch.dtype:
+    """The dtype of a label map of ``classes`` classes: uint8, int16 past 256."""
+    return torch.uint8 if classes <= 256 else torch.int16
+
+
 def labels_and_confidence(
     band: Band, classes: int, height: int, width: int, rows_per_band: int | None = None
 ) -> tuple[Tensor, Tensor]:
@@ -56,12 +61,12 @@ def labels_and_confidence(
     ``max`` gives values and indices in one pass (``argmax`` over a leading axis is several times
     slower on the CPU); the ``logsumexp`` is fused. Labels are uint8, int16 past 256 classes.
     """
-    labels_dtype = torch.uint8 if classes <= 256 else torch.int16
+    dtype = labels_dtype(classes)
     labels = confidence = None
     for top, rows in bands(height, rows_per_band or band_rows(classes, width)):
         scores = shown(band(top, rows))
         if labels is None:
-            labels = torch.empty((height, width), dtype=labels_dtype, device=scores.device)
+            labels = torch.empty((height, width), dtype=dtype, device=scores.device)
             confidence = torch.empty((height, width), dtype=torch.float32, device=scores.device)
         best, index = scores.max(0)
         labels[top : top + rows] = index

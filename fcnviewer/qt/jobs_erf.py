@@ -129,7 +129,8 @@ def stitch(worker: Worker, request: StitchRequest) -> Stitched:
     """The request's stage by shift-and-stitch, and its labels aligned to the image."""
     import torch
 
-    from fcnviewer.core.alignment import StageGeometry, upsample_to_image
+    from fcnviewer.core import postprocess
+    from fcnviewer.core.alignment import StageGeometry
     from fcnviewer.core.shift_stitch import shift_and_stitch
 
     predictor = worker.loaded_predictor()
@@ -139,6 +140,7 @@ def stitch(worker: Worker, request: StitchRequest) -> Stitched:
     )
     geometry = StageGeometry(found.stride, found.offset)
     height, width = request.image.shape[:2]
-    aligned = upsample_to_image(torch.from_numpy(found.scores), geometry, height, width)
-    labels = aligned.argmax(0) if aligned.shape[0] > 1 else aligned[0] > 0  # a sigmoid head: foreground where > 0
-    return Stitched(request, found.scores, geometry, labels.to(torch.uint8).numpy())
+    classes = found.scores.shape[0]  # band by band: a classifier's 1000 classes never at full size
+    band = postprocess.stage_band(torch.from_numpy(found.scores), geometry, width)
+    labels = postprocess.top_labels(band, classes, height, width).to(postprocess.labels_dtype(classes))
+    return Stitched(request, found.scores, geometry, labels.numpy())

@@ -243,3 +243,45 @@ def test_a_probe_stops_between_passes_once_a_newer_one_waits(checkpoint, image_p
     with pytest.raises(Superseded, match="stopped after 2 of 6 passes"):
         probe_region(Worker(), region)  # type: ignore[arg-type]
     assert passes == [1]
+
+
+def test_a_classifiers_stitched_labels_keep_classes_past_255() -> None:
+    """The stitched labels of a 1000-class map are its aligned argmax in int16 (uint8 would wrap 256..999)."""
+    import torch
+
+    from fcnviewer.core.alignment import upsample_to_image
+    from fcnviewer.core.checkpoints import LoadedModel, ModelInfo
+    from fcnviewer.core.inference import Predictor
+    from fcnviewer.core.models import ArchSpec, build_model
+    from fcnviewer.qt.jobs_erf import stitch
+    from fcnviewer.viewer.protocol import Requests, StitchRequest
+
+    torch.manual_seed(0)
+    spec = ArchSpec("alexnet", 1000)
+    model = build_model(spec)
+    bias = next(p for name, p in model.named_parameters() if name.endswith("classifier.6.bias"))
+    with torch.no_grad():
+        bias[700] += 50  # class 700 on top where nothing else is
+    predictor = Predictor(LoadedModel(model, ModelInfo.default_for(spec)), device="cpu", precision="float32")
+    image = np.random.default_rng(0).integers(0, 256, (300, 320, 3), dtype=np.uint8)
+
+    class Worker:  # what the job uses of the worker
+        def loaded_predictor(self) -> Predictor:
+            return predictor
+
+        def check_abort(self) -> None:
+            pass
+
+        def pending(self) -> list[object]:
+            return []
+
+        class progress:
+            @staticmethod
+            def emit(*_args: object) -> None:
+                pass
+
+    done = stitch(Worker(), Requests().make(StitchRequest, image=image, stage="32", factor=2))  # type: ignore[arg-type]
+    aligned = upsample_to_image(torch.from_numpy(done.scores), done.geometry, 300, 320)
+    expected = aligned.argmax(0).numpy()
+    assert done.labels.dtype == np.int16 and expected.max() > 255
+    np.testing.assert_array_equal(done.labels, expected)

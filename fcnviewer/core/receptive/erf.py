@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from fcnviewer.core.alignment import StageGeometry
+from fcnviewer.core.alignment import StageGeometry, aligned_scores_at
 from fcnviewer.core.models.graph import Stream
 from fcnviewer.core.receptive.paths import SkipPath, skip_paths
 from fcnviewer.core.receptive.table import (
@@ -108,7 +108,7 @@ def pixel_fields(
         with _captured(model, {n: streams[n] for n in levels}) as features, _branch_outputs(paths) as branches:
             out = model.stage_maps(leaf) if output_stage else model(leaf)  # type: ignore[operator]
         maps = {**{name: out[name] for name in model.stage_names}, **features}  # type: ignore[attr-defined]
-        final = _final_scores(out, output_stage, geometry, y, x)
+        final = final_scores(out, output_stage, geometry, y, x)
         class_index = _predicted_class(final) if class_index is None else class_index
         if paths:
             shares.update(_shares(paths, branches, final[class_index if len(final) > 1 else 0]))
@@ -130,7 +130,7 @@ def pixel_fields(
     return {name: EffectiveRF(name, class_index, units[name], values[name]) for name in names}, shares
 
 
-def _final_scores(
+def final_scores(
     out: dict[str, Tensor], output_stage: str | None, geometry: dict[str, StageGeometry], y: int, x: int
 ) -> Tensor:
     """``(C,)`` final scores at pixel ``(y, x)``: ``out["out"]`` there, or for a model whose output is
@@ -138,14 +138,7 @@ def _final_scores(
     (:func:`~fcnviewer.core.alignment.aligned_scores_at`), so no full-size map is made."""
     if output_stage is None:
         return out["out"][0, :, y, x]
-    scores, stage = out[output_stage][0], geometry[output_stage]
-    (y0, y1, wy), (x0, x1, wx) = (
-        (int(lo[0]), int(hi[0]), float(w[0]))
-        for lo, hi, w in (stage.source_indices(np.array([p]), n) for p, n in zip((y, x), scores.shape[1:], strict=True))
-    )
-    top = scores[:, y0, x0] * (1 - wx) + scores[:, y0, x1] * wx
-    bottom = scores[:, y1, x0] * (1 - wx) + scores[:, y1, x1] * wx
-    return top * (1 - wy) + bottom * wy
+    return aligned_scores_at(out[output_stage][0], geometry[output_stage], y, x)
 
 
 def _predicted_class(scores: Tensor) -> int:
