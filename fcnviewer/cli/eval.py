@@ -136,7 +136,7 @@ def _folder(args: argparse.Namespace, loaded: LoadedModel, context: Context) -> 
     listing = list_dataset(root, args.split)
     class_names = listing.class_names or tuple(loaded.info.class_names)
     _check_classes(class_names, loaded)
-    labelled = [entry for entry in listing.entries if entry.mask is not None]
+    labelled = listing.labelled
     if context.is_main and len(labelled) < len(listing.entries):
         _note(f"{len(listing.entries) - len(labelled)} of {len(listing.entries)} images have no mask: not evaluated")
     labelled = labelled[: args.limit] if args.limit else labelled

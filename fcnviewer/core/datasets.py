@@ -55,9 +55,9 @@ class DatasetListing:
     class_names: tuple[str, ...] | None  # None: the folder does not say (the model's names apply)
 
     @property
-    def labelled(self) -> int:
-        """How many entries have a mask."""
-        return sum(entry.mask is not None for entry in self.entries)
+    def labelled(self) -> list[DatasetEntry]:
+        """The entries that have a mask."""
+        return [entry for entry in self.entries if entry.mask is not None]
 
 
 def list_dataset(

@@ -1,4 +1,4 @@
-"""The choices a user can name (architectures, devices, precisions), without importing torch.
+"""The choices a user can name (architectures, devices, precisions, skip paths), without importing torch.
 
 The command-line parser and the window's menus read these before torch is loaded; the modules
 that act on them (``core.models``, ``core.devices``, ``core.training``) use the same tuples.
@@ -36,3 +36,11 @@ OPTIMIZERS: tuple[str, ...] = ("sgd", "adam")
 
 #: What ``train --precision`` accepts (weights, loss and optimiser stay float32).
 TRAIN_PRECISIONS: tuple[str, ...] = ("float32", "bfloat16")
+
+
+def path_label(name: str) -> str:
+    """How a skip path (``stride32``, ``pool4``, ``low``) is named to the user: ``stride-32 path``,
+    ``pool4 path``, ``low branch``."""
+    if name.startswith("stride"):
+        return f"stride-{name.removeprefix('stride')} path"
+    return f"{name} path" if name.startswith("pool") else f"{name} branch"

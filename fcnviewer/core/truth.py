@@ -58,11 +58,6 @@ def image_scores(prediction: Prediction, truth: np.ndarray, num_classes: int) ->
     )
 
 
-def class_iu(matrix: np.ndarray) -> list[float]:
-    """Each class's IU of confusion matrix ``matrix`` (``nan`` where absent and never predicted)."""
-    return list(scores(matrix)["class_iu"])
-
-
 def entry_truth(entry: DatasetEntry, image_size: tuple[int, int], num_classes: int) -> tuple[np.ndarray | None, str]:
     """:func:`read_truth` of a dataset entry; an entry without a mask gives ``(None, "no mask")``."""
     if entry.mask is None:

@@ -25,7 +25,7 @@ from fcnviewer.viewer.dataset_protocol import (
     ListDatasetRequest,
     ScoreImageRequest,
 )
-from fcnviewer.viewer.dataset_table import DatasetSummary, DatasetTable
+from fcnviewer.viewer.dataset_table import DatasetTable
 from fcnviewer.viewer.truth import GroundTruth, shown_class_names
 
 #: Shortest time (ms) between two summaries sent while the walk runs (each redraws a table and a picture).
@@ -166,10 +166,6 @@ class DatasetController(QObject):
 
     def _send_summary(self) -> None:
         self.summary_changed.emit(self.table.summary())
-
-    def summary(self) -> DatasetSummary:
-        """The scores of the rows walked so far."""
-        return self.table.summary()
 
     def _on_model_loaded(self) -> None:
         if self.table.listing is None:

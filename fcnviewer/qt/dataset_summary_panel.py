@@ -20,9 +20,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fcnviewer.qt.image_list_panel import stage_title
 from fcnviewer.viewer.colormaps import apply_colormap
 from fcnviewer.viewer.dataset_table import DatasetSummary
+from fcnviewer.viewer.layers import stage_label
 from fcnviewer.viewer.viewer_model import ViewerModel
 
 #: Side of the confusion picture in pixels (about), and the class-colour strips' width.
@@ -89,7 +89,7 @@ class DatasetSummaryPanel(QWidget):
         """Show ``summary`` (the walk's scores so far)."""
         self.summary = summary
         stages = list(summary.class_iu)
-        means = " · ".join(f"{stage_title(s)} {100 * summary.mean_iu[s]:.1f}" for s in stages)
+        means = " · ".join(f"{stage_label(s)} {100 * summary.mean_iu[s]:.1f}" for s in stages)
         self.heading.setText(f"<b>{summary.scored}</b> of {summary.total} images scored · mean IU % {means}")
         self._fill_table(summary, stages)
         if [self.stage_combo.itemText(i) for i in range(self.stage_combo.count())] != stages:
@@ -106,7 +106,7 @@ class DatasetSummaryPanel(QWidget):
         if self.table.columnCount() != len(stages) or self.table.rowCount() != len(names) + 1:
             self.table.setColumnCount(len(stages))
             self.table.setRowCount(len(names) + 1)
-            self.table.setHorizontalHeaderLabels([f"{stage_title(s)} IU %" for s in stages])
+            self.table.setHorizontalHeaderLabels([f"{stage_label(s)} IU %" for s in stages])
             self.table.setVerticalHeaderLabels([*names, "mean"])
             for row in range(len(names) + 1):
                 for column in range(len(stages)):

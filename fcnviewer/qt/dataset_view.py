@@ -63,8 +63,8 @@ class DatasetView(QObject):
             window.setCorner(corner, Qt.DockWidgetArea.BottomDockWidgetArea)
         for dock in self.docks.values():
             dock.show()
-        network = window.docks.get("network")
-        if network is not None and window.dockWidgetArea(network) == Qt.DockWidgetArea.BottomDockWidgetArea:
+        network = window.docks["network"]
+        if window.dockWidgetArea(network) == Qt.DockWidgetArea.BottomDockWidgetArea:
             window.tabifyDockWidget(network, self.docks["images"])  # three side by side were too narrow
         docks = list(self.docks.values())
         width, height = window.width(), window.height()
@@ -105,10 +105,11 @@ class DatasetView(QObject):
 
     def _on_truth_changed(self) -> None:
         truth, window = self.datasets.truth, self.window
-        truth.sync_layers(window.model.layers, window.model.change_layer, keep=self.datasets.shown_row() is not None)
+        shown = self.datasets.shown_row() is not None
+        truth.sync_layers(window.model.layers, window.model.prediction_top(), keep=shown)
         truth.truth_layer.hidden_classes = window.model.hidden_classes
         window.legend_panel.set_truth(truth.class_iu, truth.truth_shares)
-        window.inspector.set_reports(window.inspector.reports)
+        window.inspector.refresh()
 
     def _on_hidden_classes_changed(self, hidden: frozenset[int]) -> None:
         self.datasets.truth.truth_layer.hidden_classes = hidden

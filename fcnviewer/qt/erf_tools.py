@@ -10,7 +10,6 @@ shown (the probe generation).
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -168,24 +167,18 @@ class ReceptiveFieldTools(QObject):
 
     # ------------------------------------------------------------------ figures
 
-    def _class_html(self, index: int) -> str:
-        names, palette = self.model.class_names, self.model.palette
-        name = names[index] if index < len(names) else str(index)
-        r, g, b = (int(v) for v in palette[index]) if index < len(palette) else (128, 128, 128)
-        return f'<span style="color:rgb({r},{g},{b})">&#9632;</span> {html.escape(name)}'
-
     def _region_heading(self) -> str:
         assert self.region is not None
         x0, y0, x1, y1 = self.region
         others = [
-            f'<a href="class:{c}">{self._class_html(c)}</a> {share:.1%}'
+            f'<a href="class:{c}">{self.inspector.class_html(c)}</a> {share:.1%}'
             for c, share in self.region_classes
             if c != self.region_class
         ]
         choice = f"<br>Other classes here (click one): {', '.join(others)}" if others else ""
         return (
             f"<h3>Effective receptive field of region x {x0}–{x1}, y {y0}–{y1} ({x1 - x0 + 1}×{y1 - y0 + 1})</h3>"
-            f"<p>Score summed over the region: {self._class_html(self.region_class)}{choice}</p>"
+            f"<p>Score summed over the region: {self.inspector.class_html(self.region_class)}{choice}</p>"
         )
 
     @staticmethod

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from fcnviewer.qt.dataset_controller import DatasetController
 from fcnviewer.viewer.dataset_table import DatasetTable
+from fcnviewer.viewer.layers import stage_label
 
 Index = QModelIndex | QPersistentModelIndex
 #: Shortest time (ms) between two updates of the list while the walk runs: each re-sorts and repaints it
@@ -32,11 +33,6 @@ REFRESH_MS = 250
 #: The two numbers of each stage, with their column titles and what they are.
 MEASURES = (("mean_iu", "IU"), ("pixel_acc", "acc."))
 MEASURE_TIPS = {"mean_iu": "mean IU", "pixel_acc": "pixel accuracy"}
-
-
-def stage_title(stage: str) -> str:
-    """How a stage is named in column titles: ``final`` or ``stride 32``."""
-    return stage if stage == "final" else f"stride {stage}"
 
 
 class ImageListModel(QAbstractTableModel):
@@ -84,7 +80,7 @@ class ImageListModel(QAbstractTableModel):
             return "image" if section == 0 else "note"
         measure, stage = self.columns[section - 1]
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{MEASURE_TIPS[measure]} of the {stage_title(stage)} output against the truth, in percent"
+            return f"{MEASURE_TIPS[measure]} of the {stage_label(stage)} output against the truth, in percent"
         return dict(MEASURES)[measure] + ("" if stage == "final" else f" {stage}")
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -195,7 +191,10 @@ class ImageListPanel(QWidget):
         self.view.scrollTo(index)
 
     def _on_row_clicked(self, index: QModelIndex) -> None:
-        self.datasets.open_row(self.proxy.mapToSource(index).row())
+        """Open the row's image, unless it is shown already (a double-click is a click, then an activation)."""
+        row = self.proxy.mapToSource(index).row()
+        if row != self.datasets.shown_row():
+            self.datasets.open_row(row)
 
     def _on_walk_button_clicked(self) -> None:
         if self.datasets.walking:

@@ -75,7 +75,8 @@ class InspectorPanel(QTextBrowser):
             "Ctrl+drag a rectangle for the effective receptive field of a region.</i></p>"
         )
 
-    def _class_html(self, index: int, names: Sequence[str] | None = None) -> str:
+    def class_html(self, index: int, names: Sequence[str] | None = None) -> str:
+        """A class as HTML: its colour swatch and its name (from ``names``, by default the model's)."""
         names, palette = self.model.class_names if names is None else names, self.model.palette
         name = names[index] if index < len(names) else str(index)
         r, g, b = (int(v) for v in palette[index]) if index < len(palette) else (128, 128, 128)
@@ -85,12 +86,12 @@ class InspectorPanel(QTextBrowser):
         rows = []
         truth = self.truth_at(report.y, report.x)
         if truth is not None:
-            shown = "<i>ignore</i>" if truth == 255 else self._class_html(truth, self.truth_names())
+            shown = "<i>ignore</i>" if truth == 255 else self.class_html(truth, self.truth_names())
             rows.append(f'<tr><td><b>truth</b></td><td colspan="2"><b>{shown}</b></td></tr>')
         for stage in report.stages:
             colour = "rgb({},{},{})".format(*BoxesLayer.color(stage.stage))
             label = "final" if stage.stage == "final" else f"stride {stage.stage}"
-            lines = [f"{self._class_html(i)} {p:.1%}" for i, p in stage.top]
+            lines = [f"{self.class_html(i)} {p:.1%}" for i, p in stage.top]
             if lines and truth is not None and truth != 255:  # the stage's class against the truth
                 lines[0] += " ✓" if stage.top[0][0] == truth else " <b style='color:#d22'>✗</b>"
             top = "<br>".join(lines) or "<i>features</i>"
@@ -113,7 +114,7 @@ class InspectorPanel(QTextBrowser):
             parts.append("<p><i>Branch contributions: computing…</i></p>")
         elif report.contributions:
             total = sum(report.contributions.values())
-            cls = self._class_html(report.contribution_class or 0)
+            cls = self.class_html(report.contribution_class or 0)
             parts.append(f"<p><b>Final logit of</b> {cls}: {total:.3g}</p><table cellpadding='2'>")
             for key, value in report.contributions.items():
                 size = f"RF {self.path_sizes[key]}" if key in self.path_sizes else ""

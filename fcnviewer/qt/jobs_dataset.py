@@ -41,8 +41,8 @@ def score_image(worker: Worker, request: protocol.ScoreImageRequest) -> protocol
 
 def compare(worker: Worker, request: protocol.CompareRequest) -> protocol.Compared:
     """The shown prediction against its mask, with the truth's layers coloured here."""
-    from fcnviewer.core.training.metrics import fast_hist
-    from fcnviewer.core.truth import class_iu, read_truth
+    from fcnviewer.core.training.metrics import fast_hist, scores
+    from fcnviewer.core.truth import read_truth
 
     prediction, mask = request.prediction, request.mask
     assert prediction is not None and mask is not None and request.palette is not None
@@ -51,6 +51,6 @@ def compare(worker: Worker, request: protocol.CompareRequest) -> protocol.Compar
     if truth is None:
         return protocol.Compared(request, None, note)
     shown = GroundTruth()
-    ius = class_iu(fast_hist(truth, prediction.labels, num_classes))
+    ius = scores(fast_hist(truth, prediction.labels, num_classes))["class_iu"]
     shown.show(truth, prediction, request.palette, request.class_names, ius, styles=dict(request.styles or {}))
     return protocol.Compared(request, shown)

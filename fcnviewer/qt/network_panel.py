@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fcnviewer.core.names import path_label
 from fcnviewer.viewer.layers.boxes import LAYER_COLOR
 from fcnviewer.viewer.protocol import LayerProbeRequest
 
@@ -55,8 +56,6 @@ def layer_label(name: str) -> str:
 
 def _kind_label(row: NetworkRow) -> str:
     if row.kind == "path":
-        from fcnviewer.core.receptive.network import path_label
-
         return path_label(row.layer)
     return layer_label(row.layer)
 

@@ -45,7 +45,6 @@ class DatasetSummary:
 
     class_iu: dict[str, list[float]]
     mean_iu: dict[str, float]
-    pixel_acc: dict[str, float]
     confusion: dict[str, np.ndarray]
     scored: int
     total: int
@@ -106,7 +105,6 @@ class DatasetTable:
         return DatasetSummary(
             class_iu={stage: s["class_iu"] for stage, s in found.items()},
             mean_iu={stage: s["mean_iu"] for stage, s in found.items()},
-            pixel_acc={stage: s["pixel_acc"] for stage, s in found.items()},
             confusion={stage: matrix.copy() for stage, matrix in self._confusion.items()},
             scored=sum(row.scores is not None for row in self.rows),
             total=len(self.rows),

@@ -51,11 +51,11 @@ def erf_readout(values: np.ndarray, origin: tuple[int, int], theoretical: BoxTup
     """The readout of an ``(h, w)`` field of the image window starting at ``origin`` (row, column)
     whose theoretical box (image pixels, not clipped; cut to the window here) is ``theoretical``."""
     from fcnviewer.core.receptive.boxes import Box
-    from fcnviewer.core.receptive.mass import erf_stats, mass_box, mass_level
+    from fcnviewer.core.receptive.mass import erf_stats, mass_box, mass_levels
 
     row, col = origin
     blurred = blur(values)  # full size again, so levels and lines are of image pixels
-    levels = (mass_level(blurred, MASS_SHARES[0]), mass_level(blurred, MASS_SHARES[1]))
+    levels = mass_levels(blurred, MASS_SHARES)
     lines = np.zeros(values.shape, dtype=np.uint8)
     for index, level in reversed(list(enumerate(levels, start=1))):  # the inner line drawn last, on top
         if level > 0:

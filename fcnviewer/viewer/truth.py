@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fcnviewer.viewer.events import EmitterGroup
-from fcnviewer.viewer.layers import LayerList, RasterLayer
+from fcnviewer.viewer.layers import LayerList, RasterLayer, skip_stages
 from fcnviewer.viewer.layers.truth import IGNORE, ErrorLayer, SkipEffectLayer, TruthLayer, TruthRasterLayer
 
 if TYPE_CHECKING:
@@ -31,19 +30,10 @@ def shown_class_names(model_names: Sequence[str], dataset_names: Sequence[str] |
     return tuple(model_names)
 
 
-def skip_stages(prediction: Prediction) -> tuple[str, ...]:
-    """The stages compared for the skips' effect, coarse to fine (the auxiliary head left out)."""
-    return tuple(name for name in prediction.stages if name != "aux")
-
-
 class GroundTruth:
-    """The truth of the shown image and the layers drawn from it.
-
-    Events: ``changed`` (a truth is shown, or cleared).
-    """
+    """The truth of the shown image and the layers drawn from it."""
 
     def __init__(self) -> None:
-        self.events = EmitterGroup("changed")
         self.truth_layer = TruthLayer(visible=False, opacity=0.6, description="the true classes (255: hatched grey)")
         self.error_layer = ErrorLayer(
             opacity=0.55, description="the final output against the truth: green right, red wrong, grey ignored"
@@ -91,14 +81,13 @@ class GroundTruth:
         self.truth, self.class_iu = truth, tuple(float(v) for v in class_iu)
         counts = np.bincount(truth[truth != IGNORE].ravel(), minlength=len(palette))[: len(palette)]
         self.truth_shares = tuple(float(v) for v in counts / max(1, counts.sum()))
-        self.stages = skip_stages(prediction)
+        self.stages = skip_stages(prediction.stages)
         self.truth_layer.set_truth(truth, palette, class_names)
         self.error_layer.set_errors(truth, prediction.labels, palette)
         if len(self.stages) > 1:
             coarse = prediction.stages[self.stages[0]].labels
             for layer in (self.fixed_layer, self.broken_layer):
                 layer.set_effect(truth, coarse, prediction.labels, self.stages[0])
-        self.events.changed.emit()
 
     def take(self, other: GroundTruth) -> None:
         """Show ``other``'s truth and layers (coloured elsewhere) without colouring them again."""
@@ -113,14 +102,12 @@ class GroundTruth:
                 mine.take(theirs)
             else:
                 mine.clear()
-        self.events.changed.emit()
 
     def clear(self) -> None:
         """No truth for the shown image."""
         self.truth, self.stages, self.class_iu, self.truth_shares = None, (), (), ()
         for layer in self._all_layers():
             layer.clear()
-        self.events.changed.emit()
 
     def sync_layers(self, layers: LayerList, above: RasterLayer, *, keep: bool) -> None:
         """Put this truth's layers in ``layers`` just above ``above`` (bottom to top: truth, errors,

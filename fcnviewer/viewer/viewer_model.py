@@ -18,6 +18,7 @@ from fcnviewer.viewer.layers import (
     RasterLayer,
     ScoreLayer,
     UncertaintyLayer,
+    skip_stages,
 )
 
 if TYPE_CHECKING:
@@ -221,16 +222,21 @@ class ViewerModel:
             fillers[scores] = lambda layer=scores, s=stage: layer.set_scores(  # type: ignore[misc]
                 s.scores, s.geometry, names, start_class=self.top_class()
             )
-        stages = [n for n in prediction.stages if n != "aux"]
+        stages = skip_stages(prediction.stages)
         if len(stages) > 1:
             coarse, fine = prediction.stages[stages[0]].labels, prediction.stages[stages[-1]].labels
             fillers[self.change_layer] = lambda: self.change_layer.set_labels(coarse, fine, (stages[0], stages[-1]))
         return fillers
 
+    def prediction_top(self) -> RasterLayer:
+        """The topmost layer of the final labels: the skip-changes layer, or the mask for a
+        one-stage net (where there is none); layers about the labels go just above it."""
+        return self.change_layer if self.change_layer.name in self.layers else self.mask_layer
+
     def _place_change_layer(self, stages: tuple[str, ...]) -> None:
         """The skip-changes layer just above the final mask when there are skips (two stages or
         more, an auxiliary head aside); none for a one-stage net."""
-        wanted = len([s for s in stages if s != "aux"]) > 1
+        wanted = len(skip_stages(stages)) > 1
         if wanted and self.change_layer.name not in self.layers:
             self.layers.insert(self.layers.index(self.mask_layer) + 1, self.change_layer)
         elif not wanted and self.change_layer.name in self.layers:

@@ -42,7 +42,7 @@ def test_voc_folder_opens_its_val_list_and_keeps_images_without_masks(tmp_path: 
     assert [e.name for e in listing.entries] == ["c", "a"]
     assert listing.entries[0].mask is None
     assert listing.entries[1] == DatasetEntry("a", root / "JPEGImages" / "a.jpg", root / "SegmentationClass" / "a.png")
-    assert listing.labelled == 1
+    assert len(listing.labelled) == 1
 
 
 def test_voc_folder_without_split_lists_every_image_sorted(tmp_path: Path) -> None:

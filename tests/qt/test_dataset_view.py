@@ -99,7 +99,7 @@ def test_the_dataset_summary_is_what_eval_finds(qtbot, window, checkpoint, tmp_p
     datasets = _walked(qtbot, window, root)
     loaded = load_checkpoint(checkpoint)
     found = evaluate(loaded.model, open_folder(root, num_classes=NUM_CLASSES), loaded.info.preprocessing, "cpu")
-    summary = datasets.summary()
+    summary = datasets.table.summary()
     assert summary.scored == 3
     for stage in ("final", "32", "16", "8"):
         np.testing.assert_array_equal(summary.confusion[stage], found["confusion"][stage])
@@ -241,3 +241,19 @@ def test_a_dataset_in_the_models_classes_gets_no_domain_note(qtbot, window, tmp_
     with qtbot.waitSignal(window.prediction_shown, timeout=60000):
         window.open_paths([make_image(tmp_path / "photo.png", seed=5)])
     assert len(notices) == 1  # a photo outside the dataset is still noted
+
+
+def test_a_double_click_on_the_shown_row_opens_nothing_again(qtbot, window, checkpoint, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    root = _dataset(tmp_path / "data", ["a", "b"])
+    window.load_model(checkpoint)
+    datasets = _walked(qtbot, window, root)
+    qtbot.waitUntil(lambda: datasets.shown_row() == 0, timeout=30000)
+    opened: list[int] = []
+    datasets.open_row = opened.append  # what a row's click and activation ask for
+    view = window.dataset_view.image_list.view
+    rect = view.visualRect(view.model().index(0, 0))
+    qtbot.mouseDClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())  # clicked, then activated
+    view.activated.emit(view.model().index(0, 0))
+    assert opened == []
+    view.clicked.emit(view.model().index(1, 0))
+    assert opened == [1]

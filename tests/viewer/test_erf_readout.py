@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fcnviewer.core.receptive import mass_level
+from fcnviewer.core.receptive import mass_levels
 from fcnviewer.viewer.erf_readout import LOG_DECADES, blur, erf_readout
 from fcnviewer.viewer.layers import ErfLayer
 from fcnviewer.viewer.raster import edges
@@ -21,7 +21,7 @@ def _gaussian_field(height: int = 80, width: int = 100, seed: int = 0) -> np.nda
 @pytest.mark.parametrize("share", [0.5, 0.9])
 def test_the_mass_level_holds_its_share_and_no_more_than_it_needs(share: float) -> None:
     values = _gaussian_field()
-    level = mass_level(values, share)
+    (level,) = mass_levels(values, (share,))
     total = values.sum(dtype=np.float64)
     assert values[values >= level].sum(dtype=np.float64) >= share * total * (1 - 1e-6)
     assert values[values > level].sum(dtype=np.float64) < share * total  # a higher level would hold less

@@ -115,3 +115,14 @@ def test_the_truth_layers_join_the_layer_list_above_the_anchor_and_leave_it() ->
     assert names[start + 1 : start + 5] == ["ground truth", "errors", "fixed by skips", "broken by skips"]
     truth.sync_layers(layers, model.change_layer, keep=False)
     assert not any(isinstance(layer, ErrorLayer) for layer in layers) and "ground truth" not in layers
+
+
+def test_a_one_stage_nets_truth_layers_go_just_above_its_mask() -> None:
+    """A one-stage net has no skip-changes layer: the truth layers anchor on the final mask."""
+    model = ViewerModel()
+    model._place_change_layer(("32",))
+    assert "skips changed" not in model.layers and model.prediction_top() is model.mask_layer
+    _shown().sync_layers(model.layers, model.prediction_top(), keep=True)
+    names = [layer.name for layer in model.layers]
+    start = names.index(model.mask_layer.name)
+    assert names[start + 1 : start + 3] == ["ground truth", "errors"]

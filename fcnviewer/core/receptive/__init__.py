@@ -34,7 +34,7 @@ from fcnviewer.core.receptive.erf import (
     input_gradients,
     pixel_fields,
 )
-from fcnviewer.core.receptive.mass import ErfStats, erf_stats, mass_box, mass_level
+from fcnviewer.core.receptive.mass import ErfStats, erf_stats, mass_box, mass_levels
 from fcnviewer.core.receptive.table import (
     FINAL,
     Index,
@@ -79,7 +79,7 @@ __all__ = [
     "layer_target",
     "level_names",
     "mass_box",
-    "mass_level",
+    "mass_levels",
     "noisy_inputs",
     "pixel_boxes",
     "pixel_fields",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,16 +54,16 @@ def mass_box(values: np.ndarray, share: float) -> Box:
     return Box(x0, y0, x1, y1)
 
 
-def mass_level(values: np.ndarray, share: float) -> float:
-    """The largest value ``v`` whose entries ``>= v`` in the non-negative map ``values`` hold at
-    least ``share`` of its total: the level of the contour around that share of the mass (ERFs
-    are near Gaussian, so it is one blob). 0 for an all-zero map."""
+def mass_levels(values: np.ndarray, shares: Sequence[float]) -> tuple[float, ...]:
+    """For each of ``shares``, the largest value ``v`` whose entries ``>= v`` in the non-negative map
+    ``values`` hold at least that share of its total: the level of the contour around that share of
+    the mass (ERFs are near Gaussian, so it is one blob); one sort for all. 0 for an all-zero map."""
     ordered = np.sort(values, axis=None)[::-1]
     cumulative = np.cumsum(ordered, dtype=np.float64)
     if not ordered.size or cumulative[-1] <= 0:
-        return 0.0
-    index = int(np.searchsorted(cumulative, share * cumulative[-1] * (1 - 1e-9)))
-    return float(ordered[min(index, ordered.size - 1)])
+        return tuple(0.0 for _ in shares)
+    indices = np.searchsorted(cumulative, np.asarray(shares) * cumulative[-1] * (1 - 1e-9))
+    return tuple(float(ordered[min(int(i), ordered.size - 1)]) for i in indices)
 
 
 def _peelable(side: str, y0: int, y1: int, x0: int, x1: int) -> bool:

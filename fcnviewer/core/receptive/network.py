@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from fcnviewer.core.models.graph import Crop, Op, Stream
+from fcnviewer.core.names import path_label
 from fcnviewer.core.receptive.table import (
     LayerRF,
     _kspd,
@@ -168,13 +169,6 @@ def _with_maps(
         row = NetworkRow(path.name, "path", channels_of(path.stream), size, float(stride), center0, None, whole, note)
         out.append(row)
     return out
-
-
-def path_label(name: str) -> str:
-    """How a skip path is named to the user: ``stride-32 path``, ``pool4 path``, ``low branch``."""
-    if name.startswith("stride"):
-        return f"stride-{name.removeprefix('stride')} path"
-    return f"{name} path" if name.startswith("pool") else f"{name} branch"
 
 
 def crop_note(crop: Crop, upto: Stream, partner: Stream | None) -> str:

@@ -10,7 +10,7 @@ controls class in ``fcnviewer.qt.layer_controls`` and one line in that module's 
 from fcnviewer.viewer.layers.base import Layer, RasterLayer
 from fcnviewer.viewer.layers.boxes import STAGE_COLORS, BoxesLayer, Pin, clip_box, stage_label
 from fcnviewer.viewer.layers.heatmaps import ErfLayer, HeatmapLayer, ScoreLayer, UncertaintyLayer
-from fcnviewer.viewer.layers.labels import ChangeLayer, ImageLayer, LabelLayer
+from fcnviewer.viewer.layers.labels import ChangeLayer, ImageLayer, LabelLayer, skip_stages
 from fcnviewer.viewer.layers.layer_list import LayerList
 
 __all__ = [
@@ -28,5 +28,6 @@ __all__ = [
     "ScoreLayer",
     "UncertaintyLayer",
     "clip_box",
+    "skip_stages",
     "stage_label",
 ]

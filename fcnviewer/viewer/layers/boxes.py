@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from fcnviewer.core.names import path_label
 from fcnviewer.viewer.layers.base import Layer
 
 
@@ -56,13 +57,9 @@ def clip_box(box: tuple[int, int, int, int], height: int, width: int) -> tuple[t
 
 def stage_label(stage: str) -> str:
     """How a stage is named to the user: ``stride 32``, or ``final``/``aux`` as they are; a skip
-    path's box (``path stride32``, ``path pool4``, ``path low``) as ``stride-32 path``, ``pool4 path``,
-    ``low branch`` (as ``core.receptive.network.path_label``, which the viewer does not import: torch)."""
+    path's box (``path stride32``, ``path pool4``, ``path low``) by :func:`~fcnviewer.core.names.path_label`."""
     if stage.startswith(PATH_PREFIX):
-        path = stage.removeprefix(PATH_PREFIX)
-        if path.startswith("stride"):
-            return f"stride-{path.removeprefix('stride')} path"
-        return f"{path} path" if path.startswith("pool") else f"{path} branch"
+        return path_label(stage.removeprefix(PATH_PREFIX))
     return f"stride {stage}" if stage.isdigit() else stage
 
 

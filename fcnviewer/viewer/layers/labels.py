@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -93,6 +93,11 @@ class LabelLayer(RasterLayer):
     def value_at(self, y: int, x: int) -> str | None:
         index = int(self._labels[y, x])
         return self._names[index] if index < len(self._names) else str(index)
+
+
+def skip_stages(stages: Iterable[str]) -> tuple[str, ...]:
+    """The stages the skips' effect is judged on, coarse to fine: all but an auxiliary head."""
+    return tuple(name for name in stages if name != "aux")
 
 
 class ChangeLayer(RasterLayer):

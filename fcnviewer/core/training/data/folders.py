@@ -104,7 +104,7 @@ def open_folder(root: str | Path, split: str = "val", *, num_classes: int | None
     unmasked = [entry.name for entry in listing.entries if entry.mask is None]
     if listing.split is not None and unmasked:
         raise DatasetError(f"{listing.root}: {listing.split} lists {unmasked[0]!r} but it has no mask")
-    pairs = [(entry.image, entry.mask) for entry in listing.entries if entry.mask is not None]
+    pairs = [(entry.image, entry.mask) for entry in listing.labelled]
     if not pairs:
         raise DatasetError(f"{listing.root}: no image/mask pairs found")
     class_names = listing.class_names or default_class_names(num_classes or _label_count(pairs))
