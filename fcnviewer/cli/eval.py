@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import math
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,12 +23,11 @@ SUMMARY_LABELS = {"pixel_acc": "pixel acc.", "mean_acc": "mean acc.", "mean_iu":
 
 @dataclass
 class Source:
-    """What is evaluated: the items, each one's name, the class names, and the masks left out."""
+    """What is evaluated: the items, each one's name and the class names."""
 
     dataset: Any
     names: list[str]
     class_names: tuple[str, ...]
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (name, reason)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -94,12 +92,13 @@ def _evaluate(args: argparse.Namespace, context: Context) -> int:
         predictor = Predictor(loaded, device=args.device, precision="float32")
         progress = not args.json and context.is_main
         result = evaluate_predictor(predictor, source.dataset, progress=progress, context=context, per_image=True)
+        skipped = _skipped(result, source, args, context)
     except (UserError, ValueError, OSError) as exc:
         fail(str(exc))
         return 2
     if not context.is_main:
         return 0
-    output = to_json(result, source.class_names, source.names, source.skipped)
+    output = to_json(result, source.class_names, source.names, skipped)
     try:
         if args.confusion:
             write_confusion(Path(args.confusion), result["confusion"]["final"], source.class_names)
@@ -111,7 +110,8 @@ def _evaluate(args: argparse.Namespace, context: Context) -> int:
     if args.json:
         print(json.dumps(output, indent=2))
     else:
-        print(format_table(result, source.class_names, title=f"{loaded.name} on {len(source.dataset)} images"))
+        title = f"{loaded.name} on {len(source.dataset) - len(skipped)} images"
+        print(format_table(result, source.class_names, title=title))
     return 0
 
 
@@ -128,29 +128,35 @@ def _synthetic(args: argparse.Namespace, loaded: LoadedModel) -> Source:
 
 
 def _folder(args: argparse.Namespace, loaded: LoadedModel, context: Context) -> Source:
-    """The images of ``--data`` that have a mask, less those whose mask cannot be compared (each
-    named on stderr); the folder's class names where it gives them, else the network's."""
-    from fcnviewer.core.datasets import DatasetError, list_dataset
+    """The images of ``--data`` that have a mask; the folder's class names where it gives them, else
+    the network's. A mask that cannot be compared is found, named and left out as the images are
+    scored (:func:`_skipped`)."""
+    from fcnviewer.core.datasets import list_dataset
 
-    root = Path(args.data)
-    listing = list_dataset(root, args.split)
+    listing = list_dataset(Path(args.data), args.split)
     class_names = listing.class_names or tuple(loaded.info.class_names)
     _check_classes(class_names, loaded)
     labelled = listing.labelled
     if context.is_main and len(labelled) < len(listing.entries):
         _note(f"{len(listing.entries) - len(labelled)} of {len(listing.entries)} images have no mask: not evaluated")
     labelled = labelled[: args.limit] if args.limit else labelled
-    num_classes = loaded.info.spec.num_classes
-    mine = [(i, _mask_problem(labelled[i], root, num_classes)) for i in context.shard(range(len(labelled)))]
-    problems = {i: problem for i, problem in itertools.chain(*context.gather(mine)) if problem}
-    skipped = [(labelled[i].name, problems[i]) for i in sorted(problems)]
+    dataset = LabelledImages(labelled, listing.root, loaded.info.spec.num_classes)
+    return Source(dataset, [entry.name for entry in labelled], class_names)
+
+
+def _skipped(
+    result: dict[str, Any], source: Source, args: argparse.Namespace, context: Context
+) -> list[tuple[str, str]]:
+    """``(name, reason)`` of each image left out, each named on stderr; none compared is an error."""
+    from fcnviewer.core.datasets import DatasetError
+
+    skipped = [(source.names[entry["index"]], entry["reason"]) for entry in result["skipped"]]
     if context.is_main:
         for name, reason in skipped:
             _note(f"skipped {name}: {reason}")
-    kept = [entry for i, entry in enumerate(labelled) if i not in problems]
-    if not kept:
-        raise DatasetError(f"{root}: no image with a mask that can be compared with the network's output")
-    return Source(LabelledImages(kept), [entry.name for entry in kept], class_names, skipped)
+    if len(skipped) == len(source.dataset):
+        raise DatasetError(f"{args.data}: no image with a mask that can be compared with the network's output")
+    return skipped
 
 
 def _check_classes(class_names: tuple[str, ...], loaded: LoadedModel) -> None:
@@ -160,41 +166,35 @@ def _check_classes(class_names: tuple[str, ...], loaded: LoadedModel) -> None:
         )
 
 
-def _mask_problem(entry: DatasetEntry, root: Path, num_classes: int) -> str | None:
-    """Why ``entry``'s mask cannot be used, as a sentence naming it (relative to ``root``), or None."""
-    from fcnviewer.core.images import ImageError, load_image
-    from fcnviewer.core.truth import read_truth
-
-    assert entry.mask is not None
-    shown = entry.mask.relative_to(root) if entry.mask.is_relative_to(root) else entry.mask
-    try:
-        image = load_image(entry.image)
-    except (ImageError, OSError) as exc:
-        return str(exc)
-    return read_truth(entry.mask, image.shape[:2], num_classes, shown)[1] or None
-
-
 def _note(text: str) -> None:
     """One line for the person on stderr (what is left out, and why)."""
     print(f"eval: {text}", file=sys.stderr)
 
 
 class LabelledImages:
-    """The ``(image, labels)`` of dataset entries that have a mask: images read as ``predict`` reads them."""
+    """The ``(image, labels)`` of dataset entries that have a mask, images read as ``predict`` reads
+    them; where the image cannot be read or the mask cannot be compared with it, ``(None, why)``:
+    one sentence naming the file (relative to ``root``), which ``evaluate`` lists as skipped."""
 
-    def __init__(self, entries: list[DatasetEntry]) -> None:
-        self.entries = entries
+    def __init__(self, entries: list[DatasetEntry], root: Path, num_classes: int) -> None:
+        self.entries, self.root, self.num_classes = entries, root, num_classes
 
     def __len__(self) -> int:
         return len(self.entries)
 
     def __getitem__(self, index: int) -> tuple[Any, Any]:
-        from fcnviewer.core.datasets import read_mask
-        from fcnviewer.core.images import load_image
+        from fcnviewer.core.images import ImageError, load_image
+        from fcnviewer.core.truth import read_truth
 
         entry = self.entries[index]
         assert entry.mask is not None
-        return load_image(entry.image), read_mask(entry.mask)
+        try:
+            image = load_image(entry.image)
+        except (ImageError, OSError) as exc:
+            return None, str(exc)
+        shown = entry.mask.relative_to(self.root) if entry.mask.is_relative_to(self.root) else entry.mask
+        truth, problem = read_truth(entry.mask, image.shape[:2], self.num_classes, shown)
+        return (image, truth) if truth is not None else (None, problem)
 
 
 def _summary() -> list[tuple[str, str]]:
@@ -241,7 +241,7 @@ def to_json(
         "classes": classes,
     }
     if "images" in result:
-        from fcnviewer.core.training.evaluation import IMAGE_KEYS
+        from fcnviewer.core.truth import IMAGE_KEYS
 
         output["images"] = [
             {
@@ -260,7 +260,7 @@ def write_per_image(path: Path, images: list[dict[str, Any]]) -> None:
     for each stage map ``s``, the numbers as JSON gives them (empty where undefined)."""
     import csv
 
-    from fcnviewer.core.training.evaluation import IMAGE_KEYS
+    from fcnviewer.core.truth import IMAGE_KEYS
 
     stages = list(images[0]["stages"]) if images else []
     header = ["name", *IMAGE_KEYS, *(f"stage{s}_{key}" for s in stages for key in IMAGE_KEYS)]

@@ -9,17 +9,18 @@ in a few pixels).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 
 from fcnviewer.core.datasets import DatasetEntry, DatasetError, mask_problem, read_mask
 from fcnviewer.core.training.metrics import fast_hist, scores
 
-if TYPE_CHECKING:
-    from fcnviewer.core.prediction import Prediction
+#: The scores each image gets of its own (``eval``'s ``"images"``, the viewer's image list).
+IMAGE_KEYS: tuple[str, ...] = ("mean_iu", "pixel_acc")
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,10 @@ class ImageScores:
     mean_iu: dict[str, float]
     pixel_acc: dict[str, float]
     confusion: dict[str, np.ndarray]
+
+    def brief(self, key: str) -> dict[str, float]:
+        """The :data:`IMAGE_KEYS` scores of ``key`` (``"final"`` or a stage)."""
+        return {name: getattr(self, name)[key] for name in IMAGE_KEYS}
 
 
 def read_truth(
@@ -47,9 +52,14 @@ def read_truth(
     return (None, f"{shown} {problem}") if problem else (truth, "")
 
 
-def image_scores(prediction: Prediction, truth: np.ndarray, num_classes: int) -> ImageScores:
-    """Mean IU, pixel accuracy and confusion matrix of the final output and each stage against ``truth``."""
-    confusion = {name: fast_hist(truth, labels, num_classes) for name, labels in prediction.labels_by_stage().items()}
+def image_scores(labels_by_stage: Mapping[str, Any], truth: np.ndarray, num_classes: int) -> ImageScores:
+    """Mean IU, pixel accuracy and confusion matrix of each labels of ``labels_by_stage`` (``"final"``
+    then the stages, :meth:`~fcnviewer.core.prediction.Prediction.labels_by_stage`; arrays or tensors)
+    against ``truth``."""
+    for labels in labels_by_stage.values():
+        if tuple(labels.shape) != tuple(truth.shape):
+            raise ValueError(f"labels {tuple(truth.shape)} and predictions {tuple(labels.shape)} differ in shape")
+    confusion = {name: fast_hist(truth, labels, num_classes) for name, labels in labels_by_stage.items()}
     found = {name: scores(matrix) for name, matrix in confusion.items()}
     return ImageScores(
         mean_iu={name: s["mean_iu"] for name, s in found.items()},

@@ -36,7 +36,7 @@ def score_image(worker: Worker, request: protocol.ScoreImageRequest) -> protocol
         return protocol.ImageScored(request, None, note)
     prediction = worker.recent.predict(predictor, image, lambda _done, _total: worker.check_abort())
     worker.check_abort()
-    return protocol.ImageScored(request, image_scores(prediction, truth, num_classes))
+    return protocol.ImageScored(request, image_scores(prediction.labels_by_stage(), truth, num_classes))
 
 
 def compare(worker: Worker, request: protocol.CompareRequest) -> protocol.Compared:

@@ -107,6 +107,27 @@ def test_masks_of_the_wrong_size_or_with_stray_classes_are_named_and_skipped(
     assert code == 0 and alone["final"] == result["final"] and alone["images"] == result["images"]
 
 
+def test_each_image_and_mask_is_read_once(tmp_path: Path, tiny_checkpoint, capsys, monkeypatch) -> None:
+    """The masks are checked as the images are scored, not in a pass of their own."""
+    import fcnviewer.core.images as images
+    import fcnviewer.core.truth as truth
+
+    checkpoint = str(tiny_checkpoint("fcn32s", num_classes=NUM_CLASSES))
+    masks = {name: _labels(*size, seed=i) for i, (name, size) in enumerate(SIZES.items())}
+    masks["b"] = _labels(47, 33, seed=9)  # transposed: skipped
+    root = _folder(tmp_path / "data", SIZES, masks)
+    reads: list[str] = []
+    for module, name in ((images, "load_image"), (truth, "read_mask")):
+        original = getattr(module, name)
+        monkeypatch.setattr(
+            module, name, lambda path, *a, _f=original, **k: reads.append(Path(path).name) or _f(path, *a, **k)
+        )
+    code, result, err = _eval(capsys, "--data", str(root), "--checkpoint", checkpoint)
+    assert code == 0, err
+    assert sorted(reads) == sorted([f"{name}.png" for name in SIZES] * 2)  # each image once, each mask once
+    assert [entry["name"] for entry in result["skipped"]] == ["b"]
+
+
 def test_a_folder_with_nothing_to_compare_or_other_classes_is_refused_in_one_line(
     tmp_path: Path, tiny_checkpoint, capsys
 ) -> None:

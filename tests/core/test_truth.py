@@ -21,7 +21,7 @@ def test_image_scores_are_the_metrics_of_each_stage_against_the_truth() -> None:
     final, coarse = (rng.integers(0, 3, (8, 9)).astype(np.uint8) for _ in range(2))
     stage = StageMap("32", np.zeros((3, 1, 1), np.float32), StageGeometry(32, 15.5), coarse)
     prediction = Prediction(np.zeros((3, 8, 9), np.float32), final, np.ones((8, 9)), {"32": stage}, "cpu", 0.0)
-    found = image_scores(prediction, truth, 3)
+    found = image_scores(prediction.labels_by_stage(), truth, 3)
     assert list(found.confusion) == ["final", "32"]
     for name, labels in (("final", final), ("32", coarse)):
         expected = scores(fast_hist(truth, labels, 3))

@@ -15,7 +15,8 @@ from fcnviewer.core.alignment import upsample_to_image
 from fcnviewer.core.distributed import Context
 from fcnviewer.core.preprocessing import Preprocessing
 from fcnviewer.core.receptive import stage_geometry
-from fcnviewer.core.training.metrics import ConfusionMatrix, fast_hist, scores
+from fcnviewer.core.training.metrics import ConfusionMatrix
+from fcnviewer.core.truth import image_scores
 
 if TYPE_CHECKING:
     from fcnviewer.core.inference import Predictor
@@ -23,9 +24,6 @@ if TYPE_CHECKING:
 #: An image ``(H, W, 3)`` uint8 -> its predicted labels ``(H, W)`` (array or tensor), under
 #: ``"final"`` for the output and under each stage map's name.
 Labeller = Callable[[np.ndarray], dict[str, Any]]
-
-#: The scores each image gets of its own (see ``per_image``).
-IMAGE_KEYS: tuple[str, ...] = ("mean_iu", "pixel_acc")
 
 
 @torch.inference_mode()
@@ -44,7 +42,7 @@ def evaluate(
     """Metrics of ``model`` over ``dataset`` (items ``(image uint8 (H, W, 3), labels (H, W))``).
 
     Returns ``{"final": scores, "stages": {name: scores}, "confusion": {"final": matrix,
-    name: matrix}}`` where ``scores`` are :func:`fcnviewer.core.training.metrics.scores` of the
+    name: matrix}, "skipped": [...]}`` (see :func:`evaluate_labels`) where ``scores`` are :func:`fcnviewer.core.training.metrics.scores` of the
     final output and of each stage map, upsampled onto the image's pixels with
     :func:`fcnviewer.core.alignment.upsample_to_image` at its geometry from
     :func:`fcnviewer.core.receptive.stage_geometry`, then arg-maxed. Each score is of one
@@ -115,47 +113,40 @@ def evaluate_labels(
     per_image: bool = False,
 ) -> dict[str, Any]:
     """The result of :func:`evaluate` for the labels ``label`` gives each image of ``dataset``
-    (its output's under ``"final"``, each stage map's under its name in ``names``)."""
+    (its output's under ``"final"``, each stage map's under its name in ``names``).
+
+    An item whose labels are a sentence instead (why its mask cannot be compared) is left out and
+    listed under ``"skipped"`` as ``{"index": i, "reason": sentence}``, in the dataset's order."""
     context = context or Context()
     matrices = {key: ConfusionMatrix(num_classes) for key in ("final", *names)}
     images: list[dict[str, Any]] = []
+    skipped: list[dict[str, Any]] = []
     for i in _indices(context.shard(range(len(dataset))), progress):
         image, labels = dataset[i]
-        own = _image_matrices(labels, label(np.asarray(image)), tuple(matrices), num_classes)
-        for key, matrix in own.items():
-            matrices[key].matrix += matrix
+        if isinstance(labels, str):
+            skipped.append({"index": i, "reason": labels})
+            continue
+        own = image_scores(label(np.asarray(image)), labels, num_classes)
+        for key, matrix in matrices.items():
+            matrix.matrix += own.confusion[key]
         if per_image:
-            images.append({"index": i, "final": _brief(own["final"]), "stages": {n: _brief(own[n]) for n in names}})
+            images.append({"index": i, "final": own.brief("final"), "stages": {n: own.brief(n) for n in names}})
     for matrix in matrices.values():
         matrix.matrix = context.all_reduce_sum(torch.from_numpy(matrix.matrix)).numpy()
     result = {
         "final": matrices["final"].scores(),
         "stages": {n: matrices[n].scores() for n in names},
         "confusion": {k: m.matrix.copy() for k, m in matrices.items()},
+        "skipped": _gathered(context, skipped),
     }
     if per_image:
-        result["images"] = sorted(itertools.chain(*context.gather(images)), key=lambda entry: entry["index"])
+        result["images"] = _gathered(context, images)
     return result
 
 
-def _image_matrices(
-    labels: Any, predicted: dict[str, Any], keys: tuple[str, ...], num_classes: int
-) -> dict[str, np.ndarray]:
-    """One image's confusion matrix for each of ``keys`` (its labels on each prediction's device)."""
-    truth = torch.from_numpy(np.asarray(labels).astype(np.int64))
-    own = {}
-    for key in keys:
-        prediction = torch.as_tensor(predicted[key])
-        if tuple(prediction.shape) != tuple(truth.shape):
-            raise ValueError(f"labels {tuple(truth.shape)} and predictions {tuple(prediction.shape)} differ in shape")
-        own[key] = fast_hist(truth.to(prediction.device), prediction, num_classes)
-    return own
-
-
-def _brief(matrix: np.ndarray) -> dict[str, float]:
-    """The :data:`IMAGE_KEYS` scores of one image's confusion matrix."""
-    full = scores(matrix)
-    return {key: full[key] for key in IMAGE_KEYS}
+def _gathered(context: Context, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every process's ``entries``, in the dataset's order."""
+    return sorted(itertools.chain(*context.gather(entries)), key=lambda entry: entry["index"])
 
 
 def _indices(share: list[int], progress: bool) -> Iterator[int]:
