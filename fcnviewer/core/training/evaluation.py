@@ -43,8 +43,9 @@ def evaluate(
 
     Returns ``{"final": scores, "stages": {name: scores}, "confusion": {"final": matrix,
     name: matrix}, "skipped": [...]}`` (see :func:`evaluate_labels`) where ``scores`` are
-    :func:`fcnviewer.core.training.metrics.scores` of the final output and of each stage map, upsampled onto the image's pixels with
-    :func:`fcnviewer.core.alignment.upsample_to_image` at its geometry from
+    :func:`fcnviewer.core.training.metrics.scores` of the final output and of each stage map,
+    upsampled onto the image's pixels with :func:`fcnviewer.core.alignment.upsample_to_image` at
+    its geometry from
     :func:`fcnviewer.core.receptive.stage_geometry`, then arg-maxed. Each score is of one
     confusion matrix accumulated over the whole set, as in the paper.
 
