@@ -76,12 +76,14 @@ def upsample_to_image(scores: Tensor, geometry: StageGeometry, height: int, widt
     if float(geometry.stride).is_integer() and float(shift).is_integer() and scores.dim() == 3:
         return _shifted_interpolate(scores, int(geometry.stride), int(shift), height, width, top)
     h, w = scores.shape[-2:]
-    ys = _interpolation_matrix(geometry, np.arange(top, top + height), h, scores)
-    xs = _interpolation_matrix(geometry, np.arange(width), w, scores)
+    ys = interpolation_matrix(geometry, np.arange(top, top + height), h, scores)
+    xs = interpolation_matrix(geometry, np.arange(width), w, scores)
     return (ys @ scores) @ xs.transpose(0, 1)
 
 
-def _interpolation_matrix(geometry: StageGeometry, pixels: np.ndarray, n: int, like: Tensor) -> Tensor:
+def interpolation_matrix(geometry: StageGeometry, pixels: np.ndarray, n: int, like: Tensor) -> Tensor:
+    """``(len(pixels), n)``: row ``i`` the weights with which image pixel ``pixels[i]`` reads the
+    ``n`` units of a map along one axis (a tensor like ``like``)."""
     import torch
 
     size = len(pixels)

@@ -56,8 +56,7 @@ class DatasetTable:
     def __init__(self, listing: DatasetListing | None = None) -> None:
         self.listing = listing
         self.rows = [ImageRow(entry) for entry in listing.entries] if listing is not None else []
-        self.stages: tuple[str, ...] = ()  # "final", then the stages, once a row is scored
-        self._confusion: dict[str, np.ndarray] = {}
+        self._confusion: dict[str, np.ndarray] = {}  # "final", then the stages, once a row is scored
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -65,7 +64,7 @@ class DatasetTable:
     def reset(self) -> None:
         """Forget every score (a new model walks again)."""
         self.rows = [ImageRow(row.entry) for row in self.rows]
-        self.stages, self._confusion = (), {}
+        self._confusion = {}
 
     def set_row(self, index: int, scores: ImageScores | None, note: str = "") -> None:
         """Row ``index`` walked: its scores (added to the totals) or why it has none."""
@@ -75,13 +74,16 @@ class DatasetTable:
         row.scores, row.note, row.walked = scores, note, True
         if scores is None:
             return
-        if not self.stages:
-            self.stages = tuple(scores.confusion)
         for stage, matrix in scores.confusion.items():
             if stage in self._confusion:
                 self._confusion[stage] = self._confusion[stage] + matrix
             else:
                 self._confusion[stage] = matrix.copy()
+
+    @property
+    def stages(self) -> tuple[str, ...]:
+        """``"final"``, then the stages, once a row is scored (none before)."""
+        return tuple(self._confusion)
 
     def next_to_walk(self, start: int = 0) -> int | None:
         """The first row from ``start`` on (then from the top) not walked yet, or ``None``."""

@@ -6,10 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import numpy as np
-import torch
 from torch import Tensor, nn
 
-from fcnviewer.core.alignment import StageGeometry
+from fcnviewer.core.alignment import StageGeometry, interpolation_matrix
 from fcnviewer.core.receptive.boxes import Box
 from fcnviewer.core.receptive.erf import input_gradients
 from fcnviewer.core.receptive.table import FINAL, stage_geometry
@@ -59,11 +58,8 @@ def _aligned_region_sum(scores: Tensor, geometry: StageGeometry, region: Box) ->
     """The sum over the image ``region`` of an ``(h, w)`` map aligned to the image as the viewer
     aligns it (bilinear, clamped), without making it: each unit's weight is the sum of the
     interpolation weights it gets from the region's rows times those from its columns."""
-    weights = []
-    for lo_pixel, hi_pixel, n in ((region.y0, region.y1, scores.shape[0]), (region.x0, region.x1, scores.shape[1])):
-        lo, hi, w = geometry.source_indices(np.arange(lo_pixel, hi_pixel + 1), n)
-        axis = np.zeros(n, np.float64)
-        np.add.at(axis, lo, 1 - w)
-        np.add.at(axis, hi, w)
-        weights.append(torch.as_tensor(axis, dtype=scores.dtype, device=scores.device))
-    return weights[0] @ scores @ weights[1]
+    rows, cols = (
+        interpolation_matrix(geometry, np.arange(lo, hi + 1), n, scores).sum(0)
+        for lo, hi, n in ((region.y0, region.y1, scores.shape[0]), (region.x0, region.x1, scores.shape[1]))
+    )
+    return rows @ scores @ cols
