@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -210,6 +211,7 @@ class ViewerModel:
     def _fillers(self, prediction: Prediction) -> dict[RasterLayer, Callable[[], None]]:
         """For each layer showing part of ``prediction``, how to fill it."""
         names, palette = self.class_names, self.palette
+        top_class = functools.cache(self.top_class)  # one count of the classes for every score layer filled
         fillers: dict[RasterLayer, Callable[[], None]] = {
             self.mask_layer: lambda: self.mask_layer.set_labels(prediction.labels, palette, names),
             self.uncertainty_layer: lambda: self.uncertainty_layer.set_maps(
@@ -220,7 +222,7 @@ class ViewerModel:
             labels, scores = self.layers[stage_layer_name(name)], self.layers[score_layer_name(name)]
             fillers[labels] = lambda layer=labels, s=stage: layer.set_labels(s.labels, palette, names)  # type: ignore[misc]
             fillers[scores] = lambda layer=scores, s=stage: layer.set_scores(  # type: ignore[misc]
-                s.scores, s.geometry, names, start_class=self.top_class()
+                s.scores, s.geometry, names, start_class=top_class()
             )
         stages = skip_stages(prediction.stages)
         if len(stages) > 1:
