@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from fcnviewer.core.alignment import StageGeometry
@@ -45,3 +46,13 @@ def test_masks_that_cannot_be_compared_say_why(tmp_path: Path) -> None:
     broken.write_bytes(b"not a png")
     assert read_truth(broken, (4, 5), 3)[1].startswith("broken.png cannot be read")
     assert entry_truth(DatasetEntry("x", tmp_path / "x.png", None), (4, 5), 3) == (None, "no mask")
+
+
+@pytest.mark.parametrize("module", ["fcnviewer.core.truth", "fcnviewer.core.training.evaluation", "fcnviewer.cli.eval"])
+def test_each_module_imports_first_in_a_fresh_process(module: str) -> None:
+    """No import cycle between the truth and the training package, whichever comes first."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr

@@ -16,7 +16,6 @@ from fcnviewer.core.distributed import Context
 from fcnviewer.core.preprocessing import Preprocessing
 from fcnviewer.core.receptive import stage_geometry
 from fcnviewer.core.training.metrics import ConfusionMatrix
-from fcnviewer.core.truth import image_scores
 
 if TYPE_CHECKING:
     from fcnviewer.core.inference import Predictor
@@ -118,6 +117,8 @@ def evaluate_labels(
 
     An item whose labels are a sentence instead (why its mask cannot be compared) is left out and
     listed under ``"skipped"`` as ``{"index": i, "reason": sentence}``, in the dataset's order."""
+    from fcnviewer.core.truth import image_scores  # core.truth imports this package (its metrics)
+
     context = context or Context()
     matrices = {key: ConfusionMatrix(num_classes) for key in ("final", *names)}
     images: list[dict[str, Any]] = []
